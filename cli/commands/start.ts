@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { loadRunConfig } from '../../lib/config/load';
+import type { RunConfig } from '../../lib/config/schema';
+import { parseRunConfig } from '../../lib/config/validate';
+import { connectClient, connectConfig, workflowUiUrl } from '../../lib/temporal/connection';
+import { CPU_QUEUE } from '../../lib/temporal/queues';
+import { isWorkflowType, WORKFLOW_TYPES, type WorkflowType } from '../../lib/temporal/workflow-types';
+
+/** Starts a workflow on a validated configuration; returns its id. */
+export async function startRun(type: WorkflowType, config: RunConfig): Promise<{ workflowId: string; runId: string }> {
+  const client = await connectClient();
+  try {
+    const workflowId = `${config.name}/${type}`;
+    const handle = await client.workflow.start(type, { taskQueue: CPU_QUEUE, workflowId, args: [config] });
+    return { workflowId, runId: handle.firstExecutionRunId };
+  } finally {
+    await client.connection.close();
+  }
+}
+
+export function registerStart(program: Command): void {
+  program
+    .command('start')
+    .description('validate a run configuration and start a workflow on it')
+    .option('-c, --config <file>', 'run configuration (.json, .yaml); defaults apply when absent')
+    .option('-w, --workflow <type>', `workflow type (${WORKFLOW_TYPES.join(', ')})`, 'census')
+    .action(async (opts: { config?: string; workflow: string }) => {
+      if (!isWorkflowType(opts.workflow)) throw new Error(`unknown workflow type ${opts.workflow}: one of ${WORKFLOW_TYPES.join(', ')}`);
+      // Refuse invalid input before anything starts.
+      const config = opts.config ? await loadRunConfig(opts.config) : parseRunConfig({});
+      const { workflowId } = await startRun(opts.workflow, config);
+      console.log(`started ${opts.workflow} ${workflowId}`);
+      console.log(workflowUiUrl(connectConfig().namespace, workflowId));
+    });
+}

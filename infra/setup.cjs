@@ -1,0 +1,52 @@
+'use strict';
+// `npm start` and `npm test` run this first: it installs whatever is missing, and nothing else.
+// Node built-ins only, because it runs before the npm packages are installed.
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const { ensureTemporalCli } = require('./temporal-cli.cjs');
+
+const root = path.resolve(__dirname, '..');
+const log = (msg) => console.error(msg);
+
+function checkNode() {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (major < 20 || (major === 20 && minor < 19)) {
+    throw new Error(`Node ${process.versions.node} is too old: septflow needs Node >= 20.19`);
+  }
+}
+
+function npmPackagesCurrent() {
+  // npm writes node_modules/.package-lock.json on every install; older than the lockfile means stale.
+  const installed = path.join(root, 'node_modules', '.package-lock.json');
+  if (!fs.existsSync(installed)) return false;
+  return fs.statSync(installed).mtimeMs >= fs.statSync(path.join(root, 'package-lock.json')).mtimeMs;
+}
+
+function ensureNpmPackages() {
+  if (npmPackagesCurrent()) return;
+  log('[setup] installing npm packages (npm ci)...');
+  const res = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    // CPU inference ships in onnxruntime-node; its postinstall would fetch CUDA binaries.
+    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+  });
+  if (res.status !== 0) throw new Error(`npm ci failed (exit ${res.status})`);
+}
+
+function main() {
+  const started = Date.now();
+  checkNode();
+  ensureNpmPackages();
+  ensureTemporalCli(log);
+  const secs = (Date.now() - started) / 1000;
+  if (secs > 1) log(`[setup] done in ${secs.toFixed(0)} s`);
+}
+
+try {
+  main();
+} catch (err) {
+  console.error(`[setup] ${err.message}`);
+  process.exit(1);
+}

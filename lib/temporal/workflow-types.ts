@@ -1,0 +1,9 @@
+import type * as workflows from '../../workflows';
+
+/** Workflow types a user may start by name (CLI, client, Temporal UI). */
+export const WORKFLOW_TYPES = ['census'] as const satisfies readonly (keyof typeof workflows)[];
+export type WorkflowType = (typeof WORKFLOW_TYPES)[number];
+
+export function isWorkflowType(name: string): name is WorkflowType {
+  return (WORKFLOW_TYPES as readonly string[]).includes(name);
+}

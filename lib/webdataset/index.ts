@@ -1,0 +1,3 @@
+export { readShard, ShardFormatError } from './reader';
+export { ShardWriter, writeShard } from './writer';
+export { imageOf, IMAGE_EXTENSIONS, type Sample, splitMemberName } from './sample';

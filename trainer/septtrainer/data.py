@@ -1,0 +1,164 @@
+"""WebDataset shards as an indexed, randomly accessible dataset.
+
+Exact resume needs the data order to be a pure function of (seed, epoch), so the trainer indexes
+every sample up front instead of streaming: plain .tar members are read by offset on demand (only
+the index is held in memory); .tar.gz cannot be seeked, so its encoded image bytes are held in
+memory (prefer plain .tar for large subsets).
+"""
+import io
+import json
+import os
+import tarfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .config import ConfigError
+
+IMAGE_EXTENSIONS = ("png", "jpg", "jpeg", "webp")
+
+
+@dataclass(frozen=True)
+class Sample:
+    id: str
+    label: object  # int or None
+    shard: int  # index into ShardDataset.paths
+    offset: int  # byte offset of the image in a plain tar, or -1 when `data` holds it
+    size: int
+    data: bytes = None
+
+
+def _split_member(name):
+    directory, base = os.path.split(name)
+    key, _, ext = base.partition(".")
+    return os.path.join(directory, key), ext.lower()
+
+
+def _index_shard(path, shard_index, field):
+    in_memory = not path.endswith(".tar")
+    images, metas = {}, {}
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                key, ext = _split_member(member.name)
+                if ext in IMAGE_EXTENSIONS:
+                    data = tar.extractfile(member).read() if in_memory else None
+                    images[key] = (member.offset_data, member.size, data)
+                elif ext == "json":
+                    metas[key] = json.loads(tar.extractfile(member).read())
+    except (OSError, tarfile.TarError) as err:
+        raise ConfigError(field, f"cannot read shard {path}: {err}") from err
+    samples = []
+    shard_name = os.path.basename(path).split(".")[0]
+    for key in sorted(images):
+        offset, size, data = images[key]
+        meta = metas.get(key, {})
+        samples.append(Sample(
+            id=meta.get("id", f"{shard_name}/{key}"), label=meta.get("label"), shard=shard_index,
+            offset=-1 if in_memory else offset, size=size, data=data,
+        ))
+    return samples
+
+
+class ShardDataset:
+    """All samples of a list of shards, decoded on access to float tensors in [0, 1]."""
+
+    def __init__(self, paths, field, image_size, channels):
+        self.paths = list(paths)
+        self.image_size = image_size
+        self.mode = "L" if channels == 1 else "RGB"
+        self.samples = []
+        for i, path in enumerate(self.paths):
+            if not os.path.isfile(path):
+                raise ConfigError(f"{field}[{i}]", f"file not found: {path}")
+            self.samples.extend(_index_shard(path, i, f"{field}[{i}]"))
+        if not self.samples:
+            raise ConfigError(field, "the shards hold no images")
+
+    def __len__(self):
+        return len(self.samples)
+
+    def labels(self, num_classes, field):
+        labels = []
+        for sample in self.samples:
+            label = sample.label
+            if not (isinstance(label, int) and not isinstance(label, bool) and 0 <= label < num_classes):
+                raise ConfigError(field, f"sample {sample.id} has label {label!r}; need an int in [0, {num_classes})")
+            labels.append(label)
+        return torch.tensor(labels, dtype=torch.long)
+
+    def _read(self, sample):
+        if sample.data is not None:
+            return sample.data
+        with open(self.paths[sample.shard], "rb") as f:
+            f.seek(sample.offset)
+            return f.read(sample.size)
+
+    def decode(self, index):
+        """Resize the shorter side to image_size, center-crop a square: the export spec's preprocessing."""
+        sample = self.samples[index]
+        try:
+            image = Image.open(io.BytesIO(self._read(sample))).convert(self.mode)
+        except OSError as err:
+            raise RuntimeError(f"cannot decode image of sample {sample.id}: {err}") from err
+        size = self.image_size
+        w, h = image.size
+        if (w, h) != (size, size):
+            scale = size / min(w, h)
+            image = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BILINEAR)
+            left, top = (image.width - size) // 2, (image.height - size) // 2
+            image = image.crop((left, top, left + size, top + size))
+        array = np.asarray(image, dtype=np.uint8)
+        return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+class BatchLoader:
+    """Decodes batches on a thread pool (Pillow releases the GIL) one batch ahead of training."""
+
+    def __init__(self, dataset, threads):
+        self.dataset = dataset
+        self.pool = ThreadPoolExecutor(max_workers=max(1, threads))
+
+    def _load(self, indices):
+        arrays = list(self.pool.map(self.dataset.decode, indices))
+        return torch.from_numpy(np.stack(arrays)).float().div_(255.0)
+
+    def batches(self, index_batches):
+        """Yields (indices, images) for each index batch, decoding the next one while the caller trains."""
+        pending = None
+        for indices in index_batches:
+            future = self.pool.submit(self._load, indices)
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = (indices, future)
+        if pending is not None:
+            yield pending[0], pending[1].result()
+
+    def close(self):
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def training_set(config):
+    dataset = ShardDataset(config["train_shards"], "config.train_shards", config["image_size"], config["channels"])
+    if config["batch_size"] > len(dataset):
+        raise ConfigError("config.batch_size", f"is larger than the {len(dataset)} training samples")
+    return dataset
+
+
+def epoch_seed(seed, epoch):
+    return int(np.random.SeedSequence([seed, 0, epoch]).generate_state(1)[0])
+
+
+def epoch_order(seed, epoch, n):
+    """The permutation of one epoch: a function of (seed, epoch) only, never of global RNG state."""
+    return np.random.Generator(np.random.PCG64(epoch_seed(seed, epoch))).permutation(n)
+
+
+def step_generator(seed, step):
+    """Randomness of one training step (augmentation, masking), so a resumed step redraws it exactly."""
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 1, step]).generate_state(1)[0]))

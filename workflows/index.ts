@@ -1,0 +1,1 @@
+export { census } from './census';

@@ -85,6 +85,13 @@ export async function* readShard(shard: string): AsyncGenerator<Sample> {
       }
       const header = decodeHeader(block);
       if (typeof header === 'string') throw fail(headerOffset, `corrupt: ${header}`);
+      const name = header.type === 'pax' || header.type === 'gnu-longname' ? undefined : (longName ?? header.name);
+      const member = name !== undefined && header.type === 'file' ? splitMemberName(name) : undefined;
+      // A new key completes the previous sample, even if this member turns out truncated.
+      if (current && member && current.key !== member.key) {
+        yield current;
+        current = undefined;
+      }
       let data: Buffer;
       try {
         data = await source.read(paddedSize(header.size));
@@ -103,15 +110,8 @@ export async function* readShard(shard: string): AsyncGenerator<Sample> {
         longName = data.toString('utf8').replace(/\0+$/, '');
         continue;
       }
-      const name = longName ?? header.name;
       longName = undefined;
-      if (header.type !== 'file') continue;
-      const member = splitMemberName(name);
       if (!member) continue;
-      if (current && current.key !== member.key) {
-        yield current;
-        current = undefined;
-      }
       current ??= { key: member.key, files: {} };
       // Copy out of the chunk so a yielded sample does not pin the whole read buffer.
       current.files[member.ext] = Buffer.from(data);

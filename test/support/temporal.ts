@@ -1,0 +1,57 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { type DevServer, startDevServer } from '../../infra/dev-server';
+import { cpuActivities, gpuActivities } from '../../activities';
+import { CPU_QUEUE, GPU_QUEUE } from '../../lib/temporal/queues';
+
+/** A real dev server of the project's pinned CLI, on free ports, with a client for the test. */
+export interface TestTemporal {
+  server: DevServer;
+  client: Client;
+  stop(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+
+export async function startTestTemporal(opts: { dbFile?: string } = {}): Promise<TestTemporal> {
+  if (!runtimeInstalled) {
+    // Workers in the test process log warnings and errors only, so test output stays readable.
+    Runtime.install({ logger: new (await import('@temporalio/worker')).DefaultLogger('WARN') });
+    runtimeInstalled = true;
+  }
+  const server = await startDevServer({ port: 0, headless: true, dbFile: opts.dbFile, logFile: join(tmpdir(), 'septflow-test-temporal.log') });
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection, namespace: server.namespace });
+  return {
+    server,
+    client,
+    async stop() {
+      await connection.close();
+      await server.stop();
+    },
+  };
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** The workflow code bundled once per test process (bundling takes seconds). */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new (require('@temporalio/worker').DefaultLogger)('WARN') });
+  return bundle;
+}
+
+/** Runs `fn` while in-process `sept-cpu` and `sept-gpu` workers serve the test server. */
+export async function withWorkers<T>(t: TestTemporal, fn: () => Promise<T>): Promise<T> {
+  const connection = await NativeConnection.connect({ address: t.server.address });
+  try {
+    const cpu = await Worker.create({ connection, taskQueue: CPU_QUEUE, workflowBundle: await workflowBundle(), activities: cpuActivities });
+    const gpu = await Worker.create({ connection, taskQueue: GPU_QUEUE, activities: gpuActivities });
+    const work = fn();
+    const [result] = await Promise.all([work, cpu.runUntil(work.catch(() => undefined)), gpu.runUntil(work.catch(() => undefined))]);
+    return result;
+  } finally {
+    await connection.close();
+  }
+}

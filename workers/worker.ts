@@ -9,6 +9,13 @@ import { CPU_QUEUE, GPU_QUEUE } from '../lib/temporal/queues';
 export type QueueKind = 'cpu' | 'gpu';
 
 /**
+ * Trainer activities heartbeat every few seconds, and the server's reply is how a cancellation
+ * reaches them. The SDK's default throttle (80% of the heartbeat timeout, minutes for trainers)
+ * would delay a cancel by as long, so GPU workers send at least every 5 s.
+ */
+export const GPU_WORKER_OPTIONS = { maxHeartbeatThrottleInterval: '5s' } as const;
+
+/**
  * Runs one worker until SIGINT or SIGTERM (the SDK's runtime handles both: it stops polling, lets
  * running activities finish within the shutdown grace time, then exits).
  */
@@ -36,6 +43,7 @@ export async function runWorker(kind: QueueKind): Promise<void> {
             activities: gpuActivities,
             maxConcurrentActivityTaskExecutions: settings.gpuActivityConcurrency,
             shutdownGraceTime: settings.shutdownGrace,
+            ...GPU_WORKER_OPTIONS,
           });
     log.info({ queue: worker.options.taskQueue, address: connectionOptions.address, namespace }, 'worker started');
     await worker.run();

@@ -5,6 +5,7 @@ import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBun
 import { type DevServer, startDevServer } from '../../infra/dev-server';
 import { cpuActivities, gpuActivities } from '../../activities';
 import { CPU_QUEUE, GPU_QUEUE } from '../../lib/temporal/queues';
+import { GPU_WORKER_OPTIONS } from '../../workers/worker';
 
 /** A real dev server of the project's pinned CLI, on free ports, with a client for the test. */
 export interface TestTemporal {
@@ -47,10 +48,13 @@ export async function withWorkers<T>(t: TestTemporal, fn: () => Promise<T>): Pro
   const connection = await NativeConnection.connect({ address: t.server.address });
   try {
     const cpu = await Worker.create({ connection, taskQueue: CPU_QUEUE, workflowBundle: await workflowBundle(), activities: cpuActivities });
-    const gpu = await Worker.create({ connection, taskQueue: GPU_QUEUE, activities: gpuActivities });
+    const gpu = await Worker.create({ connection, taskQueue: GPU_QUEUE, activities: gpuActivities, ...GPU_WORKER_OPTIONS });
     const work = fn();
-    const [result] = await Promise.all([work, cpu.runUntil(work.catch(() => undefined)), gpu.runUntil(work.catch(() => undefined))]);
-    return result;
+    const done = work.catch(() => undefined);
+    // Let both workers shut down before the connection closes, whether the work failed or not.
+    const [outcome] = await Promise.allSettled([work, cpu.runUntil(done), gpu.runUntil(done)]);
+    if (outcome.status === 'rejected') throw outcome.reason;
+    return outcome.value;
   } finally {
     await connection.close();
   }

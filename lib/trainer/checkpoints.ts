@@ -1,0 +1,22 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+// The reference trainer's naming (trainer/septtrainer/checkpoint.py); any trainer that names its
+// checkpoints this way gets directory-based resume too.
+const CHECKPOINT_NAME = /^checkpoint-(\d+)\.pt$/;
+
+/** The newest complete checkpoint in a folder (trainers write them atomically), if any. */
+export async function latestCheckpoint(dir: string): Promise<{ path: string; step: number } | undefined> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return undefined;
+  }
+  let best: { path: string; step: number } | undefined;
+  for (const name of names) {
+    const match = CHECKPOINT_NAME.exec(name);
+    if (match && (!best || Number(match[1]) > best.step)) best = { path: join(dir, name), step: Number(match[1]) };
+  }
+  return best;
+}

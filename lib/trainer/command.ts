@@ -1,0 +1,8 @@
+import { join } from 'node:path';
+import { projectRoot } from '../paths';
+
+/** The reference trainer, run by the Python that setup prepared (or `SEPT_TRAINER_PYTHON`). */
+export function referenceTrainerCommand(): { command: string[]; env: NodeJS.ProcessEnv } {
+  const python = process.env.SEPT_TRAINER_PYTHON ?? join(projectRoot, '.venv-trainer', 'bin', 'python');
+  return { command: [python, '-m', 'septtrainer'], env: { PYTHONPATH: join(projectRoot, 'trainer'), PYTHONUNBUFFERED: '1' } };
+}

@@ -1,0 +1,23 @@
+import type { ProgressEvent } from './protocol';
+
+/** What a trainer activity heartbeats: live progress for people, the checkpoint for the next attempt. */
+export interface TrainerHeartbeat {
+  stage: string;
+  step: number;
+  totalSteps?: number;
+  epoch?: number;
+  loss?: number | null;
+  imagesPerS?: number | null;
+  checkpoint?: string;
+  checkpointStep?: number;
+}
+
+export function withProgress(beat: TrainerHeartbeat, event: ProgressEvent): TrainerHeartbeat {
+  return { ...beat, step: event.step, totalSteps: event.total_steps, epoch: event.epoch, loss: event.loss, imagesPerS: event.images_per_s };
+}
+
+/** Seconds left at the current speed, from a heartbeat and the batch size. */
+export function etaSeconds(beat: TrainerHeartbeat, batchSize: number): number | undefined {
+  if (!beat.totalSteps || !beat.imagesPerS) return undefined;
+  return ((beat.totalSteps - beat.step) * batchSize) / beat.imagesPerS;
+}

@@ -1,0 +1,50 @@
+import { join } from 'node:path';
+import type { RunConfig } from '../config/schema';
+import { resolveDataPath } from '../paths';
+import type { TrainerStage } from './protocol';
+
+/** Where one trainer stage of a run keeps its outputs; shared by every GPU worker. */
+export function stageDir(config: RunConfig, variant: string, stage: string): string {
+  return join(resolveDataPath(config.outputDir), config.name, 'train', variant, stage);
+}
+
+export interface StageData {
+  trainShards: string[];
+  testShards?: string[];
+  numClasses: number;
+  initCheckpoint?: string;
+  /** For evaluate: skip the frozen-encoder probes (kNN, linear) and report top-1 only. */
+  probes?: boolean;
+}
+
+/** The reference trainer's JSON configuration (trainer/PROTOCOL.md) for one stage of a run. */
+export function trainerStageConfig(config: RunConfig, stage: TrainerStage, outputDir: string, data: StageData): Record<string, unknown> {
+  const { encoder, pretrain, finetune, trainer } = config;
+  const perChannel = (values: number[]) => (values.length === encoder.channels ? values : Array(encoder.channels).fill(values[0]));
+  const common = {
+    device: trainer.device,
+    output_dir: outputDir,
+    checkpoint_dir: join(outputDir, 'checkpoints'),
+    checkpoint_every_steps: trainer.checkpointEverySteps,
+    method: pretrain.method,
+    model: pretrain.method === 'mae' ? 'vit_tiny' : 'cnn_small',
+    image_size: encoder.crop,
+    channels: encoder.channels,
+    mean: perChannel(encoder.mean),
+    std: perChannel(encoder.std),
+    num_classes: data.numClasses,
+    train_shards: data.trainShards,
+    ...(data.testShards ? { test_shards: data.testShards } : {}),
+    ...(data.initCheckpoint ? { init_checkpoint: data.initCheckpoint } : {}),
+  };
+  switch (stage) {
+    case 'pretrain':
+      return { ...common, seed: pretrain.seed, max_steps: pretrain.steps, batch_size: pretrain.batchSize, lr: pretrain.lr };
+    case 'finetune':
+      return { ...common, seed: finetune.seed, epochs: finetune.epochs, batch_size: finetune.batchSize, lr: finetune.lr };
+    case 'evaluate':
+      return { ...common, seed: finetune.seed, ...(data.probes === false ? { evaluate: { knn_k: 0, linear_probe_steps: 0 } } : {}) };
+    case 'export':
+      return { ...common, seed: pretrain.seed };
+  }
+}

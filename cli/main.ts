@@ -3,12 +3,16 @@ import { registerDemo } from './commands/demo';
 import { registerStack } from './commands/stack';
 import { registerStart } from './commands/start';
 import { registerStatus } from './commands/status';
+import { registerTrain } from './commands/train';
+import { registerSelect } from './commands/select';
 
 const program = new Command('sept').description('septflow: task-specific visual pre-training (SEPT) as durable Temporal workflows');
 registerDemo(program);
 registerStack(program);
 registerStart(program);
 registerStatus(program);
+registerTrain(program);
+registerSelect(program);
 
 program.parseAsync(process.argv).then(
   () => process.exit(0),

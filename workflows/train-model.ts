@@ -6,8 +6,8 @@ import type { SourceSpec } from '../lib/config/sources';
 import { CPU_QUEUE, GPU_QUEUE } from '../lib/temporal/queues';
 import { runConfigOrFail } from './run-config';
 
-export interface TrainModelInput {
-  config?: RunConfigInput;
+/** How to train, beyond the run configuration. */
+export interface TrainModelOptions {
   /** What to pre-train on: the selected subset in a pipeline; the pool when absent. */
   pretrainData?: SourceSpec[];
   /** Separates trainings of one run on different data (experiment arms); default `main`. */
@@ -56,8 +56,8 @@ function artifact(result: TrainerResult, kind: string): string {
 }
 
 /** Self-supervised pre-training, fine-tuning on the labeled target, and evaluation, on `sept-gpu`. */
-export async function trainModel(input: TrainModelInput): Promise<TrainModelResult> {
-  const config = runConfigOrFail(input.config);
+export async function trainModel(configInput?: RunConfigInput, input: TrainModelOptions = {}): Promise<TrainModelResult> {
+  const config = runConfigOrFail(configInput);
   const progress: TrainModelProgress = { stage: 'preparing', completed: [], checkpoints: {}, metrics: {}, jobs: {} };
   setHandler(trainProgressQuery, () => progress);
   const trainer = trainerActivities(config);

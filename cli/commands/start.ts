@@ -6,12 +6,15 @@ import { connectClient, connectConfig, workflowUiUrl } from '../../lib/temporal/
 import { CPU_QUEUE } from '../../lib/temporal/queues';
 import { isWorkflowType, WORKFLOW_TYPES, type WorkflowType } from '../../lib/temporal/workflow-types';
 
-/** Starts a workflow on a validated configuration; returns its id. */
-export async function startRun(type: WorkflowType, config: RunConfig): Promise<{ workflowId: string; runId: string }> {
+/**
+ * Starts a workflow of a validated run; its id is `<run name>/<type>`. Every workflow takes the run
+ * configuration first; `options` follow where a workflow has any (trainModel's, say).
+ */
+export async function startRun(type: WorkflowType, config: RunConfig, options?: unknown): Promise<{ workflowId: string; runId: string }> {
   const client = await connectClient();
   try {
     const workflowId = `${config.name}/${type}`;
-    const handle = await client.workflow.start(type, { taskQueue: CPU_QUEUE, workflowId, args: [config] });
+    const handle = await client.workflow.start(type, { taskQueue: CPU_QUEUE, workflowId, args: options === undefined ? [config] : [config, options] });
     return { workflowId, runId: handle.firstExecutionRunId };
   } finally {
     await client.connection.close();

@@ -50,7 +50,7 @@ describe('trainModel on a real dev server with the reference trainer', () => {
   after(async () => temporal?.stop());
 
   const start = (workflowId: string, config: RunConfigInput) =>
-    temporal.client.workflow.start('trainModel', { taskQueue: CPU_QUEUE, workflowId, args: [{ config }] });
+    temporal.client.workflow.start('trainModel', { taskQueue: CPU_QUEUE, workflowId, args: [config] });
 
   it('pre-trains, fine-tunes and evaluates, reporting accuracy above chance', async () => {
     const config = await smallRun('e2e');

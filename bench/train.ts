@@ -110,11 +110,9 @@ async function main(): Promise<void> {
         process.kill(pids[0], 'SIGKILL');
         const killedAt = Date.now();
         const newestAtKill = (await latestCheckpoint(checkpoints))!;
-        return {
-          result: (await handle.result()) as TrainModelResult,
-          newest: newestAtKill,
-          secondsSinceNewest: (killedAt - statSync(newestAtKill.path).mtimeMs) / 1000,
-        };
+        // Read its time now: the retry's checkpoints rotate it away.
+        const sinceNewest = (killedAt - statSync(newestAtKill.path).mtimeMs) / 1000;
+        return { result: (await handle.result()) as TrainModelResult, newest: newestAtKill, secondsSinceNewest: sinceNewest };
       });
       const resumed = result.progress.jobs.pretrain.resumedFromStep;
       redone.push(newest.step - resumed + Math.min(interval, secondsSinceNewest / perStep));

@@ -109,7 +109,7 @@ async function ensureTrainerPython({ projectRoot, log = () => {} }) {
     const tmpDir = path.join(root, `${venvName}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
     const started = Date.now();
     log(`creating trainer venv ${venvDir} (torch is a multi-GB download; this takes minutes)`);
-    await run('python3', ['-m', 'venv', tmpDir], { log });
+    await run('python3', ['-m', 'venv', '--prompt', venvName, tmpDir], { log });
     await run(path.join(tmpDir, 'bin', 'python'), ['-m', 'pip', 'install', '--progress-bar', 'off', '-r', requirements], { log });
     relocateVenvScripts(tmpDir, venvDir);
     try {

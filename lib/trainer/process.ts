@@ -36,7 +36,13 @@ const STDERR_TAIL_LINES = 20;
 export function runTrainerProcess(inv: TrainerInvocation): Promise<TrainerOutcome> {
   const [cmd, ...lead] = inv.command;
   const args = [...lead, inv.stage, '--config', inv.configFile, ...(inv.resume ? ['--resume', inv.resume] : [])];
-  const child = spawn(cmd, args, { cwd: inv.cwd, env: { ...process.env, ...inv.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // stdin is a pipe we hold open and never write: if this process dies, the trainer reads EOF and
+  // stops with a checkpoint instead of training on as an orphan (trainer/PROTOCOL.md, Supervision).
+  const child = spawn(cmd, args, {
+    cwd: inv.cwd,
+    env: { ...process.env, ...inv.env, SEPT_TRAINER_SUPERVISED: '1' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   const outcome: TrainerOutcome = { exitCode: null, signal: null, stopped: false, metrics: {}, artifacts: [], stderrTail: [] };
 
   createInterface({ input: child.stdout }).on('line', (line) => {

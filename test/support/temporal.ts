@@ -43,16 +43,24 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   return bundle;
 }
 
-/** Runs `fn` while in-process `sept-cpu` and `sept-gpu` workers serve the test server. */
-export async function withWorkers<T>(t: TestTemporal, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` while in-process workers serve the test server: `sept-cpu` and `sept-gpu` by default;
+ * a test that runs one queue in a separate process (to kill it) asks for the other only.
+ */
+export async function withWorkers<T>(t: TestTemporal, fn: () => Promise<T>, queues: ('cpu' | 'gpu')[] = ['cpu', 'gpu']): Promise<T> {
   const connection = await NativeConnection.connect({ address: t.server.address });
   try {
-    const cpu = await Worker.create({ connection, taskQueue: CPU_QUEUE, workflowBundle: await workflowBundle(), activities: cpuActivities });
-    const gpu = await Worker.create({ connection, taskQueue: GPU_QUEUE, activities: gpuActivities, ...GPU_WORKER_OPTIONS });
+    const workers = [];
+    if (queues.includes('cpu')) {
+      workers.push(await Worker.create({ connection, taskQueue: CPU_QUEUE, workflowBundle: await workflowBundle(), activities: cpuActivities }));
+    }
+    if (queues.includes('gpu')) {
+      workers.push(await Worker.create({ connection, taskQueue: GPU_QUEUE, activities: gpuActivities, ...GPU_WORKER_OPTIONS }));
+    }
     const work = fn();
     const done = work.catch(() => undefined);
-    // Let both workers shut down before the connection closes, whether the work failed or not.
-    const [outcome] = await Promise.allSettled([work, cpu.runUntil(done), gpu.runUntil(done)]);
+    // Let the workers shut down before the connection closes, whether the work failed or not.
+    const [outcome] = await Promise.allSettled([work, ...workers.map((w) => w.runUntil(done))]);
     if (outcome.status === 'rejected') throw outcome.reason;
     return outcome.value;
   } finally {

@@ -102,5 +102,16 @@ def read_for(field, path, architecture, stage=None):
     return state
 
 
+# Fields that change where and how a run reports, not the trajectory it computes.
+OPERATIONAL_FIELDS = {"device", "threads", "output_dir", "checkpoint_dir", "checkpoint_every_steps",
+                      "keep_checkpoints", "log_every_steps", "init_checkpoint"}
+
+
+def check_resumable(config, state):
+    for key, value in config.items():
+        if key not in OPERATIONAL_FIELDS and state["config"].get(key) != value:
+            raise ConfigError(f"config.{key}", "differs from the config of the --resume checkpoint; exact resume needs the same")
+
+
 def encoder_weights(state):
     return {k[len("encoder."):]: v for k, v in state["model"].items() if k.startswith("encoder.")}

@@ -4,6 +4,7 @@ Every field and its default is documented in trainer/PROTOCOL.md; keep the two i
 """
 import json
 import math
+import os
 from dataclasses import dataclass
 
 STAGES = ("pretrain", "finetune", "evaluate", "export")
@@ -90,6 +91,7 @@ TOP_LEVEL = {
     "test_shards": Field("str_list", []),
     "init_checkpoint": Field("str_or_null", None),
 }
+PATH_FIELDS = ("output_dir", "checkpoint_dir", "train_shards", "test_shards", "init_checkpoint")
 
 
 def _type_problem(spec, value):
@@ -114,7 +116,7 @@ def _type_problem(spec, value):
         isinstance(value, list) and value and all(_type_problem(Field("number"), v) is None for v in value)
     ):
         return "must be a non-empty list of numbers"
-    if kind == "choice" and value not in spec.choices:
+    if kind == "choice" and not any(value == c and type(value) is type(c) for c in spec.choices):
         return "must be one of " + ", ".join(json.dumps(c) for c in spec.choices)
     if kind in ("int", "number") and spec.minimum is not None and value < spec.minimum:
         return "must be a positive integer" if kind == "int" and spec.minimum == 1 else f"must be >= {spec.minimum}"
@@ -193,4 +195,18 @@ def load(path, stage):
         raise ConfigError("--config", f"cannot read {path}: {err.strerror}") from err
     except json.JSONDecodeError as err:
         raise ConfigError("--config", f"{path} is not valid JSON: {err}") from err
-    return validate(raw, stage)
+    config = validate(raw, stage)
+    # Relative paths name files next to the config, wherever the trainer is started from.
+    base = os.path.dirname(os.path.abspath(path))
+    for key in PATH_FIELDS:
+        if isinstance(config[key], list):
+            config[key] = [os.path.join(base, p) for p in config[key]]
+        elif config[key] is not None:
+            config[key] = os.path.join(base, config[key])
+    for key in ("train_shards", "test_shards"):
+        for i, shard in enumerate(config[key]):
+            if not os.path.isfile(shard):
+                raise ConfigError(f"config.{key}[{i}]", f"file not found: {shard}")
+    if config["init_checkpoint"] and not os.path.isfile(config["init_checkpoint"]):
+        raise ConfigError("config.init_checkpoint", f"file not found: {config['init_checkpoint']}")
+    return config

@@ -51,7 +51,7 @@ def _index_shard(path, shard_index, field):
                     images[key] = (member.offset_data, member.size, data)
                 elif ext == "json":
                     metas[key] = json.loads(tar.extractfile(member).read())
-    except (OSError, tarfile.TarError) as err:
+    except (OSError, tarfile.TarError, ValueError) as err:  # ValueError: a bad .json member
         raise ConfigError(field, f"cannot read shard {path}: {err}") from err
     samples = []
     shard_name = os.path.basename(path).split(".")[0]
@@ -74,8 +74,6 @@ class ShardDataset:
         self.mode = "L" if channels == 1 else "RGB"
         self.samples = []
         for i, path in enumerate(self.paths):
-            if not os.path.isfile(path):
-                raise ConfigError(f"{field}[{i}]", f"file not found: {path}")
             self.samples.extend(_index_shard(path, i, f"{field}[{i}]"))
         if not self.samples:
             raise ConfigError(field, "the shards hold no images")
@@ -110,7 +108,7 @@ class ShardDataset:
         w, h = image.size
         if (w, h) != (size, size):
             scale = size / min(w, h)
-            image = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BILINEAR)
+            image = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.Resampling.BILINEAR)
             left, top = (image.width - size) // 2, (image.height - size) // 2
             image = image.crop((left, top, left + size, top + size))
         array = np.asarray(image, dtype=np.uint8)
@@ -118,21 +116,26 @@ class ShardDataset:
 
 
 class BatchLoader:
-    """Decodes batches on a thread pool (Pillow releases the GIL) one batch ahead of training."""
+    """Decodes the next batch in the background while the caller trains on the current one.
+
+    Decoding runs on a thread pool of its own (Pillow releases the GIL); the prefetching thread is
+    separate so a batch waiting on decodes never holds a decode worker.
+    """
 
     def __init__(self, dataset, threads):
         self.dataset = dataset
-        self.pool = ThreadPoolExecutor(max_workers=max(1, threads))
+        self.decoders = ThreadPoolExecutor(max_workers=max(1, threads))
+        self.prefetcher = ThreadPoolExecutor(max_workers=1)
 
     def _load(self, indices):
-        arrays = list(self.pool.map(self.dataset.decode, indices))
+        arrays = list(self.decoders.map(self.dataset.decode, indices))
         return torch.from_numpy(np.stack(arrays)).float().div_(255.0)
 
     def batches(self, index_batches):
-        """Yields (indices, images) for each index batch, decoding the next one while the caller trains."""
+        """Yields (indices, images) for each index batch."""
         pending = None
         for indices in index_batches:
-            future = self.pool.submit(self._load, indices)
+            future = self.prefetcher.submit(self._load, indices)
             if pending is not None:
                 yield pending[0], pending[1].result()
             pending = (indices, future)
@@ -140,7 +143,8 @@ class BatchLoader:
             yield pending[0], pending[1].result()
 
     def close(self):
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.prefetcher.shutdown(wait=True, cancel_futures=True)
+        self.decoders.shutdown(wait=True, cancel_futures=True)
 
 
 def training_set(config):

@@ -1,28 +1,11 @@
 """The training loop shared by pretrain and finetune: data order, steps, checkpoints, stop on SIGTERM."""
 import math
-import signal
 import time
 
 import torch
 
 from . import checkpoint, protocol
 from .data import BatchLoader, epoch_order, epoch_seed, step_generator
-
-
-class StopRequested(Exception):
-    """Raised after the stop checkpoint is written; main turns it into exit code 143."""
-
-
-class StopSignal:
-    """SIGTERM only sets a flag: the loop finishes the current step and checkpoints at a step boundary."""
-
-    def __init__(self):
-        self.requested = False
-        signal.signal(signal.SIGTERM, self._handle)
-
-    def _handle(self, signum, frame):
-        self.requested = True
-        protocol.log("SIGTERM: stopping after the current step")
 
 
 def warmup_cosine(total_steps, warmup_steps):
@@ -83,7 +66,7 @@ def train(stage, config, model, dataset, labels, device, architecture, resume_st
             for indices, images in loader.batches(index_batches):
                 if stop.requested:
                     save()
-                    raise StopRequested()
+                    raise protocol.StopRequested()
                 batch_labels = labels[torch.from_numpy(indices)].to(device) if labels is not None else None
                 with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
                     loss = model.loss(images.to(device, non_blocking=True), batch_labels, step_generator(seed, step))

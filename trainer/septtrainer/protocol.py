@@ -5,13 +5,26 @@ line it reads; anything meant for people goes to stderr.
 """
 import json
 import math
+import os
+import signal
 import sys
+import threading
 import time
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # unexpected error: retryable
 EXIT_INVALID_CONFIG = 2  # not retryable
 EXIT_STOPPED = 143  # stopped on SIGTERM after writing a checkpoint (128 + SIGTERM)
+
+
+_events = sys.stdout
+
+
+def claim_stdout():
+    """Keeps stdout for events only: libraries that print (torch.onnx does) then print to stderr."""
+    global _events
+    _events = sys.stdout
+    sys.stdout = sys.stderr
 
 
 def _finite(value):
@@ -22,8 +35,8 @@ def _finite(value):
 
 def emit(event, **fields):
     record = {"event": event, **{k: _finite(v) for k, v in fields.items()}}
-    sys.stdout.write(json.dumps(record, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
+    _events.write(json.dumps(record, separators=(",", ":")) + "\n")
+    _events.flush()
 
 
 def progress(stage, epoch, step, total_steps, loss, lr, images_per_s):
@@ -46,3 +59,41 @@ def artifact(kind, path):
 def log(message):
     sys.stderr.write(f"[septtrainer {time.strftime('%H:%M:%S')}] {message}\n")
     sys.stderr.flush()
+
+
+class StopRequested(Exception):
+    """Raised to end a stage on SIGTERM; main turns it into exit code 143."""
+
+
+class StopSignal:
+    """On SIGTERM, training stages only set a flag and stop at a step boundary with a checkpoint;
+    the other stages have nothing to save and stop at once."""
+
+    def __init__(self, immediate):
+        self.immediate = immediate
+        self.requested = False
+        signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        if self.immediate:
+            raise StopRequested()
+        log("SIGTERM: stopping after the current step")
+
+
+def watch_supervisor():
+    """Under a supervisor (SEPT_TRAINER_SUPERVISED=1) stdin is a pipe it holds open and never
+    writes. EOF there means the supervisor died (a killed worker): stop as on SIGTERM, with a
+    checkpoint, instead of training on as an orphan beside the retry that replaces it."""
+    if os.environ.get("SEPT_TRAINER_SUPERVISED") != "1":
+        return
+
+    def wait_for_eof():
+        # os.read on the raw descriptor: a daemon thread blocked in sys.stdin's buffered reader
+        # holds its lock and makes interpreter shutdown abort.
+        while os.read(0, 65536):
+            pass
+        log("supervisor gone (stdin closed): stopping")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=wait_for_eof, name="supervisor-watch", daemon=True).start()

@@ -1,3 +1,4 @@
+import { createWriteStream } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApplicationFailure, CancelledFailure, Context, heartbeat, log } from '@temporalio/activity';
@@ -81,6 +82,8 @@ export async function runTrainer(task: TrainerTask): Promise<TrainerResult> {
   log.info('trainer starting', { job: task.job, stage: task.stage, attempt: ctx.info.attempt, resume: resume?.path });
 
   const trainer = task.config.trainer.command ? { command: task.config.trainer.command, env: {} } : referenceTrainerCommand();
+  // Every event of every attempt, timestamped: loss curves and speed for reports and benchmarks.
+  const events = createWriteStream(join(outputDir, 'events.jsonl'), { flags: 'a' });
   const liveness = setInterval(() => heartbeat(beat), LIVENESS_MS);
   let outcome;
   try {
@@ -94,16 +97,18 @@ export async function runTrainer(task: TrainerTask): Promise<TrainerResult> {
       signal: ctx.cancellationSignal,
       killGraceMs: STOP_GRACE_MS,
       onEvent: (event) => {
+        events.write(`${JSON.stringify({ ...event, at: Date.now(), attempt: ctx.info.attempt })}\n`);
         if (event.event === 'progress') beat = withProgress(beat, event);
-        else if (event.event === 'checkpoint') beat = { ...beat, checkpoint: event.path, checkpointStep: event.step };
-        else log.info(`trainer ${event.event}`, { job: task.job, ...event });
-        if (event.event !== 'progress' || event.step % 50 === 0) log.debug('trainer event', { job: task.job, ...event });
+        if (event.event === 'checkpoint') beat = { ...beat, checkpoint: event.path, checkpointStep: event.step };
+        // Progress comes every few steps: debug; checkpoints, metrics and artifacts: info.
+        log[event.event === 'progress' ? 'debug' : 'info'](`trainer ${event.event}`, { job: task.job, ...event });
         heartbeat(beat);
       },
       onStderr: (line) => log.debug(line, { job: task.job, stream: 'trainer' }),
     });
   } finally {
     clearInterval(liveness);
+    await new Promise((resolve) => events.end(resolve));
   }
 
   const tail = outcome.stderrTail.slice(-10).join('\n');

@@ -1,12 +1,12 @@
 // `npm run bench:train`: what the Temporal hand-off costs a trainer, measured side by side.
-//  - activity_vs_direct_ratio: pretrain steps/s of the reference trainer under the runTrainer
-//    activity (real dev server, in-process sept-gpu worker) over steps/s of the same run directly.
-//  - checkpoint_overhead: share of training time spent checkpointing at the default interval,
-//    from two direct runs that differ only in checkpoint frequency.
+//  - activity_vs_direct_ratio: steady-state pretrain steps/s of the reference trainer under the
+//    runTrainer activity (real dev server, in-process sept-gpu worker) over the same run directly.
+//  - checkpoint_overhead: share of training time spent writing checkpoints at the default interval:
+//    the trainer's measured write time against the interval's measured step time.
 //  - steps_redone_per_kill: training steps done twice after SIGKILLing the trainer at a random
 //    moment and letting the activity retry from the newest checkpoint.
 // The last line printed is one JSON object with the figures.
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,36 +36,47 @@ async function runConfig(name: string, overrides: RunConfigInput = {}): Promise<
     pretrain: { steps: STEPS, batchSize: BATCH },
     finetune: { epochs: 1, batchSize: 25 },
     ...overrides,
-    trainer: { heartbeatTimeout: '1m', maxAttempts: 5, ...overrides.trainer },
+    // One torch thread: on this 2-core machine two threads stall whenever anything else runs (the
+    // Temporal server, the worker), which would measure the machine's contention, not the hand-off.
+    trainer: { heartbeatTimeout: '1m', maxAttempts: 5, threads: 1, ...overrides.trainer },
   };
 }
 
-/** A direct pretrain run (no Temporal): wall seconds from spawn to exit. */
-async function directPretrain(name: string, checkpointEvery: number): Promise<number> {
-  const config = parseRunConfig(await runConfig(name, { trainer: { checkpointEverySteps: checkpointEvery } }));
-  const dir = join(work, name);
-  mkdirSync(dir, { recursive: true });
-  const trainConfig = trainerStageConfig(config, 'pretrain', dir, {
-    trainShards: (await demoShards('mnist', 'train')).slice(0, 3),
-    numClasses: 10,
-  });
-  const file = join(dir, 'pretrain.config.json');
-  writeFileSync(file, JSON.stringify(trainConfig));
-  const trainer = referenceTrainerCommand();
-  const started = performance.now();
-  const outcome = await runTrainerProcess({ command: trainer.command, env: trainer.env, stage: 'pretrain', configFile: file });
-  if (outcome.exitCode !== 0) throw new Error(`direct trainer failed: ${outcome.stderrTail.join('\n')}`);
-  return (performance.now() - started) / 1000;
+interface TimedEvent {
+  event: string;
+  step?: number;
+  write_seconds?: number;
+  at: number;
 }
 
-/** Wall seconds of the pretrain activity's last attempt, from the workflow history. */
-async function activitySeconds(temporal: Awaited<ReturnType<typeof startTestTemporal>>, workflowId: string): Promise<number> {
-  const events = (await temporal.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
-  const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runTrainer')!;
-  const startedEvent = events.find((e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(scheduled.eventId))!;
-  const completed = events.find((e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === String(scheduled.eventId))!;
-  const ms = (t: typeof startedEvent.eventTime) => Number(t!.seconds) * 1000 + Math.floor((t!.nanos ?? 0) / 1e6);
-  return (ms(completed.eventTime) - ms(startedEvent.eventTime)) / 1000;
+/** Steps per second between the first and the last progress event: steady state, startup excluded. */
+function steadyStepsPerSecond(events: TimedEvent[]): number {
+  const progress = events.filter((e) => e.event === 'progress');
+  const first = progress[0];
+  const last = progress.at(-1)!;
+  return (last.step! - first.step!) / ((last.at - first.at) / 1000);
+}
+
+/** A direct pretrain run (no Temporal), with its events timestamped as the activity does. */
+async function directPretrain(name: string): Promise<TimedEvent[]> {
+  const config = parseRunConfig(await runConfig(name));
+  const dir = join(work, name);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'pretrain.config.json');
+  writeFileSync(file, JSON.stringify(trainerStageConfig(config, 'pretrain', dir, { trainShards: (await demoShards('mnist', 'train')).slice(0, 3), numClasses: 10 })));
+  const trainer = referenceTrainerCommand();
+  const events: TimedEvent[] = [];
+  const outcome = await runTrainerProcess({ command: trainer.command, env: trainer.env, stage: 'pretrain', configFile: file, onEvent: (e) => events.push({ ...e, at: Date.now() }) });
+  if (outcome.exitCode !== 0) throw new Error(`direct trainer failed: ${outcome.stderrTail.join('\n')}`);
+  return events;
+}
+
+/** The events the runTrainer activity recorded for a run's pretrain job. */
+function activityEvents(name: string): TimedEvent[] {
+  return readFileSync(join(work, name, 'train', 'main', 'pretrain', 'events.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as TimedEvent);
 }
 
 async function main(): Promise<void> {
@@ -74,23 +85,19 @@ async function main(): Promise<void> {
     // Interleave direct and orchestrated runs so drift on a shared machine hits both alike.
     const direct: number[] = [];
     const orchestrated: number[] = [];
-    for (let i = 0; i < 2; i++) {
-      direct.push(await directPretrain(`direct-${i}`, DEFAULT_INTERVAL));
-      const workflowId = `bench/orchestrated-${i}`;
+    const writeSeconds: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const events = await directPretrain(`direct-${i}`);
+      direct.push(steadyStepsPerSecond(events));
+      writeSeconds.push(...events.filter((e) => e.event === 'checkpoint').map((e) => e.write_seconds!));
       await withWorkers(temporal, async () =>
-        (await temporal.client.workflow.start('trainModel', { taskQueue: CPU_QUEUE, workflowId, args: [await runConfig(`orchestrated-${i}`)] })).result(),
+        (await temporal.client.workflow.start('trainModel', { taskQueue: CPU_QUEUE, workflowId: `bench/orchestrated-${i}`, args: [await runConfig(`orchestrated-${i}`)] })).result(),
       );
-      orchestrated.push(await activitySeconds(temporal, workflowId));
+      orchestrated.push(steadyStepsPerSecond(activityEvents(`orchestrated-${i}`)));
     }
-    const best = (xs: number[]) => Math.min(...xs);
-    const activityVsDirect = best(direct) / best(orchestrated);
-
-    // Checkpoint cost: every 10 steps against only at the end; scaled to the default interval.
-    const frequentEvery = 10;
-    const tFrequent = await directPretrain('ckpt-frequent', frequentEvery);
-    const tRare = await directPretrain('ckpt-rare', STEPS);
-    const perCheckpoint = Math.max(0, (tFrequent - tRare) / (STEPS / frequentEvery - 1));
-    const perStep = tRare / STEPS;
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const perStep = 1 / median(direct);
+    const perCheckpoint = median(writeSeconds);
     const checkpointOverhead = perCheckpoint / (perCheckpoint + DEFAULT_INTERVAL * perStep);
 
     // Kill the trainer at random moments; count the steps the retry does again: those since the
@@ -121,9 +128,9 @@ async function main(): Promise<void> {
     const figures = {
       steps: STEPS,
       batch_size: BATCH,
-      direct_steps_per_s: STEPS / best(direct),
-      activity_steps_per_s: STEPS / best(orchestrated),
-      activity_vs_direct_ratio: activityVsDirect,
+      direct_steps_per_s: median(direct),
+      activity_steps_per_s: median(orchestrated),
+      activity_vs_direct_ratio: median(orchestrated) / median(direct),
       default_checkpoint_interval: DEFAULT_INTERVAL,
       seconds_per_checkpoint: perCheckpoint,
       checkpoint_overhead: checkpointOverhead,

@@ -5,6 +5,7 @@ import { registerStart } from './commands/start';
 import { registerStatus } from './commands/status';
 import { registerTrain } from './commands/train';
 import { registerSelect } from './commands/select';
+import { registerEmbed } from './commands/embed';
 
 const program = new Command('sept').description('septflow: task-specific visual pre-training (SEPT) as durable Temporal workflows');
 registerDemo(program);
@@ -13,6 +14,7 @@ registerStart(program);
 registerStatus(program);
 registerTrain(program);
 registerSelect(program);
+registerEmbed(program);
 
 program.parseAsync(process.argv).then(
   () => process.exit(0),

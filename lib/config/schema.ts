@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { sourceSpec } from './sources';
+import { DEMO_DATASETS, sourceSpec } from './sources';
 
 /** A Temporal duration string such as `90s`, `5m`, `24h` or `2d`. */
 const duration = z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'a duration such as 90s, 5m, 24h');
@@ -24,8 +24,10 @@ const encoder = z
     mean: z.array(z.number()).min(1).max(3).default([0.5]),
     std: z.array(z.number().positive()).min(1).max(3).default([0.5]),
     l2Normalize: z.boolean().default(true),
-    batchSize: z.number().int().positive().default(256),
-    intraOpThreads: z.number().int().nonnegative().default(0).describe('onnxruntime threads per worker; 0 = cores / concurrency'),
+    batchSize: z.number().int().positive().default(256).describe('images per inference call'),
+    device: z.enum(['cpu', 'cuda']).default('cpu').describe('cuda: onnxruntime CUDA execution provider where its binaries are installed, CPU otherwise'),
+    threads: z.number().int().nonnegative().default(0).describe('embed threads per worker process (each decodes and infers whole batches); 0 = one per core'),
+    intraOpThreads: z.number().int().nonnegative().default(0).describe('onnxruntime threads per embed thread; 0 = cores / threads, so the cores are never oversubscribed'),
     maxPixels: z.number().int().positive().default(64_000_000).describe('larger images are quarantined (decompression bombs)'),
   })
   .strict()
@@ -39,16 +41,39 @@ const encoder = z
     path: ['std'],
   });
 
-const target = z
+/** `preset: <demo dataset>` fills in train and test with that dataset's demo splits. */
+function targetPreset(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null || !('preset' in raw)) return raw;
+  const { preset } = raw as { preset: unknown };
+  if (!(DEMO_DATASETS as readonly unknown[]).includes(preset)) return raw;
+  return { train: { kind: 'demo', dataset: preset, split: 'train' }, test: { kind: 'demo', dataset: preset, split: 'test' }, ...raw };
+}
+
+const target = z.preprocess(
+  targetPreset,
+  z
+    .object({
+      preset: z.enum(DEMO_DATASETS).optional().describe('a demo target task: train and test default to that dataset\'s demo splits'),
+      train: sourceSpec.prefault({ kind: 'demo', dataset: 'mnist', split: 'train' }),
+      test: sourceSpec.prefault({ kind: 'demo', dataset: 'mnist', split: 'test' }),
+      labelsPerClass: z
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .describe('keep only the first n labeled train images of each class (a few-label task)'),
+    })
+    .strict(),
+);
+
+const ann = z
   .object({
-    train: sourceSpec.prefault({ kind: 'demo', dataset: 'mnist', split: 'train' }),
-    test: sourceSpec.prefault({ kind: 'demo', dataset: 'mnist', split: 'test' }),
-    labelsPerClass: z
-      .number()
-      .int()
-      .positive()
-      .optional()
-      .describe('keep only the first n labeled train images of each class (a few-label task)'),
+    index: z.enum(['ivf-flat', 'ivf-pq', 'hnsw-sq']).default('ivf-flat').describe('LanceDB vector index of the ann path (ivf-flat: 10x faster to build than ivf-pq here; ivf-pq: compressed, for pools beyond memory)'),
+    numPartitions: z.number().int().positive().optional().describe('IVF partitions (HNSW: sub-indexes); default sqrt(pool size)'),
+    numSubVectors: z.number().int().positive().optional().describe('IVF-PQ sub-vectors; default dimension / 8'),
+    nprobes: z.number().int().positive().optional().describe('partitions probed per query; default max(20, partitions / 16)'),
+    refineFactor: z.number().int().positive().optional().describe('re-rank refineFactor x k candidates exactly; default 10 for IVF-PQ'),
+    ef: z.number().int().positive().optional().describe('HNSW search width; default 150'),
   })
   .strict();
 
@@ -59,7 +84,20 @@ const retrieval = z
     k: z.number().int().positive().default(50).describe('neighbours retrieved per target instance'),
     minSimilarity: z.number().min(-1).max(1).optional(),
     balanceClasses: z.boolean().default(false),
-    search: z.enum(['auto', 'exact', 'ann']).default('auto'),
+    search: z.enum(['auto', 'exact', 'ann']).default('auto').describe('auto: the path of lower estimated cost'),
+    ann: ann.prefault({}),
+    targetChunk: z.number().int().positive().default(16_384).describe('targets per search activity; each scans its pool partition once'),
+    partitionRows: z.number().int().positive().default(2_000_000).describe('pool rows per partition: partitions are searched in parallel, like shards'),
+    blockRows: z.number().int().positive().default(32_768).describe('pool vectors per matrix product of the exact path'),
+    window: z.number().int().positive().default(2).describe('search activities in flight at once'),
+    subsetShardSize: z.number().int().positive().default(1000).describe('samples per subset WebDataset shard'),
+    contactSheet: z
+      .object({
+        targets: z.number().int().nonnegative().default(8).describe('target images shown (0: no contact sheet)'),
+        neighbours: z.number().int().positive().default(8).describe('retrieved neighbours beside each'),
+      })
+      .strict()
+      .prefault({}),
     leakageGuard: z
       .object({
         enabled: z.boolean().default(true),
@@ -74,6 +112,7 @@ const trainer = z
   .object({
     command: z.array(z.string().min(1)).min(1).optional().describe('trainer executable and leading args; default: the reference trainer'),
     device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+    threads: z.number().int().positive().optional().describe("trainer CPU threads; default: torch's (all cores)"),
     heartbeatTimeout: duration.default('5m'),
     startToCloseTimeout: duration.default('48h'),
     maxAttempts: z.number().int().positive().default(5),
@@ -103,6 +142,16 @@ const finetune = z
 const embed = z
   .object({
     window: z.number().int().positive().default(16).describe('embedShard activities in flight at once'),
+    shardsPerExecution: z
+      .number()
+      .int()
+      .positive()
+      .default(200)
+      .describe('shards one embedPool execution handles before it continues as new, which keeps its history bounded'),
+    heartbeatTimeout: duration.default('1m').describe('an embedShard attempt silent this long is retried elsewhere'),
+    commitTimeout: duration
+      .default('2m')
+      .describe('a commit attempt is retried after this long; it never writes past half of it, so an attempt given up for dead cannot overlap its retry'),
   })
   .strict();
 

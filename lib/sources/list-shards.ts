@@ -3,6 +3,8 @@ import type { SourceSpec } from '../config/sources';
 import { demoShards } from '../demo/materialize';
 import { resolveDataPath } from '../paths';
 import { expandShardPattern } from './expand';
+import { folderManifest } from './folder';
+import { manifestShards } from './manifest';
 import { type ShardRef, SourceError } from './shard-ref';
 
 function shardName(path: string): string {
@@ -34,8 +36,14 @@ export async function listShards(spec: SourceSpec): Promise<ShardRef[]> {
       const source = spec.name ?? basename(patterns.length === 1 && !/\.(tar|tar\.gz|tgz)$/i.test(patterns[0]) ? patterns[0] : dirname(paths[0]));
       return toRefs(source, paths);
     }
-    case 'folder':
-    case 'manifest':
-      throw new SourceError(`${spec.kind} sources are not supported yet: convert them to WebDataset shards`);
+    case 'folder': {
+      const root = resolveDataPath(spec.path);
+      const source = spec.name ?? basename(root);
+      return manifestShards(source, await folderManifest(source, root), spec.shardSize);
+    }
+    case 'manifest': {
+      const manifest = resolveDataPath(spec.path);
+      return manifestShards(spec.name ?? basename(manifest).replace(/\.jsonl?$/i, ''), manifest, spec.shardSize);
+    }
   }
 }

@@ -3,7 +3,12 @@ export interface ShardRef {
   /** `<source>/<shard name>`: deterministic, so retried and restarted runs address the same shard. */
   id: string;
   source: string;
+  /** The tar file, or for manifest shards the JSONL manifest. */
   path: string;
+  /** How the shard is stored; absent means a WebDataset tar. */
+  format?: 'webdataset' | 'manifest';
+  /** Manifest shards: the byte range [start, end) of their lines in `path`. */
+  range?: [number, number];
 }
 
 /** A source that cannot be listed (missing path, no shards): not retryable, names the source. */

@@ -26,7 +26,7 @@ const progressEvent = z.object({
   lr: num,
   images_per_s: num,
 });
-const checkpointEvent = z.object({ event: z.literal('checkpoint'), path: z.string(), step: z.number() });
+const checkpointEvent = z.object({ event: z.literal('checkpoint'), path: z.string(), step: z.number(), write_seconds: z.number().optional() });
 const metricsEvent = z.object({ event: z.literal('metrics'), stage: z.string(), metrics: z.record(z.string(), num) });
 const artifactEvent = z.object({ event: z.literal('artifact'), kind: z.string(), path: z.string() });
 

@@ -23,6 +23,7 @@ export function trainerStageConfig(config: RunConfig, stage: TrainerStage, outpu
   const perChannel = (values: number[]) => (values.length === encoder.channels ? values : Array(encoder.channels).fill(values[0]));
   const common = {
     device: trainer.device,
+    ...(trainer.threads ? { threads: trainer.threads } : {}),
     output_dir: outputDir,
     checkpoint_dir: join(outputDir, 'checkpoints'),
     checkpoint_every_steps: trainer.checkpointEverySteps,

@@ -23,7 +23,7 @@ async function smallRun(name: string, overrides: RunConfigInput = {}): Promise<R
     pretrain: { steps: 40, batchSize: 32 },
     finetune: { epochs: 20, batchSize: 25 },
     ...overrides,
-    trainer: { checkpointEverySteps: 5, heartbeatTimeout: '30s', maxAttempts: 3, ...overrides.trainer },
+    trainer: { checkpointEverySteps: 5, heartbeatTimeout: '30s', maxAttempts: 3, threads: 1, ...overrides.trainer },
   };
 }
 

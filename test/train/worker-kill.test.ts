@@ -26,7 +26,7 @@ describe('a killed sept-gpu worker', () => {
       target: { labelsPerClass: 5 },
       pretrain: { steps: 80, batchSize: 32 },
       finetune: { epochs: 1, batchSize: 25 },
-      trainer: { checkpointEverySteps: 5, heartbeatTimeout: '10s', maxAttempts: 3 },
+      trainer: { checkpointEverySteps: 5, heartbeatTimeout: '10s', maxAttempts: 3, threads: 1 },
     };
     const trainerArgs = join('kill-worker', 'train', 'main', 'pretrain', 'pretrain.config.json');
     const logDir = tempDir();

@@ -43,6 +43,7 @@ def train(stage, config, model, dataset, labels, device, architecture, resume_st
         protocol.log(f"resumed at step {step} (epoch {resume_state['epoch']}, step {resume_state['step_in_epoch']} of it)")
 
     def save():
+        started = time.perf_counter()
         epoch, step_in_epoch = divmod(step, steps_per_epoch)
         state = {
             "stage": stage, "config": config, "architecture": architecture, "step": step, "total_steps": total,
@@ -51,7 +52,7 @@ def train(stage, config, model, dataset, labels, device, architecture, resume_st
             "scaler": scaler.state_dict(), "rng": checkpoint.rng_states(),
         }
         path = checkpoint.write(config["checkpoint_dir"], state, config["keep_checkpoints"])
-        protocol.checkpoint(path, step)
+        protocol.checkpoint(path, step, time.perf_counter() - started)
         return path
 
     loader = BatchLoader(dataset, torch.get_num_threads())

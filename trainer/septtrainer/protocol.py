@@ -44,8 +44,8 @@ def progress(stage, epoch, step, total_steps, loss, lr, images_per_s):
          loss=loss, lr=lr, images_per_s=images_per_s)
 
 
-def checkpoint(path, step):
-    emit("checkpoint", path=str(path), step=step)
+def checkpoint(path, step, write_seconds):
+    emit("checkpoint", path=str(path), step=step, write_seconds=write_seconds)
 
 
 def metrics(stage, values):

@@ -1,0 +1,82 @@
+import { join } from 'node:path';
+import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
+import type { SourceSpec } from '../lib/config/sources';
+import { prepareEmbedTarget } from '../lib/embed/prepare';
+import { readShardPlanPage, type ShardPlan, writeShardPlan } from '../lib/embed/shard-plan';
+import { type StageOutcome, stageShard } from '../lib/embed/stage-shard';
+import type { EmbedTarget } from '../lib/embed/target';
+import { EncoderError } from '../lib/encoder/errors';
+import type { EncoderConfig } from '../lib/encoder/spec';
+import { resolveDataPath } from '../lib/paths';
+import type { ShardRef } from '../lib/sources/shard-ref';
+import { type CommitOutcome, commitStagedShards, compactEncoderTables } from '../lib/store/commit';
+import { openStore } from '../lib/store/connect';
+import { quarantineCounts } from '../lib/store/quarantine';
+import { dropAllStaging } from '../lib/store/staging';
+import { tableNames } from '../lib/store/tables';
+import { failFastOnBadInput } from './failures';
+
+/** Encoder errors are systemic: every shard would fail alike, so the run fails at once with the message. */
+async function failFastOnEncoder<T>(body: () => Promise<T>): Promise<T> {
+  try {
+    return await failFastOnBadInput(body);
+  } catch (err) {
+    if (err instanceof EncoderError) throw ApplicationFailure.nonRetryable(err.message, `Encoder:${err.problem}`);
+    throw err;
+  }
+}
+
+/** Loads and checks the encoder, fixes its id and vector size, creates its tables. */
+export async function prepareEncoder(encoder: EncoderConfig, store: string): Promise<EmbedTarget> {
+  return failFastOnEncoder(() => prepareEmbedTarget(encoder, store));
+}
+
+/** Lists the pool's sources into a shard plan under the run's output folder. */
+export async function planPoolShards(sources: SourceSpec[], outputDir: string, runName: string): Promise<ShardPlan> {
+  return failFastOnBadInput(() => writeShardPlan(sources, join(resolveDataPath(outputDir), runName, 'embed-shards.jsonl')));
+}
+
+export async function readShardPage(plan: ShardPlan, offset: number, limit: number): Promise<ShardRef[]> {
+  return readShardPlanPage(plan, offset, limit);
+}
+
+/** Embeds one shard into its staging table (idempotent); heartbeats after every batch. */
+export async function embedShard(shard: ShardRef, target: EmbedTarget): Promise<StageOutcome> {
+  const { cancellationSignal } = Context.current();
+  return failFastOnEncoder(() =>
+    stageShard(shard, target, (samplesDone) => {
+      heartbeat({ shard: shard.id, samplesDone });
+      cancellationSignal.throwIfAborted();
+    }),
+  );
+}
+
+/**
+ * Moves staged shards into the encoder's tables; the workflow runs one at a time. A commit must
+ * never overlap another, not even a zombie attempt with its retry: Temporal retries an attempt only
+ * after its start-to-close timeout, so an attempt stops (retryably) before any write once half of
+ * that time has passed. A killed commit is repaired by its retry (see lib/store/commit.ts).
+ */
+export async function commitShards(target: EmbedTarget, shardIds: string[]): Promise<CommitOutcome> {
+  const { startToCloseTimeoutMs } = Context.current().info;
+  const started = Date.now();
+  const beforeWrite = () => {
+    if (Date.now() - started > startToCloseTimeoutMs / 2) {
+      throw new Error(`commit ran past half of its ${startToCloseTimeoutMs} ms timeout: stopping before it writes, so that it cannot overlap a retry`);
+    }
+  };
+  return commitStagedShards(await openStore(target.store), target.encoderId, target.dims, shardIds, beforeWrite);
+}
+
+/** Compacts the encoder's tables after a page of shards. */
+export async function compactEmbeddings(target: EmbedTarget): Promise<void> {
+  await compactEncoderTables(await openStore(target.store), target.encoderId);
+}
+
+/** After the last commit: drops staging left by zombie attempts, compacts, and counts quarantined samples by reason. */
+export async function finishEmbedding(target: EmbedTarget): Promise<{ vectorsTable: string; quarantinedByReason: Record<string, number> }> {
+  const db = await openStore(target.store);
+  await dropAllStaging(db, target.encoderId);
+  await compactEncoderTables(db, target.encoderId);
+  return { vectorsTable: tableNames(target.encoderId).vectors, quarantinedByReason: await quarantineCounts(db, target.encoderId) };
+}

@@ -1,0 +1,46 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { Command } from 'commander';
+import { loadRunConfig } from '../../lib/config/load';
+import { connectClient, connectConfig, workflowUiUrl } from '../../lib/temporal/connection';
+import { CPU_QUEUE } from '../../lib/temporal/queues';
+import type { EmbedPoolResult } from '../../workflows/embed-pool';
+import type { EmbedProgress } from '../../workflows/embed-progress';
+import { formatEmbedProgress } from './status';
+
+export function registerEmbed(program: Command): void {
+  program
+    .command('embed')
+    .description('embed the pool with the configured encoder into LanceDB (the embedPool stage alone)')
+    .requiredOption('-c, --config <file>', 'run configuration (.json, .yaml)')
+    .option('--wait', 'follow the progress until the stage ends')
+    .action(async (opts: { config: string; wait?: boolean }) => {
+      const config = await loadRunConfig(opts.config);
+      if (!config.encoder.model) throw new Error(`${opts.config}: encoder.model is not set: name the ONNX image encoder to embed the pool with`);
+      const workflowId = `${config.name}/embed`;
+      const client = await connectClient();
+      try {
+        let handle;
+        try {
+          handle = await client.workflow.start('embedPool', { taskQueue: CPU_QUEUE, workflowId, args: [config] });
+        } catch (err) {
+          if (err instanceof WorkflowExecutionAlreadyStartedError) throw new Error(`${workflowId} is already running: \`sept status ${workflowId}\` shows its progress`);
+          throw err;
+        }
+        console.log(`started embedPool ${workflowId}`);
+        console.log(workflowUiUrl(connectConfig().namespace, workflowId));
+        if (!opts.wait) return;
+        const result = handle.result() as Promise<EmbedPoolResult>;
+        let finished = false;
+        void result.finally(() => (finished = true)).catch(() => undefined);
+        while (!finished) {
+          const progress = await client.workflow.getHandle(workflowId).query<EmbedProgress>('progress').catch(() => undefined);
+          if (progress) process.stdout.write(`${process.stdout.isTTY ? '\r' : ''}${formatEmbedProgress(progress)}${process.stdout.isTTY ? '' : '\n'}`);
+          await Promise.race([sleep(1000), result.catch(() => undefined)]);
+        }
+        console.log(`\n${JSON.stringify(await result, null, 2)}`);
+      } finally {
+        await client.connection.close();
+      }
+    });
+}

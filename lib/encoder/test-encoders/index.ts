@@ -1,0 +1,21 @@
+import { existsSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { dataDir } from '../../paths';
+import type { TestEncoder } from './models';
+
+export { DEMO_CNN, RESNET18, type TestEncoder } from './models';
+
+/**
+ * Writes a test encoder (RANDOM weights) under `<data>/encoders/` once and returns its path. The
+ * bytes are deterministic, so concurrent writers race harmlessly to the same content.
+ */
+export async function ensureTestEncoder(encoder: TestEncoder, dir = join(dataDir(), 'encoders')): Promise<string> {
+  const path = join(dir, encoder.file);
+  if (existsSync(path)) return path;
+  await mkdir(dir, { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, encoder.build());
+  await rename(tmp, path);
+  return path;
+}

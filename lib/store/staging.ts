@@ -1,0 +1,107 @@
+import type { Connection } from '@lancedb/lancedb';
+import { Field, Schema, Utf8 } from 'apache-arrow';
+import type { BadSampleReason } from '../preprocess';
+import { arrowTable, stringColumn, vectorColumn } from './arrow';
+import { stagingTableName, vectorField } from './tables';
+
+export interface QuarantinedSample {
+  id: string;
+  reason: BadSampleReason;
+  detail: string;
+}
+
+/** What embedding one shard produced: vectors of its good samples (in shard order) and its bad samples. */
+export interface ShardVectors {
+  shardId: string;
+  samples: number;
+  ids: string[];
+  /** ids.length x dims floats. */
+  vectors: Float32Array;
+  quarantined: QuarantinedSample[];
+}
+
+export interface ShardTally {
+  shardId: string;
+  samples: number;
+  embedded: number;
+  quarantined: number;
+}
+
+export const tallyOf = (s: ShardVectors): ShardTally => ({ shardId: s.shardId, samples: s.samples, embedded: s.ids.length, quarantined: s.quarantined.length });
+
+// One table per shard holds both kinds of rows (reason '' = embedded), so a shard is staged in a
+// single atomic write: a reader sees all of it or none of it.
+const stagingSchema = (dims: number) =>
+  new Schema([new Field('id', new Utf8(), false), vectorField(dims), new Field('reason', new Utf8(), false), new Field('detail', new Utf8(), false)]);
+
+/**
+ * Stages a shard under its deterministic name. Two attempts of one shard (a zombie and its retry)
+ * overwrite each other atomically with the same rows; the committer, alone, moves staged rows
+ * into the encoder's tables.
+ */
+export async function writeStaging(db: Connection, encoderId: string, dims: number, shard: ShardVectors): Promise<void> {
+  const rows = shard.ids.length + shard.quarantined.length;
+  const vectors = new Float32Array(rows * dims);
+  vectors.set(shard.vectors);
+  const bad = shard.quarantined;
+  const table = arrowTable(stagingSchema(dims), rows, {
+    id: [...shard.ids, ...bad.map((q) => q.id)],
+    vector: vectors,
+    reason: [...shard.ids.map(() => ''), ...bad.map((q) => q.reason)],
+    detail: [...shard.ids.map(() => ''), ...bad.map((q) => q.detail)],
+  });
+  const name = stagingTableName(encoderId, shard.shardId);
+  try {
+    // Create first, overwrite only when an earlier attempt left the table (the common case creates).
+    await db.createTable(name, table).catch(async (err: Error) => {
+      if (!/already exists/i.test(err.message)) throw err;
+      await db.createTable(name, table, { mode: 'overwrite' });
+    });
+  } catch (err) {
+    // Two overwrites at once: LanceDB lets one commit and fails the other with a conflict. The
+    // loser's rows are the winner's rows, so the shard is staged either way.
+    if (!(await readStaging(db, encoderId, dims, shard.shardId))) throw err;
+  }
+}
+
+/** The staged output of a shard, or undefined when it is not (or no longer) staged. */
+export async function readStaging(db: Connection, encoderId: string, dims: number, shardId: string): Promise<ShardVectors | undefined> {
+  let table;
+  try {
+    table = await (await db.openTable(stagingTableName(encoderId, shardId))).query().toArrow();
+  } catch {
+    return undefined;
+  }
+  const ids = stringColumn(table, 'id');
+  const reasons = stringColumn(table, 'reason');
+  const details = stringColumn(table, 'detail');
+  const all = vectorColumn(table, 'vector', dims);
+  const good = reasons.findIndex((r) => r !== '');
+  const embedded = good === -1 ? ids.length : good;
+  return {
+    shardId,
+    samples: ids.length,
+    ids: ids.slice(0, embedded),
+    vectors: all.subarray(0, embedded * dims),
+    quarantined: ids.slice(embedded).map((id, i) => ({ id, reason: reasons[embedded + i] as BadSampleReason, detail: details[embedded + i] })),
+  };
+}
+
+export async function dropStaging(db: Connection, encoderId: string, shardId: string): Promise<void> {
+  await db.dropTable(stagingTableName(encoderId, shardId)).catch(() => undefined);
+}
+
+/** Drops every staging table of an encoder: after a run commits all its shards, what is left was written by zombies. */
+export async function dropAllStaging(db: Connection, encoderId: string): Promise<number> {
+  const prefix = `staging_${encoderId}_`;
+  let dropped = 0;
+  // Names come sorted: page from the prefix until a name no longer starts with it.
+  for (let after = prefix; ; ) {
+    const page = await db.tableNames({ startAfter: after, limit: 1000 });
+    const staging = page.filter((n) => n.startsWith(prefix));
+    for (const name of staging) await db.dropTable(name).catch(() => undefined);
+    dropped += staging.length;
+    if (staging.length < page.length || page.length === 0) return dropped;
+    after = page[page.length - 1];
+  }
+}

@@ -1,0 +1,143 @@
+import { continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
+import type * as embedActivities from '../activities/embed';
+import type { RunConfigInput } from '../lib/config/schema';
+import type { ShardPlan } from '../lib/embed/shard-plan';
+import type { EmbedTarget } from '../lib/embed/target';
+import type { CommitOutcome } from '../lib/store/commit';
+import { CPU_QUEUE } from '../lib/temporal/queues';
+import { type EmbedProgress, embedProgressQuery } from './embed-progress';
+import { runConfigOrFail } from './run-config';
+import { inWindow } from './window';
+
+/** What an execution hands to the next when it continues as new. */
+export interface EmbedPoolCarry {
+  target: EmbedTarget;
+  plan: ShardPlan;
+  /** Plan index of the first shard the next execution handles. */
+  next: number;
+  progress: EmbedProgress;
+  /** For the images/s figure: samples committed by this run, and when it started. */
+  processed: number;
+  startedAtMs: number;
+}
+
+export interface EmbedPoolResult {
+  encoderId: string;
+  vectorsTable: string;
+  shards: number;
+  samplesEmbedded: number;
+  quarantined: number;
+  quarantinedByReason: Record<string, number>;
+}
+
+/** Staged shards committed in one activity when several wait. */
+const COMMIT_BATCH = 32;
+
+type Activities = typeof embedActivities;
+
+/** One commit at a time: the serialization that keeps exactly one vector row per sample. */
+class Committer {
+  private readonly queue: { shardId: string; settle: (outcome: 'committed' | 'missing' | Error) => void }[] = [];
+  private running = false;
+
+  constructor(
+    private readonly commit: (shardIds: string[]) => Promise<CommitOutcome>,
+    private readonly onCommitted: (outcome: CommitOutcome) => void,
+  ) {}
+
+  /** Resolves once the shard is committed, or with 'missing' when its staging is gone and it must be embedded again. */
+  submit(shardId: string): Promise<'committed' | 'missing'> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ shardId, settle: (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome)) });
+      void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, COMMIT_BATCH);
+      try {
+        const outcome = await this.commit(batch.map((b) => b.shardId));
+        this.onCommitted(outcome);
+        const missing = new Set(outcome.missing);
+        for (const b of batch) b.settle(missing.has(b.shardId) ? 'missing' : 'committed');
+      } catch (err) {
+        for (const b of batch) b.settle(err as Error);
+      }
+    }
+    this.running = false;
+  }
+}
+
+/**
+ * Stage 1 of SEPT: embeds every image of the pool with the run's encoder into LanceDB.
+ *
+ * Plan: check the encoder and list the pool's shards once; then, page by page, embed shards in a
+ * bounded window (each into its own staging table, any number of times) while a single committer
+ * moves finished shards into the vectors table; compact; continue as new with the next page, so
+ * the history stays bounded whatever the pool size. Shards already committed are skipped, so a
+ * restarted run picks up where the last one stopped.
+ */
+export async function embedPool(input?: RunConfigInput, carry?: EmbedPoolCarry): Promise<EmbedPoolResult> {
+  const config = runConfigOrFail(input);
+  const setup = proxyActivities<Activities>({ taskQueue: CPU_QUEUE, startToCloseTimeout: '10m', retry: { maximumAttempts: 5 } });
+  const embed = proxyActivities<Activities>({
+    taskQueue: CPU_QUEUE,
+    startToCloseTimeout: '2h',
+    heartbeatTimeout: config.embed.heartbeatTimeout,
+    retry: { maximumAttempts: 10 },
+  });
+  // No heartbeats: a commit is short, and its timeout is what keeps a zombie attempt from overlapping its retry.
+  const commit = proxyActivities<Activities>({ taskQueue: CPU_QUEUE, startToCloseTimeout: config.embed.commitTimeout, retry: { maximumAttempts: 10 } });
+
+  const target = carry?.target ?? (await setup.prepareEncoder(config.encoder, config.store.uri));
+  const plan = carry?.plan ?? (await setup.planPoolShards(config.pool.sources, config.outputDir, config.name));
+  const next = carry?.next ?? 0;
+  const startedAtMs = carry?.startedAtMs ?? Date.now();
+  let processed = carry?.processed ?? 0;
+  const progress: EmbedProgress = carry?.progress ?? {
+    encoderId: target.encoderId,
+    shardsDone: 0,
+    shardsTotal: plan.total,
+    samplesEmbedded: 0,
+    quarantined: 0,
+    imagesPerSecond: 0,
+  };
+  setHandler(embedProgressQuery, () => progress);
+
+  const committer = new Committer(
+    (shardIds) => commit.commitShards(target, shardIds),
+    ({ committed, alreadyCommitted }) => {
+      for (const t of [...committed, ...alreadyCommitted]) {
+        progress.shardsDone++;
+        progress.samplesEmbedded += t.embedded;
+        progress.quarantined += t.quarantined;
+      }
+      processed += committed.reduce((n, t) => n + t.samples, 0);
+      progress.imagesPerSecond = Math.round(processed / Math.max(0.001, (Date.now() - startedAtMs) / 1000));
+    },
+  );
+
+  const page = await setup.readShardPage(plan, next, config.embed.shardsPerExecution);
+  await inWindow(page, config.embed.window, async (shard) => {
+    do await embed.embedShard(shard, target);
+    while ((await committer.submit(shard.id)) === 'missing');
+  });
+
+  const after = next + page.length;
+  if (after < plan.total) {
+    await setup.compactEmbeddings(target);
+    return continueAsNew<typeof embedPool>(input, { target, plan, next: after, progress, processed, startedAtMs });
+  }
+  const { vectorsTable, quarantinedByReason } = await setup.finishEmbedding(target);
+  return {
+    encoderId: target.encoderId,
+    vectorsTable,
+    shards: progress.shardsDone,
+    samplesEmbedded: progress.samplesEmbedded,
+    quarantined: progress.quarantined,
+    quarantinedByReason,
+  };
+}

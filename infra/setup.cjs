@@ -5,6 +5,7 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { ensureTemporalCli } = require('./temporal-cli.cjs');
+const { ensureTrainerPython } = require('./trainer-env.cjs');
 
 const root = path.resolve(__dirname, '..');
 const log = (msg) => console.error(msg);
@@ -35,18 +36,22 @@ function ensureNpmPackages() {
   if (res.status !== 0) throw new Error(`npm ci failed (exit ${res.status})`);
 }
 
-function main() {
+async function timed(what, step) {
   const started = Date.now();
-  checkNode();
-  ensureNpmPackages();
-  ensureTemporalCli(log);
+  const result = await step();
   const secs = (Date.now() - started) / 1000;
-  if (secs > 1) log(`[setup] done in ${secs.toFixed(0)} s`);
+  if (secs > 1) log(`[setup] ${what}: ${secs.toFixed(0)} s`);
+  return result;
 }
 
-try {
-  main();
-} catch (err) {
+async function main() {
+  checkNode();
+  await timed('npm packages', ensureNpmPackages);
+  await timed('Temporal CLI', () => ensureTemporalCli(log));
+  await timed('trainer environment', () => ensureTrainerPython({ projectRoot: root, log }));
+}
+
+main().catch((err) => {
   console.error(`[setup] ${err.message}`);
   process.exit(1);
-}
+});

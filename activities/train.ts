@@ -78,7 +78,13 @@ export async function runTrainer(task: TrainerTask): Promise<TrainerResult> {
   // The directory is the truth (checkpoints are atomic); the heartbeat may lag it by a throttle interval.
   const fromHeartbeat = (ctx.info.heartbeatDetails as TrainerHeartbeat | undefined)?.checkpoint;
   const resume = task.stage === 'pretrain' || task.stage === 'finetune' ? await latestCheckpoint(checkpointDir) : undefined;
-  let beat: TrainerHeartbeat = { stage: task.stage, step: resume?.step ?? 0, checkpoint: resume?.path ?? fromHeartbeat, checkpointStep: resume?.step };
+  let beat: TrainerHeartbeat = {
+    stage: task.stage,
+    step: resume?.step ?? 0,
+    checkpoint: resume?.path ?? fromHeartbeat,
+    checkpointStep: resume?.step,
+    batchSize: trainerConfig.batch_size as number | undefined,
+  };
   log.info('trainer starting', { job: task.job, stage: task.stage, attempt: ctx.info.attempt, resume: resume?.path });
 
   const trainer = task.config.trainer.command ? { command: task.config.trainer.command, env: {} } : referenceTrainerCommand();

@@ -6,7 +6,7 @@ import { connectClient, connectConfig, workflowUiUrl } from '../../lib/temporal/
 import { CPU_QUEUE } from '../../lib/temporal/queues';
 import type { EmbedPoolResult } from '../../workflows/embed-pool';
 import type { EmbedProgress } from '../../workflows/embed-progress';
-import { formatEmbedProgress } from './status';
+import { formatEmbedProgress } from '../progress';
 
 export function registerEmbed(program: Command): void {
   program

@@ -1,14 +1,10 @@
+import { defaultPayloadConverter } from '@temporalio/common';
 import type { Command } from 'commander';
 import { connectClient } from '../../lib/temporal/connection';
+import type { TrainerHeartbeat } from '../../lib/trainer/heartbeat';
 import type { EmbedProgress } from '../../workflows/embed-progress';
-
-/** `[#########-----------]  45%  450/1000 shards  448,512 embedded  12 quarantined  3,120 images/s` */
-export function formatEmbedProgress(p: EmbedProgress, width = 30): string {
-  const fraction = p.shardsTotal > 0 ? p.shardsDone / p.shardsTotal : 0;
-  const filled = Math.round(fraction * width);
-  const n = (v: number) => v.toLocaleString('en-US');
-  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.floor(fraction * 100)).padStart(3)}%  ${n(p.shardsDone)}/${n(p.shardsTotal)} shards  ${n(p.samplesEmbedded)} embedded  ${n(p.quarantined)} quarantined  ${n(p.imagesPerSecond)} images/s`;
-}
+import type { TrainModelProgress } from '../../workflows/train-model';
+import { formatEmbedProgress, formatTrainProgress } from '../progress';
 
 export function registerStatus(program: Command): void {
   program
@@ -24,6 +20,13 @@ export function registerStatus(program: Command): void {
         if (info.status.name === 'RUNNING' && info.type === 'embedPool') {
           const progress = await handle.query<EmbedProgress>('progress').catch(() => undefined);
           console.log(progress ? formatEmbedProgress(progress) : 'progress: no worker answers the query yet');
+        }
+        if (info.status.name === 'RUNNING' && info.type === 'trainModel') {
+          const progress = await handle.query<TrainModelProgress>('progress').catch(() => undefined);
+          // Live step, loss and speed are the running trainer activity's heartbeat, not workflow state.
+          const details = info.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
+          const beat = details ? defaultPayloadConverter.fromPayload<TrainerHeartbeat>(details) : undefined;
+          console.log(progress ? formatTrainProgress(progress, beat) : 'progress: no worker answers the query yet');
         }
         if (info.status.name === 'COMPLETED') console.log(JSON.stringify(await handle.result(), null, 2));
         if (info.status.name === 'FAILED') {

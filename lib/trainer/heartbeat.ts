@@ -10,14 +10,16 @@ export interface TrainerHeartbeat {
   imagesPerS?: number | null;
   checkpoint?: string;
   checkpointStep?: number;
+  /** Images per step: turns images/s into an ETA. */
+  batchSize?: number;
 }
 
 export function withProgress(beat: TrainerHeartbeat, event: ProgressEvent): TrainerHeartbeat {
   return { ...beat, step: event.step, totalSteps: event.total_steps, epoch: event.epoch, loss: event.loss, imagesPerS: event.images_per_s };
 }
 
-/** Seconds left at the current speed, from a heartbeat and the batch size. */
-export function etaSeconds(beat: TrainerHeartbeat, batchSize: number): number | undefined {
-  if (!beat.totalSteps || !beat.imagesPerS) return undefined;
-  return ((beat.totalSteps - beat.step) * batchSize) / beat.imagesPerS;
+/** Seconds left at the current speed. */
+export function etaSeconds(beat: TrainerHeartbeat): number | undefined {
+  if (!beat.totalSteps || !beat.imagesPerS || !beat.batchSize) return undefined;
+  return ((beat.totalSteps - beat.step) * beat.batchSize) / beat.imagesPerS;
 }

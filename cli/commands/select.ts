@@ -1,0 +1,47 @@
+import type { Command } from 'commander';
+import { loadRunConfig } from '../../lib/config/load';
+import { parseRunConfig } from '../../lib/config/validate';
+import { connectClient, connectConfig, workflowUiUrl } from '../../lib/temporal/connection';
+import type { SelectSubsetResult } from '../../workflows/select-subset';
+import { startRun } from './start';
+
+/** What a person wants to see after a selection: how big, from where, what was removed, where it went. */
+export function formatSelection(r: SelectSubsetResult): string {
+  const s = r.stats;
+  const lines = [
+    `subset: ${s.size} images (${s.policy}${s.budget !== undefined ? `, budget ${s.budget}` : ''}${s.shortfall ? `, ${s.shortfall} short: raise retrieval.k` : ''})`,
+    `search: ${r.plan.path} over ${r.plan.poolRows} pool vectors for ${r.plan.targets.train} train + ${r.plan.targets.test} test targets ` +
+      `(estimated exact ${r.plan.cost.exactSeconds.toFixed(1)} s, ann ${r.plan.cost.annSeconds.toFixed(1)} s)`,
+    `per source: ${Object.entries(s.perSource).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `per target class: ${Object.entries(s.perTargetClass).map(([k, v]) => `${k || '(none)'} ${v}`).join(', ')}`,
+    `leakage guard: ${s.duplicatesRemoved} pool duplicates of target test images removed${s.leakageSaturated ? ` (${s.leakageSaturated} test images saturated: raise retrieval.k)` : ''}`,
+    `selection table: ${r.selectionTable}`,
+    `manifest: ${r.outputs.manifest}`,
+    `shards: ${r.outputs.shards.length} (${r.outputs.samples} samples) in ${r.outputs.shards[0]?.replace(/\/[^/]*$/, '') ?? '-'}`,
+    `stats: ${r.outputs.stats}`,
+  ];
+  if (r.outputs.contactSheet) lines.push(`contact sheet: ${r.outputs.contactSheet}`);
+  return lines.join('\n');
+}
+
+export function registerSelect(program: Command): void {
+  program
+    .command('select')
+    .description('select the task-specific subset on an already embedded pool (the selectSubset workflow), and wait for it')
+    .option('-c, --config <file>', 'run configuration (.json, .yaml); defaults apply when absent')
+    .option('--no-wait', 'start the workflow and return')
+    .action(async (opts: { config?: string; wait: boolean }) => {
+      const config = opts.config ? await loadRunConfig(opts.config) : parseRunConfig({});
+      const { workflowId, runId } = await startRun('selectSubset', config);
+      console.log(`started selectSubset ${workflowId}`);
+      console.log(workflowUiUrl(connectConfig().namespace, workflowId));
+      if (!opts.wait) return;
+      const client = await connectClient();
+      try {
+        const result = (await client.workflow.getHandle(workflowId, runId).result()) as SelectSubsetResult;
+        console.log(formatSelection(result));
+      } finally {
+        await client.connection.close();
+      }
+    });
+}

@@ -1,0 +1,258 @@
+// `npm run bench:retrieval`: the selection search at pool scale, side by side on one machine.
+// For each pool (100k and 1M vectors, dimension 128 and 384; synthetic clustered unit vectors) and
+// 10k targets, k = 50: the default path's queries/s and recall@k against a brute-force oracle,
+// LanceDB's per-query flat search and its ANN index (build time, queries/s, recall against exact),
+// the fp32 matrix-product rate, and peak memory. Last line: one JSON object, the 1M x 128 case at
+// the top level and every case under `cases`. BENCH_SCALE=0.1 scales every pool (and notes it).
+// The 1M x 384 case does not fit the ~12-minute budget on 2 shared cores (its exact search alone
+// is 7.7 TFLOP, its index build minutes more), so by default it runs at a quarter of the pool
+// (250k x 384, key `250k_384`, `large_384_scale` 0.25); BENCH_FULL=1 runs it whole.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type Table } from '@lancedb/lancedb';
+import * as ort from 'onnxruntime-node';
+import { type AnnIndexKind, annParams, annSearch, ensureAnnIndex } from '../lib/retrieval/ann';
+import { vectorTable } from '../lib/retrieval/arrow-vectors';
+import { searchCost } from '../lib/retrieval/cost';
+import { exactSearch } from '../lib/retrieval/exact-search';
+import { scanPool } from '../lib/retrieval/pool-scan';
+import type { Neighbour } from '../lib/retrieval/running-topk';
+import { matmulGraph } from '../lib/retrieval/search-graph';
+import { clusteredVectors } from '../lib/retrieval/synthetic';
+import { parseRunConfig } from '../lib/config/validate';
+import { shardFilter } from '../lib/retrieval/vector-store';
+
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const LARGE_384_SCALE = process.env.BENCH_FULL === '1' ? 1 : 0.25;
+const TARGETS = 10_000;
+const K = 50;
+const ORACLE_TARGETS = 32;
+const SHARD_ROWS = 1000;
+const defaults = parseRunConfig({}).retrieval;
+
+const log = (msg: string) => process.stderr.write(`[bench:retrieval] ${msg}\n`);
+const seconds = (since: number) => (performance.now() - since) / 1000;
+
+/** Peak resident memory while `work` runs, sampled every 100 ms. */
+async function withPeakRss<T>(work: () => Promise<T>): Promise<{ result: T; peakMb: number }> {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
+  try {
+    const result = await work();
+    return { result, peakMb: Math.round(Math.max(peak, process.memoryUsage().rss) / 2 ** 20) };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/**
+ * The machine's fp32 matrix-product rate: a square 2048^3 Gemm in onnxruntime (the shape that
+ * reaches the peak; the search's own shapes are bounded by it, and its full [2048 x 32768] score
+ * output would mostly measure the copy into JavaScript).
+ */
+async function matmulGflops(): Promise<number> {
+  const session = await ort.InferenceSession.create(matmulGraph(), { interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const n = 2048;
+  const square = () => new ort.Tensor('float32', clusteredVectors({ count: n, dim: n, centers: 10, seed: 5 }).vectors, [n, n]);
+  const feeds = { targets: square(), pool: square() };
+  await session.run(feeds);
+  const runs = 6;
+  const started = performance.now();
+  for (let i = 0; i < runs; i++) await session.run(feeds);
+  await session.release();
+  return (2 * n ** 3 * runs) / seconds(started) / 1e9;
+}
+
+/** Brute force in float64 over the raw vectors: the oracle the default path is checked against. */
+function oracle(pool: Float32Array, targets: Float32Array, dim: number, count: number): { ids: Set<string>; kth: number; distanceOf: (row: number) => number }[] {
+  const rows = pool.length / dim;
+  return Array.from({ length: count }, (_, t) => {
+    const q = targets.subarray(t * dim, (t + 1) * dim);
+    const distances = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) {
+      let dot = 0;
+      for (let j = 0; j < dim; j++) dot += q[j] * pool[r * dim + j];
+      distances[r] = 1 - dot;
+    }
+    const order = Array.from(distances.keys()).sort((a, b) => distances[a] - distances[b]).slice(0, K);
+    return { ids: new Set(order.map((r) => `pool/${r}`)), kth: distances[order[K - 1]], distanceOf: (row) => distances[row] };
+  });
+}
+
+/** recall@k with ties aside: a returned id counts if the oracle has it, or has it as near as its k-th. */
+function oracleRecall(found: Neighbour[][], truth: ReturnType<typeof oracle>): number {
+  let hits = 0;
+  truth.forEach((o, t) => {
+    for (const n of found[t]) if (o.ids.has(n.poolId) || o.distanceOf(Number(n.poolId.slice(5))) <= o.kth + 1e-6) hits++;
+  });
+  return hits / (truth.length * K);
+}
+
+function recallAgainst(found: Neighbour[][], exact: Neighbour[][]): number {
+  let hits = 0;
+  found.forEach((list, t) => {
+    const truth = new Set(exact[t].map((n) => n.poolId));
+    hits += list.filter((n) => truth.has(n.poolId)).length;
+  });
+  return hits / (found.length * K);
+}
+
+/** Queries for `budgetSeconds` (at least `min`), `concurrency` in flight; returns queries/s and the lists. */
+async function timedQueries(count: number, budgetSeconds: number, min: number, query: (t: number) => Promise<Neighbour[]>, concurrency = 2): Promise<{ qps: number; lists: Neighbour[][] }> {
+  const lists: Neighbour[][] = [];
+  const started = performance.now();
+  let next = 0;
+  const lane = async () => {
+    while (next < count && (next < min || seconds(started) < budgetSeconds)) {
+      const t = next++;
+      lists[t] = await query(t);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  return { qps: lists.length / seconds(started), lists };
+}
+
+async function writePool(table: string, dir: string, vectors: Float32Array, dim: number): Promise<{ table: Table; filter: string }> {
+  const db = await connect(dir);
+  const rows = vectors.length / dim;
+  const SLICE = 100_000;
+  let handle: Table | undefined;
+  for (let first = 0; first < rows; first += SLICE) {
+    const n = Math.min(SLICE, rows - first);
+    const ids = Array.from({ length: n }, (_, i) => `pool/${first + i}`);
+    const shards = ids.map((_, i) => `pool/shard-${Math.floor((first + i) / SHARD_ROWS)}`);
+    const data = vectorTable({ ids, encoderId: 'bench', vectors: vectors.subarray(first * dim, (first + n) * dim), dim, columns: { shard_id: shards } });
+    if (handle) await handle.add(data);
+    else handle = await db.createTable(table, data, { mode: 'overwrite' });
+  }
+  // The workflow selects pool rows by their shards; the bench pays the same filter.
+  const shardIds = Array.from({ length: Math.ceil(rows / SHARD_ROWS) }, (_, s) => `pool/shard-${s}`);
+  return { table: handle!, filter: shardFilter(shardIds) };
+}
+
+interface CaseResult {
+  pool: number;
+  dim: number;
+  default_path: 'exact' | 'ann';
+  recall_at_k: number;
+  default_qps: number;
+  default_seconds: number;
+  default_gflops: number;
+  matmul_gflops: number;
+  matmul_gflops_before: number;
+  matmul_gflops_after: number;
+  limit_ratio: number;
+  lance_flat_qps: number;
+  lance_flat_recall: number;
+  lance_ann_index: AnnIndexKind;
+  lance_ann_build_s: number;
+  lance_ann_qps: number;
+  lance_ann_recall: number;
+  lance_ann_nprobes: number;
+  peak_rss_mb: number;
+  index_comparison?: Record<string, { build_s: number; qps: number; recall: number }>;
+}
+
+async function runCase(dir: string, rows: number, dim: number, compareIndexes: boolean): Promise<CaseResult> {
+  const name = `${rows}x${dim}`;
+  log(`${name}: generating ${rows} x ${dim} pool and ${TARGETS} targets`);
+  const pool = clusteredVectors({ count: rows, dim, centers: 1000, seed: 1, spread: 0.8 }).vectors;
+  const targets = clusteredVectors({ count: TARGETS, dim, centers: 1000, seed: 2, spread: 0.8 }).vectors;
+  const { table, filter } = await writePool(`pool_${name}`, dir, pool, dim);
+  // The machine is shared: the Gemm rate is measured right before and right after the default
+  // path, and the higher one is the limit the path is held to.
+  const matmulBefore = await matmulGflops();
+
+  // The default path: what `retrieval.search: auto` picks for 10k targets, run as the workflow runs it.
+  const ann = annParams(rows, dim);
+  const cost = searchCost({ targets: TARGETS, rows, dim, targetChunk: defaults.targetChunk, ann, indexReady: false });
+  log(`${name}: estimated exact ${cost.exactSeconds.toFixed(1)} s, ann ${cost.annSeconds.toFixed(1)} s -> ${cost.choice}; matmul ${matmulBefore.toFixed(1)} GFLOP/s`);
+  const started = performance.now();
+  const { result: exact, peakMb } = await withPeakRss(async () => {
+    const lists: Neighbour[][] = [];
+    for (let first = 0; first < TARGETS; first += defaults.targetChunk) {
+      const chunk = targets.subarray(first * dim, Math.min(TARGETS, first + defaults.targetChunk) * dim);
+      const top = await exactSearch(chunk, dim, scanPool(table, { filter, blockRows: defaults.blockRows, dim }), { k: K });
+      for (let t = 0; t < top.targets; t++) lists.push(top.neighbours(t));
+    }
+    return lists;
+  });
+  const exactSeconds = seconds(started);
+  const achieved = (2 * TARGETS * rows * dim) / exactSeconds / 1e9;
+  const matmulAfter = await matmulGflops();
+  const matmul = Math.max(matmulBefore, matmulAfter);
+  log(`${name}: exact ${exactSeconds.toFixed(1)} s = ${(TARGETS / exactSeconds).toFixed(0)} targets/s, ${achieved.toFixed(1)} GFLOP/s; matmul after ${matmulAfter.toFixed(1)} GFLOP/s`);
+  const truth = oracle(pool, targets, dim, ORACLE_TARGETS);
+  const recall = oracleRecall(exact.slice(0, ORACLE_TARGETS), truth);
+
+  const flatQuery = async (t: number) => {
+    const result = await table.vectorSearch(targets.subarray(t * dim, (t + 1) * dim)).distanceType('cosine').select(['id', '_distance']).limit(K).toArray();
+    return result.map((r: { id: string; _distance: number }) => ({ poolId: r.id, distance: r._distance }));
+  };
+  const flat = await timedQueries(TARGETS, 6, 2, flatQuery);
+  log(`${name}: lance flat ${flat.qps.toFixed(2)} q/s`);
+
+  const measureIndex = async (kind: AnnIndexKind) => {
+    const params = annParams(rows, dim, { index: kind });
+    const built = await ensureAnnIndex(table, params);
+    const one = async (t: number) => (await annSearch(table, targets.subarray(t * dim, (t + 1) * dim), dim, { k: K, params, concurrency: 1 }))[0];
+    const run = await timedQueries(TARGETS, 8, 100, one);
+    const r = { build_s: built.seconds, qps: run.qps, recall: recallAgainst(run.lists, exact), nprobes: params.nprobes };
+    log(`${name}: ${kind} build ${r.build_s.toFixed(1)} s, ${r.qps.toFixed(1)} q/s, recall ${r.recall.toFixed(4)}`);
+    return r;
+  };
+  const comparison: CaseResult['index_comparison'] = {};
+  if (compareIndexes) for (const kind of ['ivf-pq', 'hnsw-sq'] as const) comparison[kind] = await measureIndex(kind);
+  const def = await measureIndex(ann.index);
+  await (await connect(dir)).dropTable(`pool_${name}`);
+  return {
+    pool: rows,
+    dim,
+    default_path: cost.choice,
+    recall_at_k: recall,
+    default_qps: TARGETS / exactSeconds,
+    default_seconds: exactSeconds,
+    default_gflops: achieved,
+    matmul_gflops: matmul,
+    matmul_gflops_before: matmulBefore,
+    matmul_gflops_after: matmulAfter,
+    limit_ratio: achieved / matmul,
+    lance_flat_qps: flat.qps,
+    lance_flat_recall: recallAgainst(flat.lists, exact),
+    lance_ann_index: ann.index,
+    lance_ann_build_s: def.build_s,
+    lance_ann_qps: def.qps,
+    lance_ann_recall: def.recall,
+    lance_ann_nprobes: def.nprobes,
+    peak_rss_mb: peakMb,
+    ...(compareIndexes ? { index_comparison: comparison } : {}),
+  };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'septflow-bench-retrieval-'));
+  const started = performance.now();
+  try {
+    const cases: Record<string, CaseResult> = {};
+    const sizes = [100_000, 1_000_000].map((n) => Math.round(n * SCALE));
+    const key = (rows: number, dim: number) => `${rows >= 1e6 ? `${rows / 1e6}M` : `${Math.round(rows / 1000)}k`}_${dim}`;
+    for (const rows of sizes) {
+      for (const dim of [128, 384]) {
+        const scaled = rows === sizes[1] && dim === 384 ? Math.round(rows * LARGE_384_SCALE) : rows;
+        cases[key(scaled, dim)] = await runCase(dir, scaled, dim, rows === sizes[0] && dim === 128);
+      }
+    }
+    const main = cases[key(sizes[1], 128)];
+    const round = (v: unknown): unknown => (typeof v === 'number' ? Number(v.toPrecision(4)) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, round(x)])) : v);
+    log(`done in ${seconds(started).toFixed(0)} s`);
+    console.log(JSON.stringify(round({ ...main, targets: TARGETS, k: K, scale: SCALE, large_384_scale: LARGE_384_SCALE, total_seconds: seconds(started), cases })));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,25 @@
+// Vectors as Arrow data: a fixed-size list of float32 per row, the layout LanceDB stores and scans.
+import { Field, FixedSizeList, Float32, makeData, makeVector, type RecordBatch, Table, Utf8, vectorFromArray } from 'apache-arrow';
+
+function vectorType(dim: number): FixedSizeList<Float32> {
+  return new FixedSizeList(dim, new Field('item', new Float32(), true));
+}
+
+/** An Arrow table of `id`, `encoder_id`, `vector` plus any string columns: what a vector store row holds. */
+export function vectorTable(opts: { ids: string[]; encoderId: string; vectors: Float32Array; dim: number; columns?: Record<string, string[]> }): Table {
+  const { ids, vectors, dim } = opts;
+  const child = makeData({ type: new Float32(), length: vectors.length, data: vectors });
+  const vector = makeVector(makeData({ type: vectorType(dim), length: ids.length, nullCount: 0, child }));
+  const strings = (values: string[]) => vectorFromArray(values, new Utf8());
+  const extra = Object.fromEntries(Object.entries(opts.columns ?? {}).map(([name, values]) => [name, strings(values)]));
+  return new Table({ id: strings(ids), encoder_id: strings(ids.map(() => opts.encoderId)), vector, ...extra });
+}
+
+/** The float32 values of a batch's vector column, row-major, without copying. */
+export function vectorsOf(batch: RecordBatch, column = 'vector'): { vectors: Float32Array; dim: number } {
+  const data = batch.getChild(column)?.data[0];
+  if (!data || !(data.type instanceof FixedSizeList)) throw new TypeError(`column ${column} is not a fixed-size list of float32`);
+  const dim = data.type.listSize;
+  const values = data.children[0].values as Float32Array;
+  return { vectors: values.subarray(data.offset * dim, (data.offset + data.length) * dim), dim };
+}

@@ -1,0 +1,59 @@
+import type { Table } from '@lancedb/lancedb';
+import type { Vector } from 'apache-arrow';
+import { vectorsOf } from './arrow-vectors';
+import { RetrievalInputError } from './errors';
+import type { PoolBlock } from './exact-search';
+
+export interface PoolScanOptions {
+  /** LanceDB filter selecting the pool's rows (a partition of them), e.g. `shard_id IN (…)`. */
+  filter?: string;
+  /** Rows per block handed to the matrix product. */
+  blockRows: number;
+  dim: number;
+}
+
+/**
+ * Streams a vector table's rows as blocks of `blockRows`: LanceDB's record batches (a few thousand
+ * rows each) are copied into one contiguous block, and the id columns kept so that ids are decoded
+ * only for rows that become hits.
+ */
+export async function* scanPool(table: Table, opts: PoolScanOptions): AsyncGenerator<PoolBlock> {
+  let query = table.query().select(['id', 'vector']);
+  if (opts.filter) query = query.where(opts.filter);
+  const { dim, blockRows } = opts;
+  let vectors = new Float32Array(blockRows * dim);
+  let rows = 0;
+  let idColumns: { first: number; ids: Vector }[] = [];
+  const block = (): PoolBlock => {
+    const columns = idColumns;
+    return {
+      rows,
+      vectors: vectors.subarray(0, rows * dim),
+      idOf(row) {
+        let c = columns.length - 1;
+        while (columns[c].first > row) c--;
+        return String(columns[c].ids.get(row - columns[c].first));
+      },
+    };
+  };
+  for await (const batch of query) {
+    const batchVectors = vectorsOf(batch);
+    if (batchVectors.dim !== dim) throw new RetrievalInputError(`pool vectors have dimension ${batchVectors.dim}, expected ${dim}`);
+    const ids = batch.getChild('id')!;
+    let offset = 0;
+    while (offset < batch.numRows) {
+      const take = Math.min(blockRows - rows, batch.numRows - offset);
+      vectors.set(batchVectors.vectors.subarray(offset * dim, (offset + take) * dim), rows * dim);
+      idColumns.push({ first: rows - offset, ids });
+      rows += take;
+      offset += take;
+      if (rows === blockRows) {
+        yield block();
+        vectors = new Float32Array(blockRows * dim);
+        rows = 0;
+        idColumns = [];
+      }
+    }
+  }
+  if (rows > 0) yield block();
+}

@@ -1,0 +1,67 @@
+import { rename, writeFile } from 'node:fs/promises';
+import type { RunConfig } from '../config/schema';
+import { openVectors, shardFilter, shardsOf } from '../retrieval/vector-store';
+import { openStore } from '../store/connect';
+import { leakageExclusions } from './leakage';
+import { planFiles, readPoolShards, readTargets, type SelectionPlan } from './plan';
+import { selectByPolicy } from './policy';
+import { type SelectionStats, selectionStats } from './stats';
+import { type HitRow, mergeHits, readHits, selectionTables, writeHits, writeSelection } from './tables';
+import type { TargetNeighbours } from './types';
+
+/** Writes a file under a temporary name and renames it, so readers never see half of it. */
+async function writeAtomically(path: string, text: string): Promise<void> {
+  await writeFile(`${path}.tmp`, text);
+  await rename(`${path}.tmp`, path);
+}
+
+/**
+ * Merges every search activity's hits into each target's top-k, applies the leakage guard and the
+ * selection policy, and writes the selection table, the merged hits table, the subset manifest
+ * (JSONL, in selection order) and the stats. Chunk tables are left in place, so a retry reads the same hits.
+ */
+export async function selectFromHits(plan: SelectionPlan, retrieval: RunConfig['retrieval']): Promise<SelectionStats> {
+  const db = await openStore(plan.store);
+  const tables = selectionTables(plan.run);
+  const rows: HitRow[] = [];
+  for (let c = 0; c < plan.chunks; c++) {
+    for (let p = 0; p < plan.partitions; p++) rows.push(...(await readHits(await db.openTable(tables.chunkHits(c, p)))));
+  }
+  const merged = mergeHits(rows, retrieval.k);
+  const targets = await readTargets(plan.workDir);
+  const neighboursOf = (split: 'train' | 'test'): TargetNeighbours[] =>
+    targets.filter((t) => t.split === split).map((t) => ({ targetId: t.id, label: t.label, neighbours: merged.get(t.id) ?? [] }));
+
+  const guard = retrieval.leakageGuard.enabled ? leakageExclusions(neighboursOf('test'), retrieval.leakageGuard.threshold) : { excluded: new Set<string>(), saturated: 0 };
+  const selection = selectByPolicy(neighboursOf('train'), retrieval, { leaked: guard.excluded, targetIds: new Set(targets.map((t) => t.id)) });
+
+  const poolShards = await readPoolShards(plan.workDir);
+  const shardOf = await shardsOf(await openVectors(db, plan.encoderId), new Set(selection.samples.map((s) => s.poolId)), shardFilter(poolShards.map((s) => s.id)));
+  const samples = selection.samples.map((s) => ({ ...s, shardId: shardOf.get(s.poolId)! }));
+  const split = new Map(targets.map((t) => [t.id, t.split]));
+  await writeHits(db, tables.hits, [...neighboursOf('train'), ...neighboursOf('test')], (id) => split.get(id) ?? '');
+  await writeSelection(db, tables.selection, samples);
+
+  const files = planFiles(plan.workDir);
+  const manifest = samples.map((s) =>
+    JSON.stringify({ id: s.poolId, shard_id: s.shardId, order: s.order, hit_count: s.hitCount, best_rank: s.bestRank, closest_target: s.closestTarget, closest_label: s.closestLabel, distance: s.distance }),
+  );
+  await writeAtomically(files.manifest, manifest.join('\n') + '\n');
+  const stats = selectionStats(selection, {
+    policy: retrieval.policy,
+    budget: retrieval.policy === 'budget' ? retrieval.budget : undefined,
+    path: plan.path,
+    leakageSaturated: guard.saturated,
+  });
+  await writeAtomically(files.stats, JSON.stringify(stats, null, 2) + '\n');
+  return stats;
+}
+
+/** Drops the per-chunk hits tables once the merged hits are written. */
+export async function dropChunkHits(plan: SelectionPlan): Promise<void> {
+  const db = await openStore(plan.store);
+  const tables = selectionTables(plan.run);
+  for (let c = 0; c < plan.chunks; c++) {
+    for (let p = 0; p < plan.partitions; p++) await db.dropTable(tables.chunkHits(c, p)).catch(() => undefined);
+  }
+}

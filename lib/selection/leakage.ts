@@ -1,0 +1,31 @@
+import type { TargetNeighbours } from './types';
+
+export interface LeakageReport {
+  /** Pool ids at or above the cosine threshold to some target test image. */
+  excluded: Set<string>;
+  /**
+   * Test images whose every retrieved neighbour was above the threshold: more duplicates may
+   * exist beyond rank k, so a larger k would exclude more.
+   */
+  saturated: number;
+}
+
+/**
+ * The leakage guard: pool images that duplicate or nearly duplicate a target test image (cosine
+ * similarity >= threshold) must not be pre-trained on, or the test score measures memory.
+ */
+export function leakageExclusions(testHits: TargetNeighbours[], threshold: number): LeakageReport {
+  const maxDistance = 1 - threshold;
+  const excluded = new Set<string>();
+  let saturated = 0;
+  for (const target of testHits) {
+    let within = 0;
+    for (const n of target.neighbours) {
+      if (n.distance > maxDistance) break;
+      excluded.add(n.poolId);
+      within++;
+    }
+    if (within > 0 && within === target.neighbours.length) saturated++;
+  }
+  return { excluded, saturated };
+}

@@ -1,0 +1,46 @@
+import { readFile } from 'node:fs/promises';
+import type { RunConfig } from '../config/schema';
+import { listShards } from '../sources/list-shards';
+import { openStore } from '../store/connect';
+import { sqlIn } from '../store/tables';
+import { sheetTargets, writeContactSheet } from './contact-sheet';
+import { planFiles, readPoolShards, readTargets, type SelectionPlan } from './plan';
+import { writeSubsetShards } from './subset-shards';
+import { readHits, selectionTables } from './tables';
+
+export interface SubsetOutputs {
+  shards: string[];
+  samples: number;
+  manifest: string;
+  stats: string;
+  contactSheet?: string;
+}
+
+/** The subset as WebDataset shards for the trainer, and the contact sheet for people. */
+export async function materializeSubset(plan: SelectionPlan, config: RunConfig): Promise<SubsetOutputs> {
+  const files = planFiles(plan.workDir);
+  const poolShards = await readPoolShards(plan.workDir);
+  const { shards, samples } = await writeSubsetShards(files.manifest, poolShards, files.shards, config.retrieval.subsetShardSize);
+  const outputs: SubsetOutputs = { shards, samples, manifest: files.manifest, stats: files.stats };
+
+  const sheet = config.retrieval.contactSheet;
+  if (sheet.targets > 0) {
+    const chosen = sheetTargets((await readTargets(plan.workDir)).filter((t) => t.split === 'train'), sheet.targets);
+    const manifest = (await readFile(files.manifest, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; shard_id: string });
+    const shardOf = new Map(manifest.map((m) => [m.id, m.shard_id]));
+    const db = await openStore(plan.store);
+    const hits = await readHits(await db.openTable(selectionTables(plan.run).hits), sqlIn('target_id', chosen.map((t) => t.id)));
+    const rows = chosen.map((t) => ({
+      target: t.id,
+      neighbours: hits
+        .filter((h) => h.targetId === t.id && shardOf.has(h.poolId))
+        .sort((a, b) => a.rank - b.rank)
+        .slice(0, sheet.neighbours)
+        .map((h) => h.poolId),
+    }));
+    const shardIds = new Set(rows.flatMap((r) => r.neighbours.map((id) => shardOf.get(id))));
+    await writeContactSheet(files.contactSheet, rows, { targetShards: await listShards(config.target.train), poolShards: poolShards.filter((s) => shardIds.has(s.id)) });
+    outputs.contactSheet = files.contactSheet;
+  }
+  return outputs;
+}

@@ -1,0 +1,122 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RunConfig } from '../config/schema';
+import { encoderIdOf } from '../encoder/encoder-id';
+import { encoderSpecOf } from '../encoder/spec';
+import { resolveDataPath } from '../paths';
+import { annIndexReady, annParams, type AnnParams } from '../retrieval/ann';
+import { type SearchCost, searchCost } from '../retrieval/cost';
+import { RetrievalInputError } from '../retrieval/errors';
+import { openVectors, shardFilter, vectorDim, vectorsById } from '../retrieval/vector-store';
+import { listShards } from '../sources/list-shards';
+import type { ShardRef } from '../sources/shard-ref';
+import { openStore } from '../store/connect';
+import { validatePolicy } from './policy';
+import { listTargetInstances, type TargetInstance } from './target-set';
+
+/** What every selection activity needs, small enough for payloads: the long lists live in files under `workDir`. */
+export interface SelectionPlan {
+  run: string;
+  store: string;
+  encoderId: string;
+  dim: number;
+  /** `<outputDir>/<run>/selection`: targets.jsonl, pool-shards.json and every output. */
+  workDir: string;
+  targets: { train: number; test: number };
+  /** Target instances without a vector yet: the workflow embeds them, then plans again. */
+  missingTargetVectors: number;
+  poolRows: number;
+  /** Whether the vectors table holds rows beyond the pool's (target images embedded alongside). */
+  tableHasOtherRows: boolean;
+  /** Pool shards split into this many partitions, each searched by its own activities. */
+  partitions: number;
+  /** Targets split into chunks of `targetChunk`. */
+  chunks: number;
+  path: 'exact' | 'ann';
+  cost: SearchCost;
+  ann: AnnParams;
+}
+
+export const planFiles = (workDir: string) => ({
+  targets: join(workDir, 'targets.jsonl'),
+  poolShards: join(workDir, 'pool-shards.json'),
+  manifest: join(workDir, 'subset.jsonl'),
+  stats: join(workDir, 'stats.json'),
+  contactSheet: join(workDir, 'contact-sheet.png'),
+  shards: join(workDir, 'shards'),
+});
+
+export function selectionWorkDir(config: RunConfig): string {
+  return join(resolveDataPath(config.outputDir), config.name, 'selection');
+}
+
+/** Shards of pool partition p of n: contiguous runs of the sorted shard list. */
+export function partitionShards(shards: ShardRef[], partition: number, partitions: number): ShardRef[] {
+  const from = Math.floor((partition * shards.length) / partitions);
+  const to = Math.floor(((partition + 1) * shards.length) / partitions);
+  return shards.slice(from, to);
+}
+
+/** Test instances are searched only to find their duplicates, for the leakage guard. */
+export function searchedTargets(all: TargetInstance[], retrieval: RunConfig['retrieval']): TargetInstance[] {
+  return retrieval.leakageGuard.enabled ? all : all.filter((t) => t.split === 'train');
+}
+
+/** Every target instance, train and test: none of them may enter the subset. */
+export async function readTargets(workDir: string): Promise<TargetInstance[]> {
+  const text = await readFile(planFiles(workDir).targets, 'utf8');
+  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as TargetInstance);
+}
+
+export async function readPoolShards(workDir: string): Promise<ShardRef[]> {
+  return JSON.parse(await readFile(planFiles(workDir).poolShards, 'utf8')) as ShardRef[];
+}
+
+/**
+ * Lists the target instances and the pool's shards (to files), checks the inputs, and chooses the
+ * search path by estimated cost unless `retrieval.search` names one. Deterministic: planning twice
+ * gives the same plan and the same files.
+ */
+export async function planSelection(config: RunConfig): Promise<SelectionPlan> {
+  const r = config.retrieval;
+  const encoderId = await encoderIdOf(encoderSpecOf(config.encoder));
+  const db = await openStore(config.store.uri);
+  const table = await openVectors(db, encoderId);
+  const dim = await vectorDim(table);
+
+  const poolShards = (await Promise.all(config.pool.sources.map(listShards))).flat().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const poolRows = await table.countRows(shardFilter(poolShards.map((s) => s.id)));
+  const totalRows = await table.countRows();
+  const all = await listTargetInstances(config.target);
+  const targets = searchedTargets(all, r);
+  const train = targets.filter((t) => t.split === 'train').length;
+  validatePolicy(r, train, poolRows);
+  if (poolRows === 0) throw new RetrievalInputError(`the pool has no vectors for encoder ${encoderId}: embed it first (sept embed)`);
+
+  const { missing } = await vectorsById(table, encoderId, targets.map((t) => t.id), dim);
+  const workDir = selectionWorkDir(config);
+  await mkdir(workDir, { recursive: true });
+  await writeFile(planFiles(workDir).targets, all.map((t) => JSON.stringify(t)).join('\n') + '\n');
+  await writeFile(planFiles(workDir).poolShards, JSON.stringify(poolShards));
+
+  const ann = annParams(poolRows, dim, r.ann);
+  const cost = searchCost({ targets: targets.length, rows: poolRows, dim, targetChunk: r.targetChunk, ann, indexReady: await annIndexReady(table, ann) });
+  const path = r.search === 'auto' ? cost.choice : r.search;
+  return {
+    run: config.name,
+    store: config.store.uri,
+    encoderId,
+    dim,
+    workDir,
+    targets: { train, test: targets.length - train },
+    missingTargetVectors: missing.length,
+    poolRows,
+    tableHasOtherRows: totalRows > poolRows,
+    // The index searches the whole pool at once; the exact path fans out over partitions.
+    partitions: path === 'ann' ? 1 : Math.min(poolShards.length, Math.ceil(poolRows / r.partitionRows)),
+    chunks: Math.ceil(targets.length / r.targetChunk),
+    path,
+    cost,
+    ann,
+  };
+}

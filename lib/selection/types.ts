@@ -1,0 +1,48 @@
+import type { Neighbour } from '../retrieval/running-topk';
+
+/** A target instance with its retrieved pool neighbours, nearest first (rank 1 = index 0). */
+export interface TargetNeighbours {
+  targetId: string;
+  /** Target class; balance and per-class stats use it. */
+  label?: string;
+  neighbours: Neighbour[];
+}
+
+export interface SelectionPolicy {
+  policy: 'budget' | 'topk-per-target';
+  /** Total images for `budget`; ignored by `topk-per-target`. */
+  budget: number;
+  /** Neighbours per target considered (ranks 1..k). */
+  k: number;
+  /** Neighbours less similar than this (cosine) are never selected. */
+  minSimilarity?: number;
+  /** Split the budget evenly across target classes (leftovers go to classes that can still fill). */
+  balanceClasses: boolean;
+}
+
+/** Why each selected pool sample is in the subset. */
+export interface SelectedSample {
+  poolId: string;
+  /** Targets that retrieved it within their top k. */
+  hitCount: number;
+  /** Its best rank in any target's list (1 = some target's nearest neighbour). */
+  bestRank: number;
+  /** The target it is closest to, that target's class and the cosine distance. */
+  closestTarget: string;
+  closestLabel?: string;
+  distance: number;
+  /** The order in which the policy took it (0 first): a budget cut keeps a prefix. */
+  order: number;
+}
+
+export interface Selection {
+  samples: SelectedSample[];
+  /** Distinct pool samples within the leakage threshold of a target test image. */
+  leakageExcluded: number;
+  /** Candidate hits dropped because the pool sample is a target train or test image itself. */
+  targetImagesDropped: number;
+  /** Candidate hits dropped by the similarity threshold. */
+  belowMinSimilarity: number;
+  /** Budget not reached because the candidates ran out (raise k to fill it). */
+  shortfall: number;
+}

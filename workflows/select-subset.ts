@@ -1,0 +1,58 @@
+import { executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type * as retrieveActivities from '../activities/retrieve';
+import type { RunConfigInput } from '../lib/config/schema';
+import type { SubsetOutputs } from '../lib/selection/materialize';
+import type { SelectionPlan } from '../lib/selection/plan';
+import type { SelectionStats } from '../lib/selection/stats';
+import { CPU_QUEUE } from '../lib/temporal/queues';
+import { embedPool } from './embed-pool';
+import { runConfigOrFail } from './run-config';
+import { inWindow } from './window';
+
+export interface SelectSubsetResult {
+  plan: Pick<SelectionPlan, 'encoderId' | 'poolRows' | 'targets' | 'path' | 'cost' | 'partitions' | 'chunks'>;
+  stats: SelectionStats;
+  outputs: SubsetOutputs;
+  selectionTable: string;
+}
+
+type Activities = typeof retrieveActivities;
+
+/**
+ * Stage 2 of SEPT: the task-specific subset, on a pool already embedded.
+ *
+ * Plan: list the targets and choose the search path; embed target images that have no vector yet
+ * (the embedding stage as a child, same encoder and code path); build the pool's index if the ANN
+ * path was chosen; search every target chunk against every pool partition in a bounded window,
+ * each writing its hits to LanceDB; merge the hits and select under the policy; write the subset
+ * shards and the contact sheet; drop the per-chunk hits.
+ */
+export async function selectSubset(input?: RunConfigInput): Promise<SelectSubsetResult> {
+  const config = runConfigOrFail(input);
+  const r = config.retrieval;
+  const quick = proxyActivities<Activities>({ taskQueue: CPU_QUEUE, startToCloseTimeout: '10m', retry: { maximumAttempts: 5 } });
+  const long = proxyActivities<Activities>({ taskQueue: CPU_QUEUE, startToCloseTimeout: '4h', heartbeatTimeout: '2m', retry: { maximumAttempts: 5 } });
+
+  let plan = await quick.planSelection(config);
+  if (plan.missingTargetVectors > 0) {
+    // Run names are at most 63 characters; the child's name must stay valid too.
+    const name = `${config.name.slice(0, 56)}-target`;
+    await executeChild(embedPool, {
+      workflowId: `${workflowInfo().workflowId}/embed-target`,
+      args: [{ ...config, name, pool: { sources: [config.target.train, config.target.test] } }],
+    });
+    plan = await quick.planSelection(config);
+  }
+  if (plan.path === 'ann') await long.buildPoolIndex(plan.store, plan.encoderId, plan.ann);
+
+  const searches = Array.from({ length: plan.chunks * plan.partitions }, (_, i) => ({ chunk: Math.floor(i / plan.partitions), partition: i % plan.partitions }));
+  await inWindow(searches, r.window, async ({ chunk, partition }) => {
+    await long.searchTargets(plan, r, chunk, partition);
+  });
+  const stats = await long.selectSubsetFromHits(plan, r);
+  const outputs = await long.materializeSubset(plan, config);
+  await quick.dropSearchHits(plan);
+
+  const { encoderId, poolRows, targets, path, cost, partitions, chunks } = plan;
+  return { plan: { encoderId, poolRows, targets, path, cost, partitions, chunks }, stats, outputs, selectionTable: `selection_${plan.run}` };
+}

@@ -2,8 +2,7 @@ import { rename } from 'node:fs/promises';
 import sharp, { type OverlayOptions } from 'sharp';
 import type { ShardRef } from '../sources/shard-ref';
 import type { TargetInstance } from './target-set';
-import { poolSamples } from './subset-shards';
-import { imageOf } from '../webdataset/sample';
+import { readShardImages } from '../sources/read-images';
 
 const TILE = 64;
 const GAP = 4;
@@ -25,10 +24,7 @@ export function sheetTargets(train: TargetInstance[], count: number): TargetInst
 async function imagesOf(ids: Set<string>, shards: ShardRef[]): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   for (const ref of shards) {
-    for await (const { id, sample } of poolSamples(ref)) {
-      const image = ids.has(id) ? imageOf(sample) : undefined;
-      if (image) out.set(id, image.bytes);
-    }
+    for await (const { id, image } of readShardImages(ref)) if (image && ids.has(id)) out.set(id, image);
   }
   return out;
 }

@@ -1,29 +1,8 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readShardImages } from '../sources/read-images';
+import { sourceSamples } from '../sources/samples';
 import type { ShardRef } from '../sources/shard-ref';
-import { readShard } from '../webdataset/reader';
-import type { Sample } from '../webdataset/sample';
 import { ShardWriter } from '../webdataset/writer';
-
-/** Image format from its first bytes, for samples that come from files rather than tar members. */
-function imageExtension(bytes: Buffer): string {
-  if (bytes[0] === 0x89 && bytes[1] === 0x50) return 'png';
-  if (bytes[0] === 0xff && bytes[1] === 0xd8) return 'jpg';
-  if (bytes.subarray(8, 12).toString('latin1') === 'WEBP') return 'webp';
-  return 'bin';
-}
-
-/** The samples of a pool shard with their pool ids, every member as stored. */
-export async function* poolSamples(ref: ShardRef): AsyncGenerator<{ id: string; sample: Sample }> {
-  if (ref.format === 'manifest') {
-    for await (const s of readShardImages(ref)) {
-      if (s.image) yield { id: s.id, sample: { key: s.id, files: { [imageExtension(s.image)]: s.image } } };
-    }
-    return;
-  }
-  for await (const sample of readShard(ref.path)) yield { id: `${ref.source}/${sample.key}`, sample };
-}
 
 /** WebDataset keys may hold '/' (a path) but not '.', which starts the extension. */
 const subsetKey = (id: string) => id.replace(/\./g, '_');
@@ -47,7 +26,7 @@ export async function writeSubsetShards(manifestFile: string, poolShards: ShardR
   for (const ref of poolShards) {
     const ids = wanted.get(ref.id);
     if (!ids) continue;
-    for await (const { id, sample } of poolSamples(ref)) {
+    for await (const { id, sample } of sourceSamples(ref)) {
       if (!ids.has(id)) continue;
       if (!writer) {
         const path = join(outDir, `subset-${String(shards.length).padStart(6, '0')}.tar`);

@@ -11,6 +11,12 @@ export interface ImageSample {
   image?: Buffer;
   /** Why there is no image (no image member, a missing file). */
   missing?: string;
+  /** The label from the manifest line or the sample's json member, if any. */
+  label?: string;
+}
+
+function labelOf(value: unknown): string | undefined {
+  return value === undefined || value === null ? undefined : String(value);
 }
 
 /** Streams the samples of any shard (WebDataset tar or manifest range) in shard order, bytes undecoded. */
@@ -18,10 +24,11 @@ export async function* readShardImages(ref: ShardRef): AsyncGenerator<ImageSampl
   if (ref.format === 'manifest') {
     for await (const entry of readManifestShard(ref)) {
       const id = `${ref.source}/${entry.id}`;
+      const label = labelOf(entry.label);
       try {
-        yield { id, image: await readFile(entryPath(ref.path, entry.uri)) };
+        yield { id, label, image: await readFile(entryPath(ref.path, entry.uri)) };
       } catch (err) {
-        yield { id, missing: `cannot read ${entry.uri}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+        yield { id, label, missing: `cannot read ${entry.uri}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
       }
     }
     return;
@@ -29,6 +36,7 @@ export async function* readShardImages(ref: ShardRef): AsyncGenerator<ImageSampl
   for await (const sample of readShard(ref.path)) {
     const image = imageOf(sample);
     const id = `${ref.source}/${sample.key}`;
-    yield image ? { id, image: image.bytes } : { id, missing: `no image member (has ${Object.keys(sample.files).join(', ') || 'nothing'})` };
+    const label = sample.files.json ? labelOf((JSON.parse(sample.files.json.toString('utf8')) as { label?: unknown }).label) : undefined;
+    yield image ? { id, label, image: image.bytes } : { id, label, missing: `no image member (has ${Object.keys(sample.files).join(', ') || 'nothing'})` };
   }
 }

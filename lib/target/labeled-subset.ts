@@ -5,9 +5,10 @@ import type { RunConfig } from '../config/schema';
 import type { SourceSpec } from '../config/sources';
 import { resolveDataPath } from '../paths';
 import { listShards } from '../sources/list-shards';
+import { sourceSamples } from '../sources/samples';
 import { SourceError } from '../sources/shard-ref';
-import { readShard } from '../webdataset/reader';
 import { ShardWriter } from '../webdataset/writer';
+import { firstPerClass } from './first-per-class';
 
 export interface LabeledSet {
   /** The labeled train set as a source the trainer can read. */
@@ -19,24 +20,19 @@ export interface LabeledSet {
 
 const SHARD_SIZE = 1000;
 
-function labelOf(json: Buffer | undefined): number | undefined {
-  const label = json ? (JSON.parse(json.toString('utf8')) as { label?: unknown }).label : undefined;
-  return typeof label === 'number' && Number.isInteger(label) && label >= 0 ? label : undefined;
-}
-
 async function build(train: SourceSpec, perClass: number | undefined, dir: string): Promise<Omit<LabeledSet, 'source'>> {
   const perLabel: Record<string, number> = {};
+  const keep = firstPerClass(perClass);
   let writer: ShardWriter | undefined;
   let shards = 0;
   let samples = 0;
   for (const shard of await listShards(train)) {
-    for await (const sample of readShard(shard.path)) {
-      const label = labelOf(sample.files.json);
-      if (label === undefined) continue;
-      if (perClass !== undefined && (perLabel[label] ?? 0) >= perClass) continue;
+    for await (const { label, sample } of sourceSamples(shard)) {
+      // The trainer needs a class index for every sample it fine-tunes on.
+      if (label === undefined || !/^\d+$/.test(label) || !keep(label)) continue;
       perLabel[label] = (perLabel[label] ?? 0) + 1;
       writer ??= await ShardWriter.create(join(dir, `shard-${String(shards++).padStart(6, '0')}.tar`));
-      await writer.write(sample);
+      await writer.write({ ...sample, key: sample.key.replace(/\./g, '_') });
       samples++;
       if (writer.samples === SHARD_SIZE) {
         await writer.close();
@@ -45,7 +41,7 @@ async function build(train: SourceSpec, perClass: number | undefined, dir: strin
     }
   }
   await writer?.close();
-  if (samples === 0) throw new SourceError('target.train: no labeled samples (each needs a json member with an integer "label")');
+  if (samples === 0) throw new SourceError('target.train: no samples with an integer class label (the trainer reads class indices; class-name folders are not mapped yet)');
   const numClasses = Math.max(...Object.keys(perLabel).map(Number)) + 1;
   return { samples, perLabel, numClasses };
 }

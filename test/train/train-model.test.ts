@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -80,27 +81,35 @@ describe('trainModel on a real dev server with the reference trainer', () => {
   });
 
   it('on cancel, the trainer checkpoints and stops, the activity ends cancelled, and a new run resumes', async () => {
-    const config = await smallRun('cancel', { pretrain: { steps: 60, batchSize: 32 }, finetune: { epochs: 1, batchSize: 25 }, trainer: { checkpointEverySteps: 20 } });
-    const workflowId = 'test/train-cancel';
-    const error = await withWorkers(temporal, async () => {
-      const handle = await start(workflowId, config);
-      // Cancel between periodic checkpoints: what is saved then comes from the SIGTERM path.
-      await waitFor('training under way', () => latestCheckpoint(checkpointsOf(config)).then((c) => c && c.step === 20 && c));
-      await new Promise((r) => setTimeout(r, 500));
-      await handle.cancel();
-      return handle.result().then(() => undefined, (err: unknown) => err);
-    });
+    // Far more steps than the test waits for: the run must never finish before the cancel lands.
+    const config = await smallRun('cancel', { pretrain: { steps: 5000, batchSize: 32 }, trainer: { checkpointEverySteps: 20 } });
+    const eventsFile = join(config.outputDir!, 'cancel', 'train', 'main', 'pretrain', 'events.jsonl');
+    // Complete lines only: the activity may be writing the next one.
+    const events = () =>
+      (existsSync(eventsFile) ? readFileSync(eventsFile, 'utf8').split('\n').slice(0, -1) : []).map((l) => JSON.parse(l) as { event: string; step?: number });
+    const cancelAfterProgress = (workflowId: string, progressed: (e: { event: string; step?: number }[]) => boolean) =>
+      withWorkers(temporal, async () => {
+        const handle = await start(workflowId, config);
+        await waitFor('training under way', () => progressed(events()));
+        await handle.cancel();
+        return handle.result().then(() => undefined, (err: unknown) => err);
+      });
+
+    const error = await cancelAfterProgress('test/train-cancel', (e) => e.some((x) => x.event === 'checkpoint' && x.step === 20));
     assert.ok(error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure, String(error));
+    const stopped = events();
     const saved = await latestCheckpoint(checkpointsOf(config));
-    assert.ok(saved && saved.step > 20 && saved.step % 20 !== 0, `checkpoint written on SIGTERM, got step ${saved?.step}`);
+    assert.equal(stopped.at(-1)?.event, 'checkpoint', 'the stop checkpoint is the trainer\'s last word');
+    assert.equal(stopped.at(-1)?.step, saved?.step);
+    assert.ok(!stopped.some((e) => e.event === 'artifact'), 'the run did not finish');
     assert.deepEqual(pidsMatching(join('cancel', 'train', 'main', 'pretrain')), [], 'the trainer has exited');
-    const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
+    const history = await temporal.client.workflow.getHandle('test/train-cancel').fetchHistory();
     assert.ok(history.events?.some((e) => e.activityTaskCanceledEventAttributes), 'the activity ended cancelled');
 
-    const resumed = (await withWorkers(temporal, async () =>
-      (await start('test/train-cancel-resumed', config)).result(),
-    )) as TrainModelResult;
-    assert.equal(resumed.progress.jobs.pretrain.resumedFromStep, saved.step);
+    // The same run started again continues from that checkpoint: its first progress comes after it.
+    await cancelAfterProgress('test/train-cancel-again', (e) => e.length > stopped.length && e.slice(stopped.length).some((x) => x.event === 'progress'));
+    const firstResumed = events().slice(stopped.length).find((e) => e.event === 'progress');
+    assert.ok(firstResumed && firstResumed.step! > saved!.step, `resumed at step ${firstResumed?.step}, after checkpoint ${saved?.step}`);
   });
 
   it('fails without retries, naming the field, on an invalid trainer configuration', async () => {

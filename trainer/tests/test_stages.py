@@ -14,7 +14,7 @@ from septtrainer.encoders import build_encoder
 
 FIELDS = {
     "progress": {"stage", "epoch", "step", "total_steps", "loss", "lr", "images_per_s"},
-    "checkpoint": {"path", "step"},
+    "checkpoint": {"path", "step", "write_seconds"},
     "metrics": {"stage", "metrics"},
     "artifact": {"kind", "path"},
 }

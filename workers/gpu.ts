@@ -2,7 +2,11 @@
 import { log } from '../lib/log';
 import { runWorker } from './worker';
 
-runWorker('gpu').catch((err) => {
-  log.fatal({ err }, 'sept-gpu worker failed');
-  process.exit(1);
-});
+// Exit once the worker has drained: pooled threads (embedding, onnxruntime) would keep the process up.
+runWorker('gpu').then(
+  () => process.exit(0),
+  (err) => {
+    log.fatal({ err }, 'sept-gpu worker failed');
+    process.exit(1);
+  },
+);

@@ -47,28 +47,33 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitUntilServing(address: string, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`Temporal dev server exited with code ${child.exitCode} during start`);
+/** Whether a Temporal frontend answers at this address. */
+export async function temporalAnswers(address: string): Promise<boolean> {
+  try {
+    const connection = await Connection.connect({ address, connectTimeout: 1500 });
     try {
-      const connection = await Connection.connect({ address, connectTimeout: 1000 });
-      try {
-        await connection.workflowService.getSystemInfo({});
-        return;
-      } finally {
-        await connection.close();
-      }
-    } catch (err) {
-      lastError = err;
-      await new Promise((r) => setTimeout(r, 250));
+      await connection.workflowService.getSystemInfo({});
+      return true;
+    } finally {
+      await connection.close();
     }
+  } catch {
+    return false;
   }
-  throw new Error(`Temporal dev server at ${address} not ready after ${timeoutMs} ms: ${String(lastError)}`);
 }
 
-function stopProcess(child: ChildProcess, graceMs = 10_000): Promise<void> {
+async function waitUntilServing(address: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`Temporal dev server exited with code ${child.exitCode} during start`);
+    if (await temporalAnswers(address)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`Temporal dev server at ${address} not ready after ${timeoutMs} ms`);
+}
+
+/** Signals a child process (SIGTERM by default) and SIGKILLs it if it has not exited after `graceMs`. */
+export function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
@@ -76,7 +81,7 @@ function stopProcess(child: ChildProcess, graceMs = 10_000): Promise<void> {
       clearTimeout(timer);
       resolve();
     });
-    child.kill('SIGTERM');
+    child.kill(signal);
   });
 }
 

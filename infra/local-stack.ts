@@ -1,9 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
 import { projectRoot } from '../lib/paths';
-import { type DevServer, type DevServerOptions, startDevServer } from './dev-server';
+import { type DevServer, type DevServerOptions, startDevServer, stopProcess, temporalAnswers } from './dev-server';
 
 export type WorkerKind = 'cpu' | 'gpu';
 
@@ -32,32 +31,8 @@ export function spawnWorker(kind: WorkerKind, opts: { address: string; namespace
     child.stdout!.pipe(out);
     child.stderr!.pipe(out);
   }
-  const stop = (signal: NodeJS.Signals = 'SIGTERM') =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      child.kill(signal);
-    });
-  return { kind, process: child, stop };
-}
-
-/** Whether a Temporal frontend already answers at this address. */
-export async function temporalAnswers(address: string): Promise<boolean> {
-  try {
-    const connection = await Connection.connect({ address, connectTimeout: 1500 });
-    try {
-      await connection.workflowService.getSystemInfo({});
-      return true;
-    } finally {
-      await connection.close();
-    }
-  } catch {
-    return false;
-  }
+  // A draining worker may finish running activities: a minute before it is killed.
+  return { kind, process: child, stop: (signal = 'SIGTERM') => stopProcess(child, signal, 60_000) };
 }
 
 export interface LocalStack {

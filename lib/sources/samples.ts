@@ -1,14 +1,13 @@
+import { sniffFormat } from '../preprocess/sniff';
 import { readShard } from '../webdataset/reader';
 import type { Sample } from '../webdataset/sample';
 import { readShardImages } from './read-images';
 import type { ShardRef } from './shard-ref';
 
-/** Image format from its first bytes, for samples that come from files rather than tar members. */
+/** The member extension of a file's image, from its magic bytes (`bin` keeps an unknown format as stored). */
 function imageExtension(bytes: Buffer): string {
-  if (bytes[0] === 0x89 && bytes[1] === 0x50) return 'png';
-  if (bytes[0] === 0xff && bytes[1] === 0xd8) return 'jpg';
-  if (bytes.subarray(8, 12).toString('latin1') === 'WEBP') return 'webp';
-  return 'bin';
+  const format = sniffFormat(bytes);
+  return format === 'jpeg' ? 'jpg' : (format ?? 'bin');
 }
 
 /** A sample of any source with its source-wide id and label, its members as stored (WebDataset form). */

@@ -1,11 +1,10 @@
 import { join } from 'node:path';
-import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
+import { Context, heartbeat } from '@temporalio/activity';
 import type { SourceSpec } from '../lib/config/sources';
 import { prepareEmbedTarget } from '../lib/embed/prepare';
 import { readShardPlanPage, type ShardPlan, writeShardPlan } from '../lib/embed/shard-plan';
 import { type StageOutcome, stageShard } from '../lib/embed/stage-shard';
 import type { EmbedTarget } from '../lib/embed/target';
-import { EncoderError } from '../lib/encoder/errors';
 import type { EncoderConfig } from '../lib/encoder/spec';
 import { resolveDataPath } from '../lib/paths';
 import type { ShardRef } from '../lib/sources/shard-ref';
@@ -14,21 +13,12 @@ import { openStore } from '../lib/store/connect';
 import { quarantineCounts } from '../lib/store/quarantine';
 import { dropAllStaging } from '../lib/store/staging';
 import { tableNames } from '../lib/store/tables';
+import { recordEmbedded, recordQuarantined } from '../lib/telemetry/metrics';
 import { failFastOnBadInput } from './failures';
-
-/** Encoder errors are systemic: every shard would fail alike, so the run fails at once with the message. */
-async function failFastOnEncoder<T>(body: () => Promise<T>): Promise<T> {
-  try {
-    return await failFastOnBadInput(body);
-  } catch (err) {
-    if (err instanceof EncoderError) throw ApplicationFailure.nonRetryable(err.message, `Encoder:${err.problem}`);
-    throw err;
-  }
-}
 
 /** Loads and checks the encoder, fixes its id and vector size, creates its tables. */
 export async function prepareEncoder(encoder: EncoderConfig, store: string): Promise<EmbedTarget> {
-  return failFastOnEncoder(() => prepareEmbedTarget(encoder, store));
+  return failFastOnBadInput(() => prepareEmbedTarget(encoder, store));
 }
 
 /** Lists the pool's sources into a shard plan under the run's output folder. */
@@ -43,12 +33,17 @@ export async function readShardPage(plan: ShardPlan, offset: number, limit: numb
 /** Embeds one shard into its staging table (idempotent); heartbeats after every batch. */
 export async function embedShard(shard: ShardRef, target: EmbedTarget): Promise<StageOutcome> {
   const { cancellationSignal } = Context.current();
-  return failFastOnEncoder(() =>
+  const outcome = await failFastOnBadInput(() =>
     stageShard(shard, target, (samplesDone) => {
       heartbeat({ shard: shard.id, samplesDone });
       cancellationSignal.throwIfAborted();
     }),
   );
+  if (outcome.status === 'staged') {
+    recordEmbedded(outcome.embedded);
+    recordQuarantined(outcome.quarantined);
+  }
+  return outcome;
 }
 
 /**

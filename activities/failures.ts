@@ -1,16 +1,21 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { ConfigError } from '../lib/config/validate';
+import { EncoderError } from '../lib/encoder/errors';
 import { SourceError } from '../lib/sources/shard-ref';
 import { ShardFormatError } from '../lib/webdataset/reader';
 
 /** Errors that no retry can fix: bad configuration or bad input data. */
 const PERMANENT = [ConfigError, SourceError, ShardFormatError];
 
-/** Runs an activity body, turning permanent errors into non-retryable failures that keep their message. */
+/**
+ * Runs an activity body, turning permanent errors into non-retryable failures that keep their
+ * message. Encoder errors are systemic (every shard would fail alike): their type names the problem.
+ */
 export async function failFastOnBadInput<T>(body: () => Promise<T>): Promise<T> {
   try {
     return await body();
   } catch (err) {
+    if (err instanceof EncoderError) throw ApplicationFailure.nonRetryable(err.message, `Encoder:${err.problem}`);
     const permanent = PERMANENT.find((type) => err instanceof type);
     if (permanent) throw ApplicationFailure.nonRetryable((err as Error).message, permanent.name);
     throw err;

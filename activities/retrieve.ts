@@ -1,6 +1,6 @@
 import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { RunConfig } from '../lib/config/schema';
-import { EncoderError } from '../lib/encoder/errors';
+import type { SourceSpec } from '../lib/config/sources';
 import { type AnnParams, ensureAnnIndex } from '../lib/retrieval/ann';
 import { RetrievalInputError } from '../lib/retrieval/errors';
 import { openVectors } from '../lib/retrieval/vector-store';
@@ -12,13 +12,12 @@ import type { SelectionStats } from '../lib/selection/stats';
 import { openStore } from '../lib/store/connect';
 import { failFastOnBadInput } from './failures';
 
-/** Bad retrieval input (empty targets, k or budget out of range, mixed encoders) fails the run at once, not retried. */
+/** Bad retrieval input (empty targets, k or budget out of range, mixed encoders) fails the run at once, not retried; so do encoder errors. */
 async function failFast<T>(body: () => Promise<T>): Promise<T> {
   try {
     return await failFastOnBadInput(body);
   } catch (err) {
     if (err instanceof RetrievalInputError) throw ApplicationFailure.nonRetryable(err.message, err.name);
-    if (err instanceof EncoderError) throw ApplicationFailure.nonRetryable(err.message, `Encoder:${err.problem}`);
     throw err;
   }
 }
@@ -45,8 +44,8 @@ export async function searchTargets(plan: SelectionPlan, retrieval: RunConfig['r
   return failFast(() => searchTargetChunk(plan, retrieval, chunk, partition, (done) => heartbeat({ done })));
 }
 
-export async function selectSubsetFromHits(plan: SelectionPlan, retrieval: RunConfig['retrieval']): Promise<SelectionStats> {
-  return failFast(() => withHeartbeats(selectFromHits(plan, retrieval)));
+export async function selectSubsetFromHits(plan: SelectionPlan, retrieval: RunConfig['retrieval'], targetTest: SourceSpec): Promise<SelectionStats> {
+  return failFast(() => withHeartbeats(selectFromHits(plan, retrieval, targetTest)));
 }
 
 export async function materializeSubset(plan: SelectionPlan, config: RunConfig): Promise<SubsetOutputs> {

@@ -2,6 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApplicationFailure, CancelledFailure, Context, heartbeat, log } from '@temporalio/activity';
+import { ApplicationFailureCategory } from '@temporalio/common';
 import type { RunConfig } from '../lib/config/schema';
 import type { SourceSpec } from '../lib/config/sources';
 import { type LabeledSet, prepareLabeledSet } from '../lib/target/labeled-subset';
@@ -12,6 +13,7 @@ import { type TrainerHeartbeat, withProgress } from '../lib/trainer/heartbeat';
 import { runTrainerProcess } from '../lib/trainer/process';
 import { TRAINER_EXIT, type TrainerStage } from '../lib/trainer/protocol';
 import { stageDir, trainerStageConfig } from '../lib/trainer/stage-config';
+import { recordTrainerProgress } from '../lib/telemetry/metrics';
 import { failFastOnBadInput } from './failures';
 
 export interface TrainerTask {
@@ -104,7 +106,10 @@ export async function runTrainer(task: TrainerTask): Promise<TrainerResult> {
       killGraceMs: STOP_GRACE_MS,
       onEvent: (event) => {
         events.write(`${JSON.stringify({ ...event, at: Date.now(), attempt: ctx.info.attempt })}\n`);
-        if (event.event === 'progress') beat = withProgress(beat, event);
+        if (event.event === 'progress') {
+          recordTrainerProgress(event.step - beat.step, event.images_per_s);
+          beat = withProgress(beat, event);
+        }
         if (event.event === 'checkpoint') beat = { ...beat, checkpoint: event.path, checkpointStep: event.step };
         // Progress comes every few steps: debug; checkpoints, metrics and artifacts: info.
         log[event.event === 'progress' ? 'debug' : 'info'](`trainer ${event.event}`, { job: task.job, ...event });
@@ -119,7 +124,19 @@ export async function runTrainer(task: TrainerTask): Promise<TrainerResult> {
 
   const tail = outcome.stderrTail.slice(-10).join('\n');
   if (ctx.cancellationSignal.aborted) {
-    throw new CancelledFailure(`trainer ${task.job} stopped on cancellation at checkpoint ${outcome.lastCheckpoint?.path ?? beat.checkpoint ?? '(none)'}`);
+    const at = outcome.lastCheckpoint ?? (beat.checkpoint ? { path: beat.checkpoint, step: beat.checkpointStep ?? 0 } : undefined);
+    if (ctx.cancellationDetails?.workerShutdown || (ctx.cancellationSignal.reason as Error | undefined)?.message === 'WORKER_SHUTDOWN') {
+      // The worker is going away, not the run: a retryable failure (not a cancel) sends the next
+      // attempt to another worker, which resumes from the checkpoint just written.
+      throw ApplicationFailure.create({
+        message: `trainer ${task.job} stopped because its worker is shutting down; checkpoint ${at ? `${at.path} (step ${at.step})` : '(none)'}; the next attempt resumes from it`,
+        type: 'WorkerShutdown',
+        nonRetryable: false,
+        details: [{ checkpoint: at }],
+        category: ApplicationFailureCategory.BENIGN,
+      });
+    }
+    throw new CancelledFailure(`trainer ${task.job} stopped on cancellation at checkpoint ${at?.path ?? '(none)'}`);
   }
   if (outcome.exitCode === TRAINER_EXIT.INVALID_CONFIG) {
     throw ApplicationFailure.nonRetryable(`invalid trainer configuration for ${task.job}: ${outcome.stderrTail.at(-1) ?? ''}`, 'InvalidTrainerConfig', { stderr: tail });

@@ -6,15 +6,21 @@ import { registerStatus } from './commands/status';
 import { registerTrain } from './commands/train';
 import { registerSelect } from './commands/select';
 import { registerEmbed } from './commands/embed';
+import { registerRun } from './commands/run';
+import { registerExperiment } from './commands/experiment';
+import { registerSchedule } from './commands/schedule';
 
 const program = new Command('sept').description('septflow: task-specific visual pre-training (SEPT) as durable Temporal workflows');
 registerDemo(program);
+registerRun(program);
+registerExperiment(program);
 registerStack(program);
 registerStart(program);
 registerStatus(program);
 registerTrain(program);
 registerSelect(program);
 registerEmbed(program);
+registerSchedule(program);
 
 program.parseAsync(process.argv).then(
   () => process.exit(0),

@@ -23,18 +23,23 @@ export function formatEmbedProgress(p: EmbedProgress): string {
   return `${progressBar(fraction)}  ${n(p.shardsDone)}/${n(p.shardsTotal)} shards  ${n(p.samplesEmbedded)} embedded  ${n(p.quarantined)} quarantined  ${n(p.imagesPerSecond)} images/s`;
 }
 
-/** `pretrain [#####-----]  31%  step 186/600  loss 3.412  402 images/s  ETA 4m08s  checkpoint …-00000150.pt` */
-export function formatTrainProgress(p: TrainModelProgress, beat: TrainerHeartbeat | undefined): string {
-  const done = p.completed.length ? `done: ${p.completed.join(', ')}\n` : '';
-  if (!beat || !beat.totalSteps) return `${done}${p.stage}: starting`;
+/** `[#####-----]  31%  pretrain step 186/600  loss 3.412  402 images/s  ETA 4m08s  checkpoint step 150` */
+export function formatTrainerLine(beat: TrainerHeartbeat & { totalSteps: number }): string {
   const eta = etaSeconds(beat);
   const parts = [
-    `${p.stage} ${progressBar(beat.step / beat.totalSteps)}`,
-    `step ${n(beat.step)}/${n(beat.totalSteps)}`,
+    progressBar(beat.step / beat.totalSteps),
+    `${beat.stage} step ${n(beat.step)}/${n(beat.totalSteps)}`,
     beat.loss != null ? `loss ${beat.loss.toFixed(3)}` : undefined,
     beat.imagesPerS != null ? `${n(Math.round(beat.imagesPerS))} images/s` : undefined,
     eta !== undefined ? `ETA ${duration(eta)}` : undefined,
     beat.checkpoint ? `checkpoint step ${beat.checkpointStep}` : undefined,
   ];
-  return done + parts.filter(Boolean).join('  ');
+  return parts.filter(Boolean).join('  ');
+}
+
+/** The stages done, then the running stage's trainer line. */
+export function formatTrainProgress(p: TrainModelProgress, beat: TrainerHeartbeat | undefined): string {
+  const done = p.completed.length ? `done: ${p.completed.join(', ')}\n` : '';
+  if (!beat || !beat.totalSteps) return `${done}${p.stage}: starting`;
+  return done + formatTrainerLine({ ...beat, totalSteps: beat.totalSteps });
 }

@@ -5,6 +5,7 @@ const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { findBinary } = require('./system-packages.cjs');
 
 // v1.5.1 is the newest tag that `go install` accepts: later tags carry `replace` directives.
 const TEMPORAL_CLI_VERSION = 'v1.5.1';
@@ -18,18 +19,6 @@ function cacheDir() {
   return path.join(base, 'septflow', `temporal-cli-${TEMPORAL_CLI_VERSION}`);
 }
 
-function onPath(name) {
-  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
-    const candidate = path.join(dir, name);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      /* not here */
-    }
-  }
-  return undefined;
-}
 
 /** The CLI to use without building anything, or undefined. */
 function findTemporalCli() {
@@ -39,7 +28,7 @@ function findTemporalCli() {
     return fromEnv;
   }
   if (fs.existsSync(projectBin)) return projectBin;
-  return onPath('temporal');
+  return findBinary('temporal');
 }
 
 function linkIntoProject(binary) {
@@ -54,7 +43,7 @@ function ensureTemporalCli(log = (msg) => console.error(msg)) {
   if (found) return found;
   const cached = path.join(cacheDir(), 'temporal');
   if (!fs.existsSync(cached)) {
-    const go = onPath('go');
+    const go = findBinary('go');
     if (!go) {
       throw new Error(
         `No Temporal CLI found (TEMPORAL_CLI, PATH, ${projectBin}) and no Go toolchain to build ` +

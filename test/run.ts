@@ -26,6 +26,9 @@ async function main(): Promise<number> {
   const files = (only.length ? only : testFiles(join(projectRoot, 'test'))).sort();
   const results: boolean[] = [];
   if (!only.length) results.push(step('typecheck', join(projectRoot, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', '.']));
+  // The mTLS test runs nginx in front of the dev server; the UI test drives Debian's Chromium.
+  const { ensureSystemPackages } = require('../infra/system-packages.cjs') as { ensureSystemPackages: (p: string[], o: { log: (m: string) => void }) => unknown };
+  ensureSystemPackages(['nginx', 'openssl', 'chromium'], { log: (m) => console.error(m) });
   results.push(step('node tests', process.execPath, ['--import', 'tsx', '--test', ...files]));
   const trainerTests = join(projectRoot, 'trainer', 'tests');
   if (!only.length && existsSync(trainerTests)) {

@@ -1,10 +1,10 @@
-import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { cpuActivities, gpuActivities } from '../activities';
 import { workerSettingsFromEnv } from '../lib/config/worker-settings';
 import { log } from '../lib/log';
 import { connectConfig } from '../lib/temporal/connection';
-import { PinoTemporalLogger } from '../lib/temporal/logger';
 import { CPU_QUEUE, GPU_QUEUE } from '../lib/temporal/queues';
+import { installRuntime } from './telemetry';
 
 export type QueueKind = 'cpu' | 'gpu';
 
@@ -16,12 +16,26 @@ export type QueueKind = 'cpu' | 'gpu';
 export const GPU_WORKER_OPTIONS = { maxHeartbeatThrottleInterval: '5s' } as const;
 
 /**
+ * How a stopping GPU worker (SIGTERM, SIGINT, `Worker.shutdown()`) treats a running trainer. In SDK
+ * 1.24 `shutdownGraceTime` is the wait *before* running activities are cancelled (reason
+ * WORKER_SHUTDOWN), after which the worker waits for them with no limit but `shutdownForceTime`.
+ * A trainer is better told at once: it checkpoints in seconds, and a longer wait only trains on
+ * what the next attempt will redo anyway. So: cancel at once, and give the trainer `grace`
+ * (SEPT_SHUTDOWN_GRACE) to write its checkpoint and exit before the worker gives up and exits (the
+ * trainer, its stdin closed, then still checkpoints and stops). runTrainer reports the stop as a
+ * retryable failure, so the next attempt runs on another worker and resumes from the checkpoint.
+ */
+export function gpuShutdownOptions(grace: string) {
+  return { shutdownGraceTime: 0, shutdownForceTime: grace } as const;
+}
+
+/**
  * Runs one worker until SIGINT or SIGTERM (the SDK's runtime handles both: it stops polling, lets
  * running activities finish within the shutdown grace time, then exits).
  */
 export async function runWorker(kind: QueueKind): Promise<void> {
   const settings = workerSettingsFromEnv();
-  Runtime.install({ logger: new PinoTemporalLogger(log.child({ queue: kind })) });
+  installRuntime(kind);
   const { connectionOptions, namespace } = connectConfig();
   const connection = await NativeConnection.connect(connectionOptions);
   try {
@@ -42,7 +56,7 @@ export async function runWorker(kind: QueueKind): Promise<void> {
             taskQueue: GPU_QUEUE,
             activities: gpuActivities,
             maxConcurrentActivityTaskExecutions: settings.gpuActivityConcurrency,
-            shutdownGraceTime: settings.shutdownGrace,
+            ...gpuShutdownOptions(settings.shutdownGrace),
             ...GPU_WORKER_OPTIONS,
           });
     log.info({ queue: worker.options.taskQueue, address: connectionOptions.address, namespace }, 'worker started');

@@ -49,7 +49,7 @@ export async function selectSubset(input?: RunConfigInput): Promise<SelectSubset
   await inWindow(searches, r.window, async ({ chunk, partition }) => {
     await long.searchTargets(plan, r, chunk, partition);
   });
-  const stats = await long.selectSubsetFromHits(plan, r);
+  const stats = await long.selectSubsetFromHits(plan, r, config.target.test);
   const outputs = await long.materializeSubset(plan, config);
   await quick.dropSearchHits(plan);
 

@@ -1,10 +1,10 @@
-import { ActivityCancellationType, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { cpuActivities, gpuActivities } from '../activities';
-import type { TrainerResult } from '../activities/train';
-import type { RunConfig, RunConfigInput } from '../lib/config/schema';
+import { defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { cpuActivities } from '../activities';
+import type { RunConfigInput } from '../lib/config/schema';
 import type { SourceSpec } from '../lib/config/sources';
-import { CPU_QUEUE, GPU_QUEUE } from '../lib/temporal/queues';
+import { CPU_QUEUE } from '../lib/temporal/queues';
 import { runConfigOrFail } from './run-config';
+import { artifactPath, trainerActivities } from './trainer-activities';
 
 /** How to train, beyond the run configuration. */
 export interface TrainModelOptions {
@@ -14,6 +14,10 @@ export interface TrainModelOptions {
   variant?: string;
   /** Skip self-supervised pre-training: fine-tune from scratch (the no-pre-training baseline). */
   skipPretrain?: boolean;
+  /** Fine-tune from this pre-trained checkpoint (a pipeline's pretrain stage) instead of pre-training here. */
+  pretrainedCheckpoint?: string;
+  /** Stop after pre-training and the frozen-encoder probes (a pipeline's pretrain stage). */
+  pretrainOnly?: boolean;
 }
 
 export interface TrainModelProgress {
@@ -27,7 +31,8 @@ export interface TrainModelProgress {
 
 export interface TrainModelResult {
   pretrainedCheckpoint?: string;
-  finetunedCheckpoint: string;
+  /** Absent when the workflow stopped after pre-training. */
+  finetunedCheckpoint?: string;
   /** top1 of the fine-tuned model; knn_top1 and linear_probe_top1 of the frozen pre-trained encoder. */
   metrics: Record<string, number | null>;
   progress: TrainModelProgress;
@@ -36,24 +41,7 @@ export interface TrainModelResult {
 /** Stage-level progress; live step, loss, speed and checkpoint are the pending activity's heartbeat. */
 export const trainProgressQuery = defineQuery<TrainModelProgress>('progress');
 
-function trainerActivities(config: RunConfig) {
-  return proxyActivities<typeof gpuActivities>({
-    taskQueue: GPU_QUEUE,
-    heartbeatTimeout: config.trainer.heartbeatTimeout,
-    startToCloseTimeout: config.trainer.startToCloseTimeout,
-    // Wait for the trainer to checkpoint and stop before the workflow reports itself cancelled.
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: { maximumAttempts: config.trainer.maxAttempts, initialInterval: '2s', nonRetryableErrorTypes: ['InvalidTrainerConfig'] },
-  });
-}
-
 const cpu = proxyActivities<typeof cpuActivities>({ taskQueue: CPU_QUEUE, startToCloseTimeout: '30m', retry: { maximumAttempts: 5 } });
-
-function artifact(result: TrainerResult, kind: string): string {
-  const found = result.artifacts.find((a) => a.kind === kind)?.path ?? result.lastCheckpoint?.path;
-  if (!found) throw new Error(`trainer ${result.job} reported no ${kind}`);
-  return found;
-}
 
 /** Self-supervised pre-training, fine-tuning on the labeled target, and evaluation, on `sept-gpu`. */
 export async function trainModel(configInput?: RunConfigInput, input: TrainModelOptions = {}): Promise<TrainModelResult> {
@@ -73,20 +61,24 @@ export async function trainModel(configInput?: RunConfigInput, input: TrainModel
     return result;
   };
 
-  let pretrainedCheckpoint: string | undefined;
-  if (!input.skipPretrain) {
+  let pretrainedCheckpoint = input.pretrainedCheckpoint;
+  if (!input.skipPretrain && !pretrainedCheckpoint) {
     enter('pretrain');
     const pretrained = await train({ stage: 'pretrain', job: 'pretrain', train: input.pretrainData ?? config.pool.sources });
-    pretrainedCheckpoint = progress.checkpoints.pretrain = artifact(pretrained, 'pretrained_checkpoint');
+    pretrainedCheckpoint = progress.checkpoints.pretrain = artifactPath(pretrained, 'pretrained_checkpoint');
 
     enter('evaluate-pretrained');
     const probes = await train({ stage: 'evaluate', job: 'evaluate-pretrained', train: [target.source], test: [config.target.test], initCheckpoint: pretrainedCheckpoint });
     Object.assign(progress.metrics, probes.metrics);
+    if (input.pretrainOnly) {
+      enter('done');
+      return { pretrainedCheckpoint, metrics: progress.metrics, progress };
+    }
   }
 
   enter('finetune');
   const finetuned = await train({ stage: 'finetune', job: 'finetune', train: [target.source], initCheckpoint: pretrainedCheckpoint });
-  const finetunedCheckpoint = (progress.checkpoints.finetune = artifact(finetuned, 'finetuned_checkpoint'));
+  const finetunedCheckpoint = (progress.checkpoints.finetune = artifactPath(finetuned, 'finetuned_checkpoint'));
 
   enter('evaluate');
   const evaluated = await train({ stage: 'evaluate', job: 'evaluate', train: [target.source], test: [config.target.test], initCheckpoint: finetunedCheckpoint, probes: false });

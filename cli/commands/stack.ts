@@ -1,8 +1,10 @@
 import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { startDevServer } from '../../infra/dev-server';
 import { type WorkerKind, startLocalStack } from '../../infra/local-stack';
 import { dataDir } from '../../lib/paths';
+import { connectClient } from '../../lib/temporal/connection';
 import { runWorker } from '../../workers/worker';
 
 /** Resolves when the process is asked to stop (Ctrl-C or SIGTERM). */
@@ -14,6 +16,33 @@ export function untilInterrupted(): Promise<NodeJS.Signals> {
 }
 
 export const devServerDb = () => join(dataDir(), 'temporal', 'dev.sqlite');
+
+/**
+ * Runs `job` against a local Temporal dev server (started, or reused when one answers on the
+ * default port) and both workers, then stops what it started, also on Ctrl-C. A run interrupted
+ * this way stays in the server's SQLite file; the next start rejoins it.
+ */
+export async function withLocalStack(job: (client: Client, interrupted: Promise<never>) => Promise<void>): Promise<void> {
+  const logDir = join(dataDir(), 'logs');
+  console.log(`starting Temporal dev server and workers (logs in ${logDir})...`);
+  const stack = await startLocalStack({ dbFile: devServerDb(), logFile: join(logDir, 'temporal.log'), logDir, reuseServer: true });
+  const interrupted = untilInterrupted().then((signal) => {
+    throw new Error(`interrupted by ${signal}; the run goes on when the stack starts again`);
+  });
+  interrupted.catch(() => undefined);
+  try {
+    process.env.TEMPORAL_ADDRESS = stack.address;
+    process.env.TEMPORAL_UI_URL ??= stack.uiUrl;
+    const client = await connectClient();
+    try {
+      await job(client, interrupted);
+    } finally {
+      await client.connection.close();
+    }
+  } finally {
+    await stack.stop();
+  }
+}
 
 export function registerStack(program: Command): void {
   program

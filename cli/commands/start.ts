@@ -2,23 +2,20 @@ import type { Command } from 'commander';
 import { loadRunConfig } from '../../lib/config/load';
 import type { RunConfig } from '../../lib/config/schema';
 import { parseRunConfig } from '../../lib/config/validate';
-import { connectClient, connectConfig, workflowUiUrl } from '../../lib/temporal/connection';
-import { CPU_QUEUE } from '../../lib/temporal/queues';
+import { startWorkflowRun } from '../../lib/client';
+import { connectConfig, workflowUiUrl } from '../../lib/temporal/connection';
 import { isWorkflowType, WORKFLOW_TYPES, type WorkflowType } from '../../lib/temporal/workflow-types';
 
 /**
- * Starts a workflow of a validated run; its id is `<run name>/<type>`. Every workflow takes the run
- * configuration first; `options` follow where a workflow has any (trainModel's, say).
+ * Starts a workflow of a validated run; its id is the run name for the pipeline, `<run name>/<type>`
+ * for a stage alone. Every workflow takes the run configuration first; `options` follow where a
+ * workflow has any (trainModel's, say).
  */
 export async function startRun(type: WorkflowType, config: RunConfig, options?: unknown): Promise<{ workflowId: string; runId: string }> {
-  const client = await connectClient();
-  try {
-    const workflowId = `${config.name}/${type}`;
-    const handle = await client.workflow.start(type, { taskQueue: CPU_QUEUE, workflowId, args: options === undefined ? [config] : [config, options] });
-    return { workflowId, runId: handle.firstExecutionRunId };
-  } finally {
-    await client.connection.close();
-  }
+  const workflowId = type === 'septPipeline' ? config.name : `${config.name}/${type}`;
+  const run = await startWorkflowRun(type, config, { workflowId, extraArgs: options === undefined ? [] : [options] });
+  await run.close();
+  return { workflowId: run.workflowId, runId: run.runId };
 }
 
 export function registerStart(program: Command): void {
@@ -26,7 +23,7 @@ export function registerStart(program: Command): void {
     .command('start')
     .description('validate a run configuration and start a workflow on it')
     .option('-c, --config <file>', 'run configuration (.json, .yaml); defaults apply when absent')
-    .option('-w, --workflow <type>', `workflow type (${WORKFLOW_TYPES.join(', ')})`, 'census')
+    .option('-w, --workflow <type>', `workflow type (${WORKFLOW_TYPES.join(', ')})`, 'septPipeline')
     .action(async (opts: { config?: string; workflow: string }) => {
       if (!isWorkflowType(opts.workflow)) throw new Error(`unknown workflow type ${opts.workflow}: one of ${WORKFLOW_TYPES.join(', ')}`);
       // Refuse invalid input before anything starts.

@@ -81,7 +81,7 @@ const retrieval = z
   .object({
     policy: z.enum(['budget', 'topk-per-target']).default('budget'),
     budget: z.number().int().positive().default(8000).describe('policy budget: total images selected'),
-    k: z.number().int().positive().default(50).describe('neighbours retrieved per target instance'),
+    k: z.number().int().positive().default(200).describe('neighbours retrieved per target instance; the budget policy needs budget / targets distinct images per target, and neighbour lists overlap'),
     minSimilarity: z.number().min(-1).max(1).optional(),
     balanceClasses: z.boolean().default(false),
     search: z.enum(['auto', 'exact', 'ann']).default('auto').describe('auto: the path of lower estimated cost'),
@@ -101,7 +101,14 @@ const retrieval = z
     leakageGuard: z
       .object({
         enabled: z.boolean().default(true),
-        threshold: z.number().min(-1).max(1).default(0.98).describe('cosine at or above which a pool image duplicates a target test image'),
+        threshold: z.number().min(-1).max(1).default(0.98).describe('cosine at or above which a pool image is a duplicate candidate of a target test image'),
+        pixelCorrelation: z
+          .number()
+          .min(-1)
+          .max(1)
+          .nullable()
+          .default(0.99)
+          .describe('candidates are excluded only when their 32x32 grayscale pixels correlate at least this much (a copy, not a look-alike); null: exclude every candidate'),
       })
       .strict()
       .prefault({}),
@@ -129,6 +136,18 @@ const pretrain = z
     seed: z.number().int().nonnegative().default(0),
   })
   .strict();
+
+const encoderTraining = z
+  .object({
+    sampleSize: z.number().int().positive().default(10_000).describe('random pool images that stage 0 trains the retrieval encoder on'),
+    method: z.enum(['simclr', 'mae']).default('simclr'),
+    steps: z.number().int().positive().default(200),
+    batchSize: z.number().int().positive().default(256),
+    lr: z.number().positive().default(1e-3),
+    seed: z.number().int().nonnegative().default(0).describe('seeds the random pool sample and the training'),
+  })
+  .strict()
+  .describe('stage 0, when encoder.model is absent: the retrieval encoder is trained self-supervised on a random pool sample, then exported to ONNX');
 
 const finetune = z
   .object({
@@ -172,6 +191,7 @@ export const runConfigSchema = z
       .prefault({}),
     target: target.prefault({ labelsPerClass: 20 }),
     encoder: encoder.prefault({}),
+    encoderTraining: encoderTraining.prefault({}),
     store: z
       .object({ uri: z.string().min(1).default('lancedb').describe('LanceDB URI: a path (relative to SEPT_DATA_DIR) or s3://…') })
       .strict()

@@ -23,7 +23,7 @@ function l2NormalizeRows(vectors: Float32Array, dims: number): void {
 }
 
 export async function openEncoderSession(spec: EncoderSpec): Promise<EncoderSession> {
-  if (!existsSync(spec.model)) throw new EncoderError('model-missing', `encoder model not found: ${spec.model}`);
+  if (!existsSync(spec.model)) throw new EncoderError('model-missing', `encoder.model: no file at ${spec.model}`);
   let session: InferenceSession;
   try {
     session = await InferenceSession.create(spec.model, {
@@ -34,7 +34,7 @@ export async function openEncoderSession(spec: EncoderSpec): Promise<EncoderSess
       graphOptimizationLevel: 'all',
     });
   } catch (err) {
-    throw new EncoderError('model-invalid', `encoder model ${spec.model} cannot be loaded: ${(err as Error).message}`);
+    throw new EncoderError('model-invalid', `encoder.model: ${spec.model} is not an ONNX model onnxruntime can load: ${(err as Error).message}`);
   }
   try {
     return await checkedSession(session, spec);

@@ -1,8 +1,12 @@
 import { rename, writeFile } from 'node:fs/promises';
 import type { RunConfig } from '../config/schema';
+import type { SourceSpec } from '../config/sources';
+import { listShards } from '../sources/list-shards';
+import type { ShardRef } from '../sources/shard-ref';
 import { openVectors, shardFilter, shardsOf } from '../retrieval/vector-store';
 import { openStore } from '../store/connect';
 import { leakageExclusions } from './leakage';
+import { pixelDuplicates } from './pixel-duplicates';
 import { planFiles, readPoolShards, readTargets, type SelectionPlan } from './plan';
 import { selectByPolicy } from './policy';
 import { type SelectionStats, selectionStats } from './stats';
@@ -16,27 +20,47 @@ async function writeAtomically(path: string, text: string): Promise<void> {
 }
 
 /**
+ * The leakage guard: pool images whose embedding is within the cosine threshold of a target test
+ * image are candidates; with `pixelCorrelation` set, only candidates whose pixels match are excluded.
+ */
+async function leakedPoolImages(
+  testHits: TargetNeighbours[],
+  guard: RunConfig['retrieval']['leakageGuard'],
+  io: { targetTest: SourceSpec; poolShards: ShardRef[]; shardsOfIds: (ids: Set<string>) => Promise<Map<string, string>> },
+): Promise<{ leaked: Set<string>; saturated: number }> {
+  if (!guard.enabled) return { leaked: new Set(), saturated: 0 };
+  const report = leakageExclusions(testHits, guard.threshold);
+  if (guard.pixelCorrelation === null || report.pairs.length === 0) return { leaked: report.excluded, saturated: report.saturated };
+  const shardIds = new Set((await io.shardsOfIds(report.excluded)).values());
+  const pool = io.poolShards.filter((s) => shardIds.has(s.id));
+  const leaked = await pixelDuplicates(report.pairs, { test: await listShards(io.targetTest), pool }, guard.pixelCorrelation);
+  return { leaked, saturated: report.saturated };
+}
+
+/**
  * Merges every search activity's hits into each target's top-k, applies the leakage guard and the
  * selection policy, and writes the selection table, the merged hits table, the subset manifest
  * (JSONL, in selection order) and the stats. Chunk tables are left in place, so a retry reads the same hits.
  */
-export async function selectFromHits(plan: SelectionPlan, retrieval: RunConfig['retrieval']): Promise<SelectionStats> {
+export async function selectFromHits(plan: SelectionPlan, retrieval: RunConfig['retrieval'], targetTest: SourceSpec): Promise<SelectionStats> {
   const db = await openStore(plan.store);
   const tables = selectionTables(plan.run);
-  const rows: HitRow[] = [];
+  let rows: HitRow[] = [];
+  // concat, not push(...hits): a spread of 100k+ hits overflows the call stack.
   for (let c = 0; c < plan.chunks; c++) {
-    for (let p = 0; p < plan.partitions; p++) rows.push(...(await readHits(await db.openTable(tables.chunkHits(c, p)))));
+    for (let p = 0; p < plan.partitions; p++) rows = rows.concat(await readHits(await db.openTable(tables.chunkHits(c, p))));
   }
   const merged = mergeHits(rows, retrieval.k);
   const targets = await readTargets(plan.workDir);
   const neighboursOf = (split: 'train' | 'test'): TargetNeighbours[] =>
     targets.filter((t) => t.split === split).map((t) => ({ targetId: t.id, label: t.label, neighbours: merged.get(t.id) ?? [] }));
 
-  const guard = retrieval.leakageGuard.enabled ? leakageExclusions(neighboursOf('test'), retrieval.leakageGuard.threshold) : { excluded: new Set<string>(), saturated: 0 };
-  const selection = selectByPolicy(neighboursOf('train'), retrieval, { leaked: guard.excluded, targetIds: new Set(targets.map((t) => t.id)) });
-
   const poolShards = await readPoolShards(plan.workDir);
-  const shardOf = await shardsOf(await openVectors(db, plan.encoderId), new Set(selection.samples.map((s) => s.poolId)), shardFilter(poolShards.map((s) => s.id)));
+  const vectors = await openVectors(db, plan.encoderId);
+  const { leaked, saturated } = await leakedPoolImages(neighboursOf('test'), retrieval.leakageGuard, { targetTest, poolShards, shardsOfIds: (ids) => shardsOf(vectors, ids, shardFilter(poolShards.map((s) => s.id))) });
+  const selection = selectByPolicy(neighboursOf('train'), retrieval, { leaked, targetIds: new Set(targets.map((t) => t.id)) });
+
+  const shardOf = await shardsOf(vectors, new Set(selection.samples.map((s) => s.poolId)), shardFilter(poolShards.map((s) => s.id)));
   const samples = selection.samples.map((s) => ({ ...s, shardId: shardOf.get(s.poolId)! }));
   const split = new Map(targets.map((t) => [t.id, t.split]));
   await writeHits(db, tables.hits, [...neighboursOf('train'), ...neighboursOf('test')], (id) => split.get(id) ?? '');
@@ -51,7 +75,7 @@ export async function selectFromHits(plan: SelectionPlan, retrieval: RunConfig['
     policy: retrieval.policy,
     budget: retrieval.policy === 'budget' ? retrieval.budget : undefined,
     path: plan.path,
-    leakageSaturated: guard.saturated,
+    leakageSaturated: saturated,
   });
   await writeAtomically(files.stats, JSON.stringify(stats, null, 2) + '\n');
   return stats;

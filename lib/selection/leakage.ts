@@ -3,6 +3,8 @@ import type { TargetNeighbours } from './types';
 export interface LeakageReport {
   /** Pool ids at or above the cosine threshold to some target test image. */
   excluded: Set<string>;
+  /** Each (test image, pool image) pair at or above the threshold: what a pixel check confirms. */
+  pairs: { testId: string; poolId: string }[];
   /**
    * Test images whose every retrieved neighbour was above the threshold: more duplicates may
    * exist beyond rank k, so a larger k would exclude more.
@@ -17,15 +19,17 @@ export interface LeakageReport {
 export function leakageExclusions(testHits: TargetNeighbours[], threshold: number): LeakageReport {
   const maxDistance = 1 - threshold;
   const excluded = new Set<string>();
+  const pairs: LeakageReport['pairs'] = [];
   let saturated = 0;
   for (const target of testHits) {
     let within = 0;
     for (const n of target.neighbours) {
       if (n.distance > maxDistance) break;
       excluded.add(n.poolId);
+      pairs.push({ testId: target.targetId, poolId: n.poolId });
       within++;
     }
     if (within > 0 && within === target.neighbours.length) saturated++;
   }
-  return { excluded, saturated };
+  return { excluded, pairs, saturated };
 }

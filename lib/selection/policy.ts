@@ -30,7 +30,7 @@ function candidateOrder(targets: TargetNeighbours[], k: number): Candidate[] {
       if (n) round.push({ poolId: n.poolId, targetId: t.targetId, label: t.label, rank, distance: n.distance });
     }
     round.sort((a, b) => a.distance - b.distance || cmp(a.targetId, b.targetId) || cmp(a.poolId, b.poolId));
-    out.push(...round);
+    for (const c of round) out.push(c);
   }
   return out;
 }

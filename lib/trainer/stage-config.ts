@@ -40,7 +40,9 @@ export function trainerStageConfig(config: RunConfig, stage: TrainerStage, outpu
   };
   switch (stage) {
     case 'pretrain':
-      return { ...common, seed: pretrain.seed, max_steps: pretrain.steps, batch_size: pretrain.batchSize, lr: pretrain.lr };
+      // Exactly `steps` steps whatever the data size (the same compute for every subset): as many
+      // epochs as steps never stops first, since an epoch has at least one step.
+      return { ...common, seed: pretrain.seed, epochs: pretrain.steps, max_steps: pretrain.steps, batch_size: pretrain.batchSize, lr: pretrain.lr };
     case 'finetune':
       return { ...common, seed: finetune.seed, epochs: finetune.epochs, batch_size: finetune.batchSize, lr: finetune.lr };
     case 'evaluate':

@@ -4,6 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { type DevServer, startDevServer } from '../../infra/dev-server';
 import { cpuActivities, gpuActivities } from '../../activities';
+import { Embedder } from '../../lib/embed/embedder';
 import { CPU_QUEUE, GPU_QUEUE } from '../../lib/temporal/queues';
 import { GPU_WORKER_OPTIONS } from '../../workers/worker';
 
@@ -16,13 +17,14 @@ export interface TestTemporal {
 
 let runtimeInstalled = false;
 
-export async function startTestTemporal(opts: { dbFile?: string } = {}): Promise<TestTemporal> {
+/** `ui`: serve the Web UI on a free port too (headless otherwise). */
+export async function startTestTemporal(opts: { dbFile?: string; ui?: boolean } = {}): Promise<TestTemporal> {
   if (!runtimeInstalled) {
     // Workers in the test process log warnings and errors only, so test output stays readable.
     Runtime.install({ logger: new (await import('@temporalio/worker')).DefaultLogger('WARN') });
     runtimeInstalled = true;
   }
-  const server = await startDevServer({ port: 0, headless: true, dbFile: opts.dbFile, logFile: join(tmpdir(), 'septflow-test-temporal.log') });
+  const server = await startDevServer({ port: 0, headless: !opts.ui, uiPort: 0, dbFile: opts.dbFile, logFile: join(tmpdir(), 'septflow-test-temporal.log') });
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, namespace: server.namespace });
   return {
@@ -65,5 +67,7 @@ export async function withWorkers<T>(t: TestTemporal, fn: () => Promise<T>, queu
     return outcome.value;
   } finally {
     await connection.close();
+    // In-process embedding keeps onnxruntime threads; they would keep the test process alive.
+    await Embedder.closeAll();
   }
 }

@@ -38,7 +38,7 @@ describe('run configuration', () => {
   it('keeps given values and defaults the rest of a section', () => {
     const config = parseRunConfig({ retrieval: { budget: 500 }, encoder: { model: 'enc.onnx', channels: 3, size: 256, crop: 224, mean: [0.4, 0.4, 0.4], std: [0.2, 0.2, 0.2] } });
     assert.equal(config.retrieval.budget, 500);
-    assert.equal(config.retrieval.k, 50);
+    assert.equal(config.retrieval.k, 200);
     assert.equal(config.encoder.crop, 224);
   });
 

@@ -14,7 +14,7 @@ describe('progress lines', () => {
       { stage: 'pretrain', step: 150, totalSteps: 600, loss: 3.41234, imagesPerS: 400, batchSize: 256, checkpoint: '/c/checkpoint-00000150.pt', checkpointStep: 150 },
     );
     // 450 steps x 256 images / 400 images/s = 288 s
-    assert.match(line, /^pretrain \[#+-+\]  25%  step 150\/600  loss 3\.412  400 images\/s  ETA 4m48s  checkpoint step 150$/);
+    assert.match(line, /^\[#+-+\]  25%  pretrain step 150\/600  loss 3\.412  400 images\/s  ETA 4m48s  checkpoint step 150$/);
   });
 
   it('lists finished stages and says when the trainer has not reported yet', () => {

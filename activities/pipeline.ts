@@ -1,0 +1,91 @@
+import { join } from 'node:path';
+import { heartbeat } from '@temporalio/activity';
+import type { RunConfig } from '../lib/config/schema';
+import type { SourceSpec } from '../lib/config/sources';
+import { type ExportedEncoder, exportedEncoderConfig } from '../lib/encoder/exported';
+import { resolveDataPath } from '../lib/paths';
+import { checkRunInputs as check } from '../lib/pipeline/check-inputs';
+import { poolPerSource, poolShardsOf } from '../lib/pipeline/pool-composition';
+import { readStageRecord, stageKey, writeStageRecord } from '../lib/pipeline/stage-record';
+import { writeExperimentReport } from '../lib/report/experiment';
+import { writeRunReport } from '../lib/report/run-report';
+import type { ExperimentReportInput, RunReportFiles, RunReportInput } from '../lib/report/types';
+import { writeRandomPoolSample } from '../lib/selection/random-sample';
+import { listTargetInstances } from '../lib/selection/target-set';
+import { stageDir } from '../lib/trainer/stage-config';
+import { failFastOnBadInput } from './failures';
+
+/** The run's first step: a missing path, an empty or inconsistent target, a file that is not ONNX fail here, naming the setting. */
+export async function checkRunInputs(config: RunConfig): Promise<{ poolShards: number; targetTrain: number; targetTest: number }> {
+  return failFastOnBadInput(() => check(config));
+}
+
+/** A completed stage of an earlier run of the same name with the same inputs, if any, and the inputs' key. */
+export async function findStageRecord<T>(config: RunConfig, stage: string, inputs: unknown): Promise<{ key: string; result?: T }> {
+  const key = stageKey(inputs);
+  return { key, result: await readStageRecord<T>(config, stage, key) };
+}
+
+export async function saveStageRecord(config: RunConfig, stage: string, key: string, result: unknown): Promise<void> {
+  await writeStageRecord(config, stage, key, result);
+}
+
+export interface PoolSample {
+  source: SourceSpec;
+  samples: number;
+  perSource: Record<string, number>;
+}
+
+/**
+ * A uniform random sample of the pool without the target's images, as shards under the run's folder
+ * (`<run>/samples/<name>`): stage 0's training data, and the experiment's random-subset arm.
+ */
+export async function samplePool(config: RunConfig, name: string, size: number, seed: number): Promise<PoolSample> {
+  return failFastOnBadInput(async () => {
+    const poolShards = await poolShardsOf(config);
+    const exclude = new Set((await listTargetInstances(config.target)).map((t) => t.id));
+    const dir = join(resolveDataPath(config.outputDir), config.name, 'samples', name);
+    const timer = setInterval(() => heartbeat(), 5000);
+    try {
+      const sample = await writeRandomPoolSample({ poolShards, size, seed, exclude, dir, shardSize: config.retrieval.subsetShardSize });
+      return { source: { kind: 'webdataset', name: `sample-${name}`, shards: sample.shards }, samples: sample.samples, perSource: sample.perSource };
+    } finally {
+      clearInterval(timer);
+    }
+  });
+}
+
+/** The encoder settings of a model the trainer exported (its preprocessing spec read from beside it). */
+export async function readExportedEncoder(onnxPath: string): Promise<ExportedEncoder> {
+  return failFastOnBadInput(() => exportedEncoderConfig(onnxPath));
+}
+
+/** Pool images per source: the baseline against which the subset's composition is read. */
+export async function poolComposition(config: RunConfig): Promise<Record<string, number>> {
+  return failFastOnBadInput(() => poolPerSource(config));
+}
+
+/** One trainer job of the run, for its loss curve. */
+export interface TrainerJobRef {
+  label: string;
+  variant: string;
+  job: string;
+}
+
+export type ReportRequest = Omit<RunReportInput, 'runDir' | 'trainerEvents' | 'poolPerSource'> & { trainerJobs: TrainerJobRef[] };
+
+/** Stage 5: report.md, report.html and figures under the run's output folder. */
+export async function writeReport(request: ReportRequest): Promise<RunReportFiles> {
+  const { trainerJobs, ...rest } = request;
+  return writeRunReport({
+    ...rest,
+    runDir: join(resolveDataPath(request.config.outputDir), request.config.name),
+    poolPerSource: await poolPerSource(request.config),
+    trainerEvents: trainerJobs.map((j) => ({ label: j.label, path: join(stageDir(request.config, j.variant, j.job), 'events.jsonl') })),
+  });
+}
+
+/** The experiment's results table (results.md, results.json) under `<run>/experiment`. */
+export async function writeExperiment(input: Omit<ExperimentReportInput, 'dir'>): Promise<{ markdown: string; json: string; table: string }> {
+  return writeExperimentReport({ ...input, dir: join(resolveDataPath(input.config.outputDir), input.config.name, 'experiment') });
+}

@@ -1,0 +1,48 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { Command } from 'commander';
+import { startWorkflowRun } from '../../lib/client';
+import { loadRunConfig } from '../../lib/config/load';
+import { parseRunConfig } from '../../lib/config/validate';
+import type { ExperimentOptions, ExperimentProgress, ExperimentResult } from '../../workflows/sept-experiment';
+import { explainFailure } from '../pipeline-view';
+import { withLocalStack } from './stack';
+
+/**
+ * The experiment's defaults: the demo task with 200 pre-training steps per arm (20 trainings of the
+ * demo's full 600 steps would take hours on a 2-core machine). Fixed before any result was seen.
+ */
+const EXPERIMENT_DEFAULTS = { name: 'experiment', pretrain: { steps: 200 } };
+
+export function registerExperiment(program: Command): void {
+  program
+    .command('experiment')
+    .description("SEPT's comparison at small scale: no pre-training, a random subset, the SEPT subset, the whole pool, over several seeds (what `npm run experiment` does)")
+    .option('-c, --config <file>', 'run configuration (.json, .yaml); default: the demo with 200 pre-training steps per arm')
+    .option('--seeds <n>', 'seeds per arm', '5')
+    .action(async (opts: { config?: string; seeds: string }) => {
+      const config = opts.config ? await loadRunConfig(opts.config) : parseRunConfig(EXPERIMENT_DEFAULTS);
+      const options: ExperimentOptions = { seeds: Array.from({ length: Number(opts.seeds) }, (_, i) => i) };
+      await withLocalStack(async (client, interrupted) => {
+        try {
+          await startWorkflowRun('septExperiment', config, { client, extraArgs: [options] });
+          console.log(`started septExperiment ${config.name}`);
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+          console.log(`rejoined septExperiment ${config.name}, already in flight`);
+        }
+        const handle = client.workflow.getHandle(config.name);
+        const result = handle.result() as Promise<ExperimentResult>;
+        let finished = false;
+        void result.finally(() => (finished = true)).catch(() => undefined);
+        const startedAt = Date.now();
+        while (!finished) {
+          const p = await handle.query<ExperimentProgress>('progress').catch(() => undefined);
+          if (p) console.log(`[${Math.round((Date.now() - startedAt) / 1000)} s] ${p.done}/${p.total} trainings done; now: ${p.current}`);
+          await Promise.race([sleep(60_000), result.catch(() => undefined), interrupted]);
+        }
+        const { table, markdown, json } = await explainFailure(config.name, result);
+        console.log(`\n${table}\n\nresults: ${markdown}\n         ${json}`);
+      });
+    });
+}

@@ -1,0 +1,124 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { freePort, stopProcess } from './dev-server';
+
+/**
+ * An S3-compatible server for tests and local trials: moto's server mode, from a venv in a
+ * machine-wide cache keyed by its version (like the trainer's venv, see trainer-env.cjs).
+ */
+export const MOTO_VERSION = '5.2.5';
+
+function motoVenvDir(): string {
+  const base = process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache');
+  return join(base, 'septflow', `moto-${MOTO_VERSION}`);
+}
+
+function run(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    child.on('error', (err) => reject(new Error(`cannot run ${cmd}: ${err.message}`)));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}:\n${output.slice(-3000)}`))));
+  });
+}
+
+/**
+ * The venv's python with `moto[server]` installed; created on first use (about half a minute).
+ * Built under a temporary name and renamed, so an interrupted install is never taken as done.
+ * Scripts are never run from the venv (their shebangs name the temporary path): `python -m` is.
+ */
+export async function ensureMotoPython(log: (msg: string) => void = (m) => console.error(m)): Promise<string> {
+  const venv = motoVenvDir();
+  const python = join(venv, 'bin', 'python');
+  if (existsSync(python)) return python;
+  mkdirSync(dirname(venv), { recursive: true });
+  const staging = `${venv}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  log(`[setup] creating ${venv} (moto[server]==${MOTO_VERSION}, first run only)`);
+  try {
+    await run('python3', ['-m', 'venv', staging]);
+    await run(join(staging, 'bin', 'python'), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--progress-bar', 'off', `moto[server]==${MOTO_VERSION}`]);
+    try {
+      renameSync(staging, venv);
+    } catch (err) {
+      // Another process finished the same venv first; theirs is as good as ours.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    }
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+  return python;
+}
+
+export interface S3Server {
+  /** http://127.0.0.1:<port> */
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  process: ChildProcess;
+  /** The standard AWS variables that point a client (LanceDB included) at this server. */
+  env: Record<string, string>;
+  /** Creates a bucket (moto takes a plain unsigned PUT). */
+  createBucket(name: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function answers(endpoint: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${endpoint}/`, { signal: AbortSignal.timeout(1000) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts `moto_server` on 127.0.0.1 (a free port unless given) and waits until it answers. */
+export async function startS3Server(opts: { port?: number; logFile?: string; startTimeoutMs?: number } = {}): Promise<S3Server> {
+  const python = await ensureMotoPython();
+  const port = opts.port ?? (await freePort());
+  const child = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (opts.logFile) {
+    mkdirSync(dirname(opts.logFile), { recursive: true });
+    const out = createWriteStream(opts.logFile, { flags: 'a' });
+    child.stdout!.pipe(out);
+    child.stderr!.pipe(out);
+  } else {
+    child.stdout!.resume();
+    child.stderr!.resume();
+  }
+  const endpoint = `http://127.0.0.1:${port}`;
+  const timeoutMs = opts.startTimeoutMs ?? 30_000;
+  const deadline = Date.now() + timeoutMs;
+  while (!(await answers(endpoint))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stopProcess(child, 'SIGTERM', 5_000);
+      throw new Error(child.exitCode !== null ? `moto server exited with code ${child.exitCode} during start` : `moto server at ${endpoint} not answering after ${timeoutMs} ms`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const credentials = { region: 'us-east-1', accessKeyId: 'septflow-test', secretAccessKey: 'septflow-test-secret' };
+  return {
+    endpoint,
+    ...credentials,
+    process: child,
+    env: {
+      AWS_ENDPOINT_URL: endpoint,
+      AWS_REGION: credentials.region,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    },
+    async createBucket(name: string) {
+      const res = await fetch(`${endpoint}/${encodeURIComponent(name)}`, { method: 'PUT' });
+      const body = await res.text();
+      if (!res.ok) throw new Error(`creating bucket ${name}: HTTP ${res.status} ${body.slice(0, 300)}`);
+    },
+    stop: () => stopProcess(child, 'SIGTERM', 5_000),
+  };
+}

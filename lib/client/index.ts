@@ -1,0 +1,126 @@
+import { join } from 'node:path';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { RunConfigInput } from '../config/schema';
+import { RUN_CONFIG_SCHEMA_FILE } from '../config/json-schema';
+import { parseRunConfig } from '../config/validate';
+import { projectRoot } from '../paths';
+import { connectClient } from '../temporal/connection';
+import { CPU_QUEUE } from '../temporal/queues';
+import type { PipelineProgress, SeptRunResult } from '../../workflows/pipeline-types';
+import { runSummary } from './summary';
+
+export type { RunConfig, RunConfigInput } from '../config/schema';
+export type { SourceSpec } from '../config/sources';
+export { runConfigSchema } from '../config/schema';
+export { ConfigError, parseRunConfig } from '../config/validate';
+export { loadRunConfig } from '../config/load';
+export { runConfigJsonSchema, RUN_CONFIG_SCHEMA_FILE } from '../config/json-schema';
+export type { PipelineFigures, PipelineProgress, PipelineStage, SeptRunResult, StageTiming } from '../../workflows/pipeline-types';
+export { CPU_QUEUE, GPU_QUEUE } from '../temporal/queues';
+export { runSummary } from './summary';
+
+/** The workflow that runs SEPT end to end: encoder, embed, select, pre-train, fine-tune, report. */
+export const SEPT_PIPELINE = 'septPipeline';
+
+/** Absolute path of the run configuration's JSON Schema (for editors and the Temporal UI). */
+export const runConfigJsonSchemaPath = join(projectRoot, RUN_CONFIG_SCHEMA_FILE);
+
+export interface SeptRunOptions {
+  /** A connected client to use (and leave open); by default one is connected from the environment (TEMPORAL_ADDRESS, …). */
+  client?: Client;
+  /** Default: the run name, `config.name`. */
+  workflowId?: string;
+  /** Default: `sept-cpu`, where septflow's workflows run. */
+  taskQueue?: string;
+  /** One line the Temporal UI shows for the run; default: pool, target, budget and pre-training of the config. */
+  summary?: string;
+  /** Arguments after the configuration, for workflows that take options (trainModel's). */
+  extraArgs?: unknown[];
+}
+
+/** A started (or found) run. `close()` releases the connection when the API opened it. */
+export interface SeptRunHandle<Progress = PipelineProgress, Result = SeptRunResult> {
+  workflowId: string;
+  /** Run id: the first execution of a started run; the latest execution of a found one. */
+  runId: string;
+  /** The workflow's `progress` query; needs a `sept-cpu` worker to answer. */
+  progress(): Promise<Progress>;
+  /** Waits for the run to finish; rejects with WorkflowFailedError when it failed or was cancelled. */
+  result(): Promise<Result>;
+  /** Asks the run to stop: running trainers checkpoint first. Resolves once the request is recorded. */
+  cancel(): Promise<void>;
+  close(): Promise<void>;
+  /** The underlying Temporal handle, for anything else (signals, describe, history). */
+  readonly workflow: WorkflowHandle;
+}
+
+async function clientFor(options: { client?: Client }): Promise<{ client: Client; owned: boolean }> {
+  return options.client ? { client: options.client, owned: false } : { client: await connectClient(), owned: true };
+}
+
+function toRunHandle<Progress, Result>(workflow: WorkflowHandle, runId: string, client: Client, owned: boolean): SeptRunHandle<Progress, Result> {
+  let closed: Promise<void> | undefined;
+  return {
+    workflowId: workflow.workflowId,
+    runId,
+    workflow,
+    progress: () => workflow.query<Progress>('progress'),
+    result: () => workflow.result() as Promise<Result>,
+    cancel: async () => {
+      await workflow.cancel();
+    },
+    close: () => (closed ??= owned ? client.connection.close() : Promise.resolve()),
+  };
+}
+
+/**
+ * Starts a workflow of a septflow run by type: the run configuration is validated first (a
+ * ConfigError names every bad field, and nothing is started or connected), then the workflow
+ * starts with `[config]` as its arguments. `startSeptRun` is this with `septPipeline`; the other
+ * types (`census`, `trainModel`, …) serve single stages and tests.
+ */
+export async function startWorkflowRun<Progress = PipelineProgress, Result = SeptRunResult>(
+  workflowType: string,
+  input: RunConfigInput,
+  options: SeptRunOptions = {},
+): Promise<SeptRunHandle<Progress, Result>> {
+  const config = parseRunConfig(input);
+  const { client, owned } = await clientFor(options);
+  try {
+    const workflow = await client.workflow.start(workflowType, {
+      taskQueue: options.taskQueue ?? CPU_QUEUE,
+      workflowId: options.workflowId ?? config.name,
+      args: [config, ...(options.extraArgs ?? [])],
+      staticSummary: options.summary ?? runSummary(config),
+    });
+    return toRunHandle<Progress, Result>(workflow, workflow.firstExecutionRunId, client, owned);
+  } catch (err) {
+    if (owned) await client.connection.close();
+    throw err;
+  }
+}
+
+/**
+ * Validates a run configuration and starts `septPipeline` on it (workflow id: the run name). Throws
+ * ConfigError naming each bad field before anything starts; WorkflowExecutionAlreadyStartedError
+ * when a run of that name is still running.
+ */
+export function startSeptRun(config: RunConfigInput, options: SeptRunOptions = {}): Promise<SeptRunHandle> {
+  return startWorkflowRun<PipelineProgress, SeptRunResult>(SEPT_PIPELINE, config, options);
+}
+
+/** A handle on an existing run (its latest execution); throws WorkflowNotFoundError when there is none. */
+export async function getSeptRun<Progress = PipelineProgress, Result = SeptRunResult>(
+  workflowId: string,
+  options: { client?: Client; runId?: string } = {},
+): Promise<SeptRunHandle<Progress, Result>> {
+  const { client, owned } = await clientFor(options);
+  try {
+    const workflow = client.workflow.getHandle(workflowId, options.runId);
+    const { runId } = await workflow.describe();
+    return toRunHandle<Progress, Result>(workflow, runId, client, owned);
+  } catch (err) {
+    if (owned) await client.connection.close();
+    throw err;
+  }
+}

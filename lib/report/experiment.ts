@@ -1,0 +1,161 @@
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from './atomic-write';
+import { type Block, type Inline, markdownTable, renderMarkdown } from './document';
+import { NA, byName, count, duration, fixed, percent, share, timestamp } from './format';
+import { ACCURACY_METRICS } from './run-report';
+import type { ExperimentReportInput, ExperimentRow } from './types';
+
+type Arm = ExperimentRow['arm'];
+
+/** The arms from the baseline without pre-training to the whole pool, SEPT's subset between them. */
+export const ARMS: readonly { arm: Arm; description: string }[] = [
+  { arm: 'none', description: 'no pre-training' },
+  { arm: 'random', description: 'random pool subset' },
+  { arm: 'sept', description: 'SEPT subset' },
+  { arm: 'pool', description: 'whole pool' },
+];
+
+export interface MetricSummary {
+  /** Over the seeds that reported the metric; null when none did. */
+  mean: number | null;
+  /** Sample standard deviation (n - 1); null below two values. */
+  std: number | null;
+  n: number;
+}
+
+export interface ArmSummary {
+  arm: Arm;
+  description: string;
+  seeds: number[];
+  /** Mean over seeds (arms such as `random` may draw a different sample per seed). */
+  pretrainImages: number;
+  /** Images per source, summed over seeds: its shares are the arm's mean composition. */
+  composition: Record<string, number>;
+  metrics: Record<string, MetricSummary>;
+}
+
+function summarize(values: number[]): MetricSummary {
+  const n = values.length;
+  if (!n) return { mean: null, std: null, n };
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  const std = n > 1 ? Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1)) : null;
+  return { mean, std, n };
+}
+
+/** Mean and spread of each accuracy per arm over seeds; arms in ARMS order, only those with rows. */
+export function summarizeArms(rows: ExperimentRow[]): ArmSummary[] {
+  return ARMS.flatMap(({ arm, description }) => {
+    const of = rows.filter((r) => r.arm === arm);
+    if (!of.length) return [];
+    const composition: Record<string, number> = {};
+    for (const r of of) for (const [source, n] of Object.entries(r.composition)) composition[source] = (composition[source] ?? 0) + n;
+    const keys = [...new Set([...ACCURACY_METRICS.map((m) => m.key as string), ...of.flatMap((r) => Object.keys(r.metrics))])];
+    const metrics = Object.fromEntries(
+      keys.map((k) => [k, summarize(of.map((r) => r.metrics[k]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v)))]),
+    );
+    return [
+      {
+        arm,
+        description,
+        seeds: [...new Set(of.map((r) => r.seed))].sort((a, b) => a - b),
+        pretrainImages: of.reduce((a, r) => a + r.pretrainImages, 0) / of.length,
+        composition: Object.fromEntries(Object.entries(composition).sort(([a], [b]) => byName(a, b))),
+        metrics,
+      },
+    ];
+  });
+}
+
+/** `60.0 ± 14.1` in percent; the mean alone for one seed; n/a when no seed reported it. */
+export function meanAndSpread(m: MetricSummary | undefined): string {
+  if (!m || m.mean === null) return NA;
+  const mean = (m.mean * 100).toFixed(1);
+  return m.std === null ? mean : `${mean} ± ${(m.std * 100).toFixed(1)}`;
+}
+
+function compositionText(composition: Record<string, number>): string {
+  const total = Object.values(composition).reduce((a, b) => a + b, 0);
+  if (!total) return '—';
+  return Object.entries(composition)
+    .map(([source, n]) => `${source} ${percent(n / total)}`)
+    .join(', ');
+}
+
+function resultsTable(arms: ArmSummary[], poolImages: number): Extract<Block, { kind: 'table' }> {
+  const head = ['pre-training', 'images (share of pool)', 'composition by source', ...ACCURACY_METRICS.map((m) => `${m.name} (%)`), 'seeds'];
+  const rows: Inline[][] = arms.map((a) => [
+    a.description,
+    a.pretrainImages ? `${count(Math.round(a.pretrainImages))} (${percent(share(a.pretrainImages, poolImages))})` : '0',
+    compositionText(a.composition),
+    ...ACCURACY_METRICS.map((m) => meanAndSpread(a.metrics[m.key])),
+    String(a.seeds.length),
+  ]);
+  return { kind: 'table', head, rows, numeric: [false, true, false, true, true, true, true] };
+}
+
+/** The README's results table: one row per arm, accuracies in percent as mean ± std over seeds. */
+export function experimentTable(arms: ArmSummary[], poolImages: number): string {
+  const t = resultsTable(arms, poolImages);
+  return markdownTable(t.head, t.rows, t.numeric);
+}
+
+function perSeedTable(rows: ExperimentRow[]): Block {
+  const order = (arm: Arm) => ARMS.findIndex((a) => a.arm === arm);
+  const sorted = [...rows].sort((a, b) => order(a.arm) - order(b.arm) || a.seed - b.seed);
+  return {
+    kind: 'table',
+    head: ['arm', 'seed', 'pre-training images', ...ACCURACY_METRICS.map((m) => `${m.name} (%)`)],
+    rows: sorted.map((r) => [r.arm, String(r.seed), count(r.pretrainImages), ...ACCURACY_METRICS.map((m) => fixed(nullableTimes100(r.metrics[m.key]), 1))]),
+    numeric: [false, true, true, true, true, true],
+  };
+}
+
+const nullableTimes100 = (v: number | null | undefined) => (typeof v === 'number' ? v * 100 : null);
+
+/**
+ * Writes `<dir>/results.json` (the rows and their per-arm summary) and `<dir>/results.md`; returns
+ * their paths and the results table for the README. Same input, same bytes.
+ */
+export async function writeExperimentReport(input: ExperimentReportInput): Promise<{ markdown: string; json: string; table: string }> {
+  const dir = resolve(input.dir);
+  const arms = summarizeArms(input.rows);
+  const resultsBlock = resultsTable(arms, input.poolImages);
+  const table = markdownTable(resultsBlock.head, resultsBlock.rows, resultsBlock.numeric);
+  const json = join(dir, 'results.json');
+  const markdown = join(dir, 'results.md');
+  const results = {
+    run: input.run,
+    startedAt: input.startedAt,
+    finishedAt: input.finishedAt,
+    poolImages: input.poolImages,
+    poolPerSource: input.poolPerSource,
+    rows: input.rows,
+    arms,
+    config: input.config,
+  };
+  const blocks: Block[] = [
+    { kind: 'heading', level: 1, text: `SEPT experiment: ${input.run}` },
+    {
+      kind: 'facts',
+      rows: [
+        ['started', timestamp(input.startedAt)],
+        ['finished', timestamp(input.finishedAt)],
+        ['duration', duration((input.finishedAt - input.startedAt) / 1000)],
+        ['pool', `${count(input.poolImages)} images: ${compositionText(input.poolPerSource)}`],
+      ],
+    },
+    { kind: 'heading', level: 2, text: 'Results' },
+    {
+      kind: 'paragraph',
+      text: ['Accuracy on the target test set in percent, mean ± sample standard deviation over seeds. Fine-tuned: encoder and linear head trained on the labeled target; kNN and linear probe: the frozen pre-trained encoder.'],
+    },
+    resultsBlock,
+    { kind: 'heading', level: 2, text: 'Per seed' },
+    perSeedTable(input.rows),
+    { kind: 'heading', level: 2, text: 'Configuration' },
+    { kind: 'code', language: 'json', text: JSON.stringify(input.config, null, 2) },
+  ];
+  await writeFileAtomic(json, `${JSON.stringify(results, null, 2)}\n`);
+  await writeFileAtomic(markdown, renderMarkdown(blocks));
+  return { markdown, json, table };
+}

@@ -3,10 +3,12 @@
 // workflow change is meant to be incompatible with runs in flight, and say so in the change.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { execFileSync } from 'node:child_process';
 import { CPU_QUEUE } from '../../lib/temporal/queues';
 import { smallPipelineConfig } from '../pipeline/small-run';
 import { startTestTemporal, withWorkers } from '../support/temporal';
+
+const { ensureTemporalCli } = require('../../infra/temporal-cli.cjs') as { ensureTemporalCli: () => string };
 
 const RUN = 'replay';
 /** The pipeline and every child it starts (the selection embeds the target set in a child of its own). */
@@ -22,10 +24,11 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     for (const id of WORKFLOWS) {
-      const history = await temporal.client.workflow.getHandle(id).fetchHistory();
+      // The CLI writes the JSON form that historyFromJSON reads (proto3 JSON, enum names).
+      const json = execFileSync(ensureTemporalCli(), ['workflow', 'show', '--address', temporal.server.address, '--workflow-id', id, '--output', 'json'], { maxBuffer: 256 << 20 }).toString();
       const file = join(dir, `${id.replace(/\//g, '--')}.json`);
-      writeFileSync(file, `${historyToJSON(history)}\n`);
-      console.log(`recorded ${id}: ${history.events?.length} events -> ${file}`);
+      writeFileSync(file, json);
+      console.log(`recorded ${id}: ${(JSON.parse(json) as { events: unknown[] }).events.length} events -> ${file}`);
     }
   } finally {
     await temporal.stop();

@@ -30,8 +30,9 @@ export function gpuShutdownOptions(grace: string) {
 }
 
 /**
- * Runs one worker until SIGINT or SIGTERM (the SDK's runtime handles both: it stops polling, lets
- * running activities finish within the shutdown grace time, then exits).
+ * Runs one worker until SIGINT or SIGTERM (the SDK's runtime handles both: it stops polling, then
+ * exits once running activities are done; a GPU worker stops its trainer at once, see
+ * gpuShutdownOptions).
  */
 export async function runWorker(kind: QueueKind): Promise<void> {
   const settings = workerSettingsFromEnv();

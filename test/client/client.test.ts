@@ -14,12 +14,12 @@ import {
   startSeptRun,
   startWorkflowRun,
 } from '../../index';
-import type { Census } from '../../lib/census';
 import { demoShards } from '../../lib/demo/materialize';
 import type { TrainModelProgress, TrainModelResult } from '../../workflows/train-model';
 import { waitFor } from '../support/processes';
 import { startTestTemporal, type TestTemporal, withWorkers } from '../support/temporal';
 import { tempDir } from '../support/tmp';
+import { smallPipelineConfig } from '../pipeline/small-run';
 
 /** A run over one MNIST test shard: census finishes in seconds. */
 async function smallConfig(name: string): Promise<RunConfigInput> {
@@ -99,24 +99,27 @@ describe('client API on a real dev server', () => {
     }
   });
 
-  it('runs a workflow to its result, on a connection of its own from TEMPORAL_ADDRESS', async () => {
-    const config = await smallConfig('api-census');
+  it('runs SEPT end to end to its result, with progress, on a connection of its own from TEMPORAL_ADDRESS', async () => {
+    const config = await smallPipelineConfig('api-run');
     const saved = process.env.TEMPORAL_ADDRESS;
     process.env.TEMPORAL_ADDRESS = temporal.server.address;
     try {
-      const census = await withWorkers(temporal, async () => {
-        const run = await startWorkflowRun<never, Census>('census', config);
+      const result = await withWorkers(temporal, async () => {
+        const run = await startSeptRun(config);
         try {
-          assert.equal(run.workflowId, 'api-census');
+          assert.equal(run.workflowId, 'api-run');
+          const progress = await waitFor('the progress query to answer', () => run.progress().catch(() => undefined));
+          assert.equal(progress.run, 'api-run');
           return await run.result();
         } finally {
           await run.close();
           await run.close(); // idempotent
         }
       });
-      assert.equal(census.total, 1000);
-      const found = await getSeptRun<never, Census>('api-census', { client: temporal.client });
-      assert.equal((await found.result()).total, 1000);
+      assert.equal(result.progress.stage, 'done');
+      assert.ok(typeof result.metrics.top1 === 'number');
+      const found = await getSeptRun('api-run', { client: temporal.client });
+      assert.deepEqual((await found.result()).metrics, result.metrics);
       await assert.rejects(getSeptRun('no-such-run', { client: temporal.client }), WorkflowNotFoundError);
     } finally {
       if (saved === undefined) delete process.env.TEMPORAL_ADDRESS;

@@ -47,7 +47,17 @@ describe('selectSubset workflow on a real dev server', () => {
       store: { uri: store },
       outputDir: join(dir, 'runs'),
       // Several target chunks and pool partitions, so the merge across them is exercised.
-      retrieval: { budget: 600, k: 20, search: 'exact', targetChunk: 500, partitionRows: 3000, subsetShardSize: 250, contactSheet: { targets: 4, neighbours: 5 } },
+      // The copies are copies in vector space only (their pixels differ), so the guard's pixel check is off.
+      retrieval: {
+        budget: 600,
+        k: 20,
+        search: 'exact',
+        targetChunk: 500,
+        partitionRows: 3000,
+        subsetShardSize: 250,
+        contactSheet: { targets: 4, neighbours: 5 },
+        leakageGuard: { pixelCorrelation: null },
+      },
     };
   });
   after(async () => temporal?.stop());

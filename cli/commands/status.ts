@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import { connectClient } from '../../lib/temporal/connection';
 import type { TrainerHeartbeat } from '../../lib/trainer/heartbeat';
 import type { EmbedProgress } from '../../workflows/embed-progress';
+import type { PipelineProgress } from '../../workflows/pipeline-types';
 import type { TrainModelProgress } from '../../workflows/train-model';
+import { renderPipeline } from '../pipeline-view';
 import { formatEmbedProgress, formatTrainProgress } from '../progress';
 
 export function registerStatus(program: Command): void {
@@ -17,6 +19,10 @@ export function registerStatus(program: Command): void {
         const info = await handle.describe();
         console.log(`${info.type} ${workflowId}: ${info.status.name}`);
         console.log(`started ${info.startTime.toISOString()}${info.closeTime ? `, closed ${info.closeTime.toISOString()}` : ''}`);
+        if (info.status.name === 'RUNNING' && info.type === 'septPipeline') {
+          const progress = await handle.query<PipelineProgress>('progress').catch(() => undefined);
+          console.log(progress ? (await renderPipeline(client, progress)).join('\n') : 'progress: no worker answers the query yet');
+        }
         if (info.status.name === 'RUNNING' && info.type === 'embedPool') {
           const progress = await handle.query<EmbedProgress>('progress').catch(() => undefined);
           console.log(progress ? formatEmbedProgress(progress) : 'progress: no worker answers the query yet');

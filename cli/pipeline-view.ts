@@ -1,10 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { type Client, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { PIPELINE_STAGES, type PipelineStage } from '../lib/report/types';
 import type { TrainerHeartbeat } from '../lib/trainer/heartbeat';
 import type { EmbedProgress } from '../workflows/embed-progress';
 import type { PipelineProgress, SeptRunResult } from '../workflows/pipeline-types';
+import { refreshUntilSettled } from './follow';
 import { formatEmbedProgress, formatTrainerLine, progressBar } from './progress';
 
 /** The running trainer's heartbeat of a child workflow: live step, loss and speed. */
@@ -56,34 +56,27 @@ export async function renderPipeline(client: Client, p: PipelineProgress): Promi
  */
 export async function followPipeline(client: Client, handle: WorkflowHandle, opts: { interrupted?: Promise<never> } = {}): Promise<SeptRunResult> {
   const tty = Boolean(process.stdout.isTTY);
-  const result = handle.result() as Promise<SeptRunResult>;
-  let finished = false;
-  void result.then(
-    () => (finished = true),
-    () => (finished = true),
-  );
   let drawn = 0;
   let lastPrinted = '';
   let lastPrintedAt = 0;
-  while (!finished) {
+  const refresh = async () => {
     const progress = await handle.query<PipelineProgress>('progress').catch(() => undefined);
-    if (progress) {
-      const lines = await renderPipeline(client, progress);
-      if (tty) {
-        process.stdout.write(`${drawn ? `\x1b[${drawn}A` : ''}${lines.map((l) => `\x1b[2K${l}\n`).join('')}`);
-        drawn = lines.length;
-      } else {
-        const current = lines.find((l) => l.startsWith(progress.stage)) ?? '';
-        const key = `${progress.stage}:${PIPELINE_STAGES.map((s) => progress.stages[s].status).join()}`;
-        if (key !== lastPrinted || Date.now() - lastPrintedAt > 30_000) {
-          console.log(current);
-          lastPrinted = key;
-          lastPrintedAt = Date.now();
-        }
-      }
+    if (!progress) return;
+    const lines = await renderPipeline(client, progress);
+    if (tty) {
+      process.stdout.write(`${drawn ? `\x1b[${drawn}A` : ''}${lines.map((l) => `\x1b[2K${l}\n`).join('')}`);
+      drawn = lines.length;
+      return;
     }
-    await Promise.race([sleep(tty ? 1000 : 2000), result.catch(() => undefined), ...(opts.interrupted ? [opts.interrupted] : [])]);
-  }
+    const current = lines.find((l) => l.startsWith(progress.stage)) ?? '';
+    const key = `${progress.stage}:${PIPELINE_STAGES.map((s) => progress.stages[s].status).join()}`;
+    if (key !== lastPrinted || Date.now() - lastPrintedAt > 30_000) {
+      console.log(current);
+      lastPrinted = key;
+      lastPrintedAt = Date.now();
+    }
+  };
+  const result = refreshUntilSettled(handle.result() as Promise<SeptRunResult>, tty ? 1000 : 2000, refresh, opts.interrupted);
   return explainFailure(handle.workflowId, result);
 }
 

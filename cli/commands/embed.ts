@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import { loadRunConfig } from '../../lib/config/load';
@@ -6,6 +5,7 @@ import { connectClient, connectConfig, workflowUiUrl } from '../../lib/temporal/
 import { CPU_QUEUE } from '../../lib/temporal/queues';
 import type { EmbedPoolResult } from '../../workflows/embed-pool';
 import type { EmbedProgress } from '../../workflows/embed-progress';
+import { refreshUntilSettled } from '../follow';
 import { formatEmbedProgress } from '../progress';
 
 export function registerEmbed(program: Command): void {
@@ -30,14 +30,10 @@ export function registerEmbed(program: Command): void {
         console.log(`started embedPool ${workflowId}`);
         console.log(workflowUiUrl(connectConfig().namespace, workflowId));
         if (!opts.wait) return;
-        const result = handle.result() as Promise<EmbedPoolResult>;
-        let finished = false;
-        void result.finally(() => (finished = true)).catch(() => undefined);
-        while (!finished) {
+        const result = refreshUntilSettled(handle.result() as Promise<EmbedPoolResult>, 1000, async () => {
           const progress = await client.workflow.getHandle(workflowId).query<EmbedProgress>('progress').catch(() => undefined);
           if (progress) process.stdout.write(`${process.stdout.isTTY ? '\r' : ''}${formatEmbedProgress(progress)}${process.stdout.isTTY ? '' : '\n'}`);
-          await Promise.race([sleep(1000), result.catch(() => undefined)]);
-        }
+        });
         console.log(`\n${JSON.stringify(await result, null, 2)}`);
       } finally {
         await client.connection.close();

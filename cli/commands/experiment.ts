@@ -1,10 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import { startWorkflowRun } from '../../lib/client';
 import { loadRunConfig } from '../../lib/config/load';
 import { parseRunConfig } from '../../lib/config/validate';
 import type { ExperimentOptions, ExperimentProgress, ExperimentResult } from '../../workflows/sept-experiment';
+import { refreshUntilSettled } from '../follow';
 import { explainFailure } from '../pipeline-view';
 import { withLocalStack } from './stack';
 
@@ -32,15 +32,16 @@ export function registerExperiment(program: Command): void {
           console.log(`rejoined septExperiment ${config.name}, already in flight`);
         }
         const handle = client.workflow.getHandle(config.name);
-        const result = handle.result() as Promise<ExperimentResult>;
-        let finished = false;
-        void result.finally(() => (finished = true)).catch(() => undefined);
         const startedAt = Date.now();
-        while (!finished) {
-          const p = await handle.query<ExperimentProgress>('progress').catch(() => undefined);
-          if (p) console.log(`[${Math.round((Date.now() - startedAt) / 1000)} s] ${p.done}/${p.total} trainings done; now: ${p.current}`);
-          await Promise.race([sleep(60_000), result.catch(() => undefined), interrupted]);
-        }
+        const result = refreshUntilSettled(
+          handle.result() as Promise<ExperimentResult>,
+          60_000,
+          async () => {
+            const p = await handle.query<ExperimentProgress>('progress').catch(() => undefined);
+            if (p) console.log(`[${Math.round((Date.now() - startedAt) / 1000)} s] ${p.done}/${p.total} trainings done; now: ${p.current}`);
+          },
+          interrupted,
+        );
         const { table, markdown, json } = await explainFailure(config.name, result);
         console.log(`\n${table}\n\nresults: ${markdown}\n         ${json}`);
       });

@@ -8,13 +8,18 @@ import type { EmbedTarget } from '../lib/embed/target';
 import type { EncoderConfig } from '../lib/encoder/spec';
 import { resolveDataPath } from '../lib/paths';
 import type { ShardRef } from '../lib/sources/shard-ref';
-import { type CommitOutcome, commitStagedShards, compactEncoderTables } from '../lib/store/commit';
+import { type CommitOutcome, commitStagedShards, committedShards, compactEncoderTables } from '../lib/store/commit';
 import { openStore } from '../lib/store/connect';
 import { quarantineCounts } from '../lib/store/quarantine';
-import { dropAllStaging } from '../lib/store/staging';
+import { dropAllStaging, type ShardTally } from '../lib/store/staging';
 import { tableNames } from '../lib/store/tables';
 import { recordEmbedded, recordQuarantined } from '../lib/telemetry/metrics';
 import { failFastOnBadInput } from './failures';
+
+export interface ShardPageToEmbed {
+  toEmbed: ShardRef[];
+  committed: ShardTally[];
+}
 
 /** Loads and checks the encoder, fixes its id and vector size, creates its tables. */
 export async function prepareEncoder(encoder: EncoderConfig, store: string): Promise<EmbedTarget> {
@@ -26,8 +31,20 @@ export async function planPoolShards(sources: SourceSpec[], outputDir: string, r
   return failFastOnBadInput(() => writeShardPlan(sources, join(resolveDataPath(outputDir), runName, 'embed-shards.jsonl')));
 }
 
+/** Kept for executions started before embedPool's `skip-committed-shards` patch. */
 export async function readShardPage(plan: ShardPlan, offset: number, limit: number): Promise<ShardRef[]> {
   return readShardPlanPage(plan, offset, limit);
+}
+
+/**
+ * A page of the plan split into shards still to embed and shards this encoder already committed
+ * (a rerun, a grown pool): a nightly run over a million committed shards schedules no activity for them.
+ */
+export async function readShardPageToEmbed(plan: ShardPlan, offset: number, limit: number, target: EmbedTarget): Promise<ShardPageToEmbed> {
+  const page = await readShardPlanPage(plan, offset, limit);
+  const committed = await committedShards(await openStore(target.store), target.encoderId, page.map((s) => s.id));
+  const done = new Set(committed.map((t) => t.shardId));
+  return { toEmbed: page.filter((s) => !done.has(s.id)), committed };
 }
 
 /** Embeds one shard into its staging table (idempotent); heartbeats after every batch. */

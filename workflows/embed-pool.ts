@@ -1,9 +1,11 @@
-import { continueAsNew, proxyActivities, setHandler } from '@temporalio/workflow';
+import { continueAsNew, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type * as embedActivities from '../activities/embed';
 import type { RunConfigInput } from '../lib/config/schema';
 import type { ShardPlan } from '../lib/embed/shard-plan';
+import type { ShardRef } from '../lib/sources/shard-ref';
 import type { EmbedTarget } from '../lib/embed/target';
 import type { CommitOutcome } from '../lib/store/commit';
+import type { ShardTally } from '../lib/store/staging';
 import { CPU_QUEUE } from '../lib/temporal/queues';
 import { type EmbedProgress, embedProgressQuery } from './embed-progress';
 import { runConfigOrFail } from './run-config';
@@ -107,26 +109,39 @@ export async function embedPool(input?: RunConfigInput, carry?: EmbedPoolCarry):
   };
   setHandler(embedProgressQuery, () => progress);
 
+  const countDone = (t: ShardTally) => {
+    progress.shardsDone++;
+    progress.samplesEmbedded += t.embedded;
+    progress.quarantined += t.quarantined;
+  };
   const committer = new Committer(
     (shardIds) => commit.commitShards(target, shardIds),
     ({ committed, alreadyCommitted }) => {
-      for (const t of [...committed, ...alreadyCommitted]) {
-        progress.shardsDone++;
-        progress.samplesEmbedded += t.embedded;
-        progress.quarantined += t.quarantined;
-      }
+      for (const t of [...committed, ...alreadyCommitted]) countDone(t);
       processed += committed.reduce((n, t) => n + t.samples, 0);
       progress.imagesPerSecond = Math.round(processed / Math.max(0.001, (Date.now() - startedAtMs) / 1000));
     },
   );
 
-  const page = await setup.readShardPage(plan, next, config.embed.shardsPerExecution);
-  await inWindow(page, config.embed.window, async (shard) => {
+  // A page of the plan; shards this encoder already committed (a rerun, a grown pool) are counted,
+  // not scheduled. Executions started before the `skip-committed-shards` patch read the page whole
+  // and let each shard's activity find it committed.
+  const readPage = async (): Promise<{ size: number; toEmbed: ShardRef[] }> => {
+    if (!patched('skip-committed-shards')) {
+      const page = await setup.readShardPage(plan, next, config.embed.shardsPerExecution);
+      return { size: page.length, toEmbed: page };
+    }
+    const { toEmbed, committed } = await setup.readShardPageToEmbed(plan, next, config.embed.shardsPerExecution, target);
+    committed.forEach(countDone);
+    return { size: toEmbed.length + committed.length, toEmbed };
+  };
+  const page = await readPage();
+  await inWindow(page.toEmbed, config.embed.window, async (shard) => {
     do await embed.embedShard(shard, target);
     while ((await committer.submit(shard.id)) === 'missing');
   });
 
-  const after = next + page.length;
+  const after = next + page.size;
   if (after < plan.total) {
     await setup.compactEmbeddings(target);
     return continueAsNew<typeof embedPool>(input, { target, plan, next: after, progress, processed, startedAtMs });

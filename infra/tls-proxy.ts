@@ -21,6 +21,11 @@ export interface TlsProxyOptions {
   keyFile: string;
   /** When given, clients must present a certificate signed by this CA (`ssl_verify_client on`). */
   clientCaFile?: string;
+  /**
+   * When given, every request must carry `authorization: Bearer <apiKey>`, as Temporal Cloud checks
+   * API keys; others get HTTP 401, which gRPC clients report as UNAUTHENTICATED.
+   */
+  apiKey?: string;
   /** Port on 127.0.0.1; a free one when absent. */
   port?: number;
   /** How long to wait for nginx to listen, in ms. */
@@ -61,7 +66,7 @@ ${opts.clientCaFile ? `    ssl_client_certificate ${opts.clientCaFile};\n    ssl
     # Payloads and histories can be megabytes; nginx would refuse bodies over 1 MB.
     client_max_body_size 0;
     location / {
-      grpc_pass grpc://${opts.upstream};
+${opts.apiKey ? `      if ($http_authorization != "Bearer ${opts.apiKey}") { return 401; }\n` : ''}      grpc_pass grpc://${opts.upstream};
     }
   }
 }
@@ -81,6 +86,7 @@ function listening(port: number): Promise<boolean> {
 
 /** Starts nginx in the foreground (`daemon off`) with a generated config in a temporary prefix. */
 export async function startTlsProxy(opts: TlsProxyOptions): Promise<TlsProxy> {
+  if (opts.apiKey !== undefined && !/^[\w.~+/=-]+$/.test(opts.apiKey)) throw new Error('apiKey: only token characters (letters, digits, . ~ + / = - _) fit in the proxy config');
   const { nginx } = ensureSystemPackages(['nginx']);
   const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'septflow-tls-proxy-'));

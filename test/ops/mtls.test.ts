@@ -51,6 +51,45 @@ function exitOf(worker: WorkerProcess, logDir: string): Promise<never> {
 
 const defined = (vars: Record<string, string | undefined>) => Object.fromEntries(Object.entries(vars).filter(([, v]) => v !== undefined)) as Record<string, string>;
 
+/**
+ * Runs `census` (one activity on each queue) with a worker process per queue and a client, all
+ * configured by `env` alone, and checks that every kind of call went through the proxy.
+ */
+async function censusThroughProxy(proxy: TlsProxy, env: Record<string, string | undefined>, logDir: string, workers: WorkerProcess[]): Promise<void> {
+  for (const kind of ['cpu', 'gpu'] as const) {
+    workers.push(spawnWorker(kind, { address: proxy.address, logDir, env: defined(env) }));
+  }
+  const pool = (await demoShards('mnist', 'train')).slice(0, 1);
+  const workflowId = `test/census-${Date.now()}`;
+  const started = Date.now();
+  const { census, history } = await withEnv(env, async () => {
+    const client = await connectClient();
+    try {
+      const run = client.workflow.execute('census', {
+        taskQueue: CPU_QUEUE,
+        workflowId,
+        workflowExecutionTimeout: '3m',
+        args: [{ pool: { sources: [{ kind: 'webdataset', name: 'mnist-part', shards: pool }] } }],
+      });
+      const census = (await Promise.race([run, ...workers.map((w) => exitOf(w, logDir))])) as Census;
+      return { census, history: await client.workflow.getHandle(workflowId).fetchHistory() };
+    } finally {
+      await client.connection.close();
+    }
+  });
+  console.log(`census through the proxy: ${Date.now() - started} ms (worker start included)`);
+  assert.equal(census.total, 1000);
+  assert.equal(Object.keys(census.sources['mnist-part'].perLabel).length, 10);
+
+  // Every call went through the proxy: the workers polled both queues over it.
+  const access = readFileSync(join(proxy.dir, 'access.log'), 'utf8');
+  for (const method of ['PollWorkflowTaskQueue', 'PollActivityTaskQueue', 'RespondActivityTaskCompleted', 'StartWorkflowExecution']) {
+    assert.match(access, new RegExp(`WorkflowService/${method} HTTP/2.0" 200`), `${method} through the proxy`);
+  }
+  const queues = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.taskQueue!.name);
+  assert.deepEqual(queues, [CPU_QUEUE, GPU_QUEUE]);
+}
+
 describe('mTLS to Temporal through nginx, configured by the environment', () => {
   const dir = tempDir('septflow-mtls-');
   let certs: TestCerts;
@@ -84,46 +123,7 @@ describe('mTLS to Temporal through nginx, configured by the environment', () => 
   });
 
   it('runs the census workflow with worker processes and a client that present the client certificate', async () => {
-    const env = tlsEnv();
-    const logDir = join(dir, 'logs');
-    for (const kind of ['cpu', 'gpu'] as const) {
-      workers.push(spawnWorker(kind, { address: proxy.address, logDir, env: defined(env) }));
-    }
-    const pool = (await demoShards('mnist', 'train')).slice(0, 1);
-    const started = Date.now();
-    const census = await withEnv(env, async () => {
-      const client = await connectClient();
-      try {
-        const run = client.workflow.execute('census', {
-          taskQueue: CPU_QUEUE,
-          workflowId: 'test/mtls-census',
-          workflowExecutionTimeout: '3m',
-          args: [{ pool: { sources: [{ kind: 'webdataset', name: 'mnist-part', shards: pool }] } }],
-        });
-        return (await Promise.race([run, ...workers.map((w) => exitOf(w, logDir))])) as Census;
-      } finally {
-        await client.connection.close();
-      }
-    });
-    console.log(`census over mTLS: ${Date.now() - started} ms (worker start included)`);
-    assert.equal(census.total, 1000);
-    assert.equal(Object.keys(census.sources['mnist-part'].perLabel).length, 10);
-
-    // Every call went through the proxy: the workers polled both queues over it.
-    const access = readFileSync(join(proxy.dir, 'access.log'), 'utf8');
-    for (const method of ['PollWorkflowTaskQueue', 'PollActivityTaskQueue', 'RespondActivityTaskCompleted', 'StartWorkflowExecution']) {
-      assert.match(access, new RegExp(`WorkflowService/${method} HTTP/2.0" 200`), `${method} through the proxy`);
-    }
-    const history = await withEnv(env, async () => {
-      const client = await connectClient();
-      try {
-        return await client.workflow.getHandle('test/mtls-census').fetchHistory();
-      } finally {
-        await client.connection.close();
-      }
-    });
-    const queues = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.taskQueue!.name);
-    assert.deepEqual(queues, [CPU_QUEUE, GPU_QUEUE]);
+    await censusThroughProxy(proxy, tlsEnv(), join(dir, 'logs'), workers);
   });
 
   it('reads the same settings from a profile of a Temporal config file (TEMPORAL_PROFILE)', async () => {
@@ -193,5 +193,60 @@ describe('mTLS to Temporal through nginx, configured by the environment', () => 
     const code = await new Promise<number | null>((resolve) => refused.process.once('exit', resolve));
     assert.equal(code, 1);
     assert.match(readFileSync(join(logDir, 'worker-cpu.log'), 'utf8'), /InvalidCertificate\(UnknownIssuer\)/);
+  });
+});
+
+describe('an API key to Temporal (as Temporal Cloud takes it) through nginx, configured by the environment', () => {
+  const dir = tempDir('septflow-api-key-');
+  const KEY = `septflow-test-${Date.now()}`;
+  let certs: TestCerts;
+  let server: DevServer;
+  let proxy: TlsProxy;
+  const workers: WorkerProcess[] = [];
+
+  /** The variables a Temporal Cloud user sets; the CA is the test's because the proxy's certificate is, Cloud's is publicly trusted. */
+  const keyEnv = (apiKey: string | undefined): Record<string, string | undefined> => ({
+    TEMPORAL_CONFIG_FILE: join(dir, 'no-such-temporal.toml'),
+    TEMPORAL_PROFILE: undefined,
+    TEMPORAL_TLS: undefined,
+    TEMPORAL_TLS_CLIENT_CERT_PATH: undefined,
+    TEMPORAL_TLS_CLIENT_KEY_PATH: undefined,
+    TEMPORAL_ADDRESS: proxy.address,
+    TEMPORAL_NAMESPACE: 'default',
+    TEMPORAL_API_KEY: apiKey,
+    TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.caCert,
+    TEMPORAL_TLS_SERVER_NAME: 'localhost',
+  });
+
+  before(async () => {
+    certs = generateTestCerts(dir);
+    server = await startDevServer({ port: 0, headless: true, logFile: join(dir, 'temporal.log') });
+    proxy = await startTlsProxy({ upstream: server.address, certFile: certs.serverCert, keyFile: certs.serverKey, apiKey: KEY });
+  });
+  after(async () => {
+    await Promise.all(workers.map((w) => w.stop()));
+    await proxy?.stop();
+    await server?.stop();
+  });
+
+  it('runs the census workflow with worker processes and a client that send the key (TLS on by the key alone)', async () => {
+    await censusThroughProxy(proxy, keyEnv(KEY), join(dir, 'logs'), workers);
+  });
+
+  it('refuses a wrong key and a missing one', async () => {
+    for (const env of [keyEnv('not-the-key'), { ...keyEnv(undefined), TEMPORAL_TLS: 'true' }]) {
+      await withEnv(env, async () => {
+        const { connectionOptions } = connectConfig();
+        await assert.rejects(Connection.connect({ ...connectionOptions, connectTimeout: 5_000 }), (err: Error) => {
+          assert.equal(err.message, 'Failed to connect to Temporal server');
+          assert.match(String(err.cause), /16 UNAUTHENTICATED: Received HTTP status code 401/);
+          return true;
+        });
+        await assert.rejects(NativeConnection.connect(connectionOptions), (err: Error) => {
+          assert.match(err.message, /GetSystemInfo.*status: 401 Unauthorized/);
+          return true;
+        });
+      });
+    }
   });
 });

@@ -4,6 +4,7 @@ import { workerSettingsFromEnv } from '../lib/config/worker-settings';
 import { log } from '../lib/log';
 import { connectConfig } from '../lib/temporal/connection';
 import { CPU_QUEUE, GPU_QUEUE } from '../lib/temporal/queues';
+import { LOG_CONTEXT_INTERCEPTORS } from './log-context';
 import { installRuntime } from './telemetry';
 
 export type QueueKind = 'cpu' | 'gpu';
@@ -48,6 +49,7 @@ export async function runWorker(kind: QueueKind): Promise<void> {
             taskQueue: CPU_QUEUE,
             workflowsPath: require.resolve('../workflows'),
             activities: cpuActivities,
+            interceptors: LOG_CONTEXT_INTERCEPTORS,
             maxConcurrentActivityTaskExecutions: settings.cpuActivityConcurrency,
             maxConcurrentWorkflowTaskExecutions: settings.workflowConcurrency,
           })
@@ -56,6 +58,7 @@ export async function runWorker(kind: QueueKind): Promise<void> {
             namespace,
             taskQueue: GPU_QUEUE,
             activities: gpuActivities,
+            interceptors: { activity: LOG_CONTEXT_INTERCEPTORS.activity },
             maxConcurrentActivityTaskExecutions: settings.gpuActivityConcurrency,
             ...gpuShutdownOptions(settings.shutdownGrace),
             ...GPU_WORKER_OPTIONS,

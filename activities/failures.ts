@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { ConfigError } from '../lib/config/validate';
 import { EncoderError } from '../lib/encoder/errors';
 import { SourceError } from '../lib/sources/shard-ref';
+import { ObjectStoreError } from '../lib/storage/object-store';
 import { ShardFormatError } from '../lib/webdataset/reader';
 
 /** Errors that no retry can fix: bad configuration or bad input data. */
@@ -16,6 +17,8 @@ export async function failFastOnBadInput<T>(body: () => Promise<T>): Promise<T> 
     return await body();
   } catch (err) {
     if (err instanceof EncoderError) throw ApplicationFailure.nonRetryable(err.message, `Encoder:${err.problem}`);
+    // An unreachable store is retried like any error; a misconfigured one cannot get better.
+    if (err instanceof ObjectStoreError && !err.retryable) throw ApplicationFailure.nonRetryable(err.message, 'ObjectStoreMisconfigured');
     const permanent = PERMANENT.find((type) => err instanceof type);
     if (permanent) throw ApplicationFailure.nonRetryable((err as Error).message, permanent.name);
     throw err;

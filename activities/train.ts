@@ -7,6 +7,7 @@ import type { RunConfig } from '../lib/config/schema';
 import type { SourceSpec } from '../lib/config/sources';
 import { type LabeledSet, prepareLabeledSet } from '../lib/target/labeled-subset';
 import { listShards } from '../lib/sources/list-shards';
+import { CheckpointMirror, localCheckpoint } from '../lib/trainer/checkpoint-mirror';
 import { latestCheckpoint } from '../lib/trainer/checkpoints';
 import { referenceTrainerCommand } from '../lib/trainer/command';
 import { type TrainerHeartbeat, withProgress } from '../lib/trainer/heartbeat';
@@ -34,7 +35,8 @@ export interface TrainerResult {
   stage: TrainerStage;
   job: string;
   metrics: Record<string, number | null>;
-  artifacts: { kind: string; path: string }[];
+  /** `uri`: the artifact's copy in `trainer.checkpointUri`, when one is configured. */
+  artifacts: { kind: string; path: string; uri?: string }[];
   lastCheckpoint?: { path: string; step: number };
   /** The checkpoint this attempt resumed from, if it did not start at step 0. */
   resumedFrom?: { path: string; step: number };
@@ -69,17 +71,22 @@ export async function runTrainer(task: TrainerTask): Promise<TrainerResult> {
       trainShards: await shardPaths(task.train),
       testShards: task.test ? await shardPaths(task.test) : undefined,
       numClasses: task.numClasses,
-      initCheckpoint: task.initCheckpoint,
+      // Written on another GPU machine, it may be only in the checkpoint mirror.
+      initCheckpoint: task.initCheckpoint && (await localCheckpoint(task.config, task.initCheckpoint)),
       probes: task.probes,
     }),
   );
+  const mirror = CheckpointMirror.forStage(task.config, trainerConfig.keep_checkpoints as number, log);
   await mkdir(outputDir, { recursive: true });
   const configFile = join(outputDir, `${task.stage}.config.json`);
   await writeJsonAtomic(configFile, trainerConfig);
 
   // The directory is the truth (checkpoints are atomic); the heartbeat may lag it by a throttle interval.
   const fromHeartbeat = (ctx.info.heartbeatDetails as TrainerHeartbeat | undefined)?.checkpoint;
-  const resume = task.stage === 'pretrain' || task.stage === 'finetune' ? await latestCheckpoint(checkpointDir) : undefined;
+  const resumes = task.stage === 'pretrain' || task.stage === 'finetune';
+  // Another machine's newer checkpoint, if the mirror has one, lands in the folder first.
+  if (resumes && mirror) await failFastOnBadInput(() => mirror.restore(checkpointDir));
+  const resume = resumes ? await latestCheckpoint(checkpointDir) : undefined;
   let beat: TrainerHeartbeat = {
     stage: task.stage,
     step: resume?.step ?? 0,
@@ -110,7 +117,11 @@ export async function runTrainer(task: TrainerTask): Promise<TrainerResult> {
           recordTrainerProgress(event.step - beat.step, event.images_per_s);
           beat = withProgress(beat, event);
         }
-        if (event.event === 'checkpoint') beat = { ...beat, checkpoint: event.path, checkpointStep: event.step };
+        if (event.event === 'checkpoint') {
+          beat = { ...beat, checkpoint: event.path, checkpointStep: event.step };
+          mirror?.checkpointWritten(event);
+        }
+        if (event.event === 'artifact') mirror?.artifactWritten(event.path);
         // Progress comes every few steps: debug; checkpoints, metrics and artifacts: info.
         log[event.event === 'progress' ? 'debug' : 'info'](`trainer ${event.event}`, { job: task.job, ...event });
         heartbeat(beat);
@@ -118,6 +129,8 @@ export async function runTrainer(task: TrainerTask): Promise<TrainerResult> {
       onStderr: (line) => log.debug(line, { job: task.job, stream: 'trainer' }),
     });
   } finally {
+    // Uploads in flight (a stop checkpoint, the final artifacts) end while the liveness heartbeat goes on.
+    await mirror?.settle();
     clearInterval(liveness);
     await new Promise((resolve) => events.end(resolve));
   }
@@ -145,11 +158,13 @@ export async function runTrainer(task: TrainerTask): Promise<TrainerResult> {
     const how = outcome.signal ? `killed by ${outcome.signal}` : `exited with code ${outcome.exitCode}`;
     throw ApplicationFailure.retryable(`trainer ${task.job} ${how}; last stderr lines:\n${tail}`, 'TrainerFailed', { stderr: tail });
   }
+  // The next stage may run on another machine: everything must be in the mirror before this one succeeds.
+  if (mirror) await failFastOnBadInput(() => mirror.flush());
   return {
     stage: task.stage,
     job: task.job,
     metrics: outcome.metrics,
-    artifacts: outcome.artifacts,
+    artifacts: mirror ? outcome.artifacts.map((a) => ({ ...a, uri: mirror.uriOf(a.path) })) : outcome.artifacts,
     lastCheckpoint: outcome.lastCheckpoint ?? resume,
     resumedFrom: resume,
     attempt: ctx.info.attempt,

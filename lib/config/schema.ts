@@ -124,6 +124,11 @@ const trainer = z
     startToCloseTimeout: duration.default('48h'),
     maxAttempts: z.number().int().positive().default(5),
     checkpointEverySteps: z.number().int().positive().default(200),
+    checkpointUri: z
+      .string()
+      .regex(/^s3:\/\/[^/\s]+(\/\S*)?$/i, 'an s3://bucket/prefix URI')
+      .optional()
+      .describe('s3://bucket/prefix: every GPU worker mirrors trainer checkpoints and final artifacts there, so any worker resumes another\'s work; endpoint and credentials from the AWS_* variables'),
   })
   .strict();
 

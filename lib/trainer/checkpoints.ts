@@ -5,6 +5,12 @@ import { join } from 'node:path';
 // checkpoints this way gets directory-based resume too.
 const CHECKPOINT_NAME = /^checkpoint-(\d+)\.pt$/;
 
+/** The step of a checkpoint file name (`checkpoint-00000050.pt`: 50); undefined for other names. */
+export function checkpointStep(name: string): number | undefined {
+  const match = CHECKPOINT_NAME.exec(name);
+  return match ? Number(match[1]) : undefined;
+}
+
 /** The newest complete checkpoint in a folder (trainers write them atomically), if any. */
 export async function latestCheckpoint(dir: string): Promise<{ path: string; step: number } | undefined> {
   let names: string[];
@@ -15,8 +21,8 @@ export async function latestCheckpoint(dir: string): Promise<{ path: string; ste
   }
   let best: { path: string; step: number } | undefined;
   for (const name of names) {
-    const match = CHECKPOINT_NAME.exec(name);
-    if (match && (!best || Number(match[1]) > best.step)) best = { path: join(dir, name), step: Number(match[1]) };
+    const step = checkpointStep(name);
+    if (step !== undefined && (!best || step > best.step)) best = { path: join(dir, name), step };
   }
   return best;
 }

@@ -8,6 +8,9 @@ export function stageDir(config: RunConfig, variant: string, stage: string): str
   return join(resolveDataPath(config.outputDir), config.name, 'train', variant, stage);
 }
 
+/** Checkpoints a trainer keeps (the protocol's default, written out so the checkpoint mirror prunes alike). */
+export const KEEP_CHECKPOINTS = 3;
+
 export interface StageData {
   trainShards: string[];
   testShards?: string[];
@@ -27,6 +30,7 @@ export function trainerStageConfig(config: RunConfig, stage: TrainerStage, outpu
     output_dir: outputDir,
     checkpoint_dir: join(outputDir, 'checkpoints'),
     checkpoint_every_steps: trainer.checkpointEverySteps,
+    keep_checkpoints: KEEP_CHECKPOINTS,
     method: pretrain.method,
     model: pretrain.method === 'mae' ? 'vit_tiny' : 'cnn_small',
     image_size: encoder.crop,

@@ -17,23 +17,12 @@ import { commitStagedShards, compactEncoderTables } from '../../lib/store/commit
 import { openStore, storageOptionsFromEnv } from '../../lib/store/connect';
 import { dropAllStaging } from '../../lib/store/staging';
 import { tableNames } from '../../lib/store/tables';
+import { listKeys as listBucketKeys } from '../support/s3';
 import { tempDir } from '../support/tmp';
 
 const BUCKET = 'septflow-test';
 const STORE = `s3://${BUCKET}/lancedb`;
-
-/** Object keys under a prefix, straight from the S3 API (ListObjectsV2). */
-async function listKeys(s3: S3Server, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const query = new URLSearchParams({ 'list-type': '2', prefix, ...(token ? { 'continuation-token': token } : {}) });
-    const xml = await (await fetch(`${s3.endpoint}/${BUCKET}?${query}`)).text();
-    keys.push(...[...xml.matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]));
-    token = /<IsTruncated>true<\/IsTruncated>/.test(xml) ? /<NextContinuationToken>([^<]+)</.exec(xml)?.[1] : undefined;
-  } while (token);
-  return keys;
-}
+const listKeys = (s3: S3Server, prefix: string) => listBucketKeys(s3, BUCKET, prefix);
 
 describe('LanceDB store on S3-compatible object storage', () => {
   const dir = tempDir('septflow-s3-');

@@ -123,13 +123,23 @@ describe('starting a run from the Temporal Web UI', () => {
         }
 
         // The stages, as the children's summaries, under User Metadata; the figures as search
-        // attributes. (The run's current details are there too, but the UI fetches them by a query
-        // that a worker must answer, which took minutes here after the run ended: not asserted.)
+        // attributes and in the run's current details.
         const tab = (name: string) => page.getByRole('link', { name }).or(page.getByRole('tab', { name })).first();
         await tab('User Metadata').click({ timeout: UI_TIMEOUT_MS });
         for (const stage of ['encoder', 'embed', 'select', 'pretrain', 'finetune']) {
           await page.getByText(`SEPT run ${RUN_NAME}: ${stage}`).first().waitFor({ timeout: UI_TIMEOUT_MS });
         }
+        // The run's current details (stage table and figures, workflows/pipeline-details.ts): the UI
+        // asks a worker for them with a query and renders the Markdown in an iframe of its own.
+        const details = page.frameLocator('iframe[title="output"]').locator('body');
+        await details.getByText('top-1 (fine-tuned)').waitFor({ timeout: UI_TIMEOUT_MS });
+        const detailsText = await details.innerText();
+        assert.match(detailsText, new RegExp(`SEPT run ${RUN_NAME}: done`));
+        for (const stage of ['encoder', 'embed', 'select', 'pretrain', 'finetune', 'report']) {
+          assert.match(detailsText, new RegExp(`${stage}\\s+done`), `the ${stage} row says done`);
+        }
+        assert.match(detailsText, /subset\s+300 \(6\.0% of the pool\)/);
+        assert.match(detailsText, /top-1 \(fine-tuned\)\s+\d+\.\d%/);
         await saveDebug(page, '2-user-metadata');
         if (process.env.SEPT_UI_SCREENSHOT === '1') {
           mkdirSync(join(projectRoot, 'docs', 'images'), { recursive: true });

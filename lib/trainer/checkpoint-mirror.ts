@@ -1,0 +1,191 @@
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, posix, relative, sep } from 'node:path';
+import type { RunConfig } from '../config/schema';
+import { resolveDataPath } from '../paths';
+import { ObjectStore } from '../storage/object-store';
+import { checkpointStep, latestCheckpoint } from './checkpoints';
+
+/**
+ * Trainer checkpoints and final artifacts mirrored to `trainer.checkpointUri`, so that GPU workers
+ * that share no filesystem resume each other's work. The mirror has the layout of the run's output
+ * folder: a local `<outputDir>/<name>/train/<variant>/<job>/checkpoints/checkpoint-00000050.pt` is
+ * `<checkpointUri>/<name>/train/<variant>/<job>/checkpoints/checkpoint-00000050.pt`.
+ */
+
+export interface MirrorLog {
+  info(message: string, meta?: Record<string, unknown>): void;
+  warn(message: string, meta?: Record<string, unknown>): void;
+}
+
+/**
+ * The mirror key of a file of the run, or undefined for a file outside the run's output folder.
+ * A path written on another machine (another data dir) is recognized by the run's own layout,
+ * `<name>/train/…`, which is the same everywhere.
+ */
+export function mirrorKey(outputRoot: string, runName: string, path: string): string | undefined {
+  const rel = relative(outputRoot, path);
+  if (rel && !rel.startsWith('..') && !isAbsolute(rel)) return rel.split(sep).join('/');
+  const at = path.lastIndexOf(`${sep}${runName}${sep}train${sep}`);
+  return at >= 0 ? path.slice(at + 1).split(sep).join('/') : undefined;
+}
+
+/** The checkpoint keys among `keys`, oldest step first. */
+export function checkpointKeys(keys: string[]): { key: string; step: number }[] {
+  return keys
+    .map((key) => ({ key, step: checkpointStep(posix.basename(key)) }))
+    .filter((c): c is { key: string; step: number } => c.step !== undefined)
+    .sort((a, b) => a.step - b.step);
+}
+
+/** What to delete so that only the newest `keep` checkpoints stay, as the trainer does locally. */
+export function checkpointsToPrune(keys: string[], keep: number): string[] {
+  const checkpoints = checkpointKeys(keys);
+  return checkpoints.slice(0, Math.max(0, checkpoints.length - keep)).map((c) => c.key);
+}
+
+function mirrorStore(config: RunConfig): { store: ObjectStore; outputRoot: string } | undefined {
+  const uri = config.trainer.checkpointUri;
+  return uri ? { store: new ObjectStore(uri), outputRoot: resolveDataPath(config.outputDir) } : undefined;
+}
+
+/**
+ * A checkpoint to start from (`initCheckpoint`), on this machine: as given when the file is here
+ * (or no mirror is configured); else downloaded from the mirror to the same place under this
+ * machine's output folder. As given when the mirror lacks it too: the trainer then names it missing.
+ */
+export async function localCheckpoint(config: RunConfig, path: string): Promise<string> {
+  const mirror = mirrorStore(config);
+  if (!mirror || existsSync(path)) return path;
+  const key = mirrorKey(mirror.outputRoot, config.name, path);
+  if (!key) return path;
+  const local = join(mirror.outputRoot, ...key.split('/'));
+  if (existsSync(local) || (await mirror.store.get(key, local))) return local;
+  return path;
+}
+
+/**
+ * The mirror of one trainer stage folder. Uploads run one at a time behind the trainer (its event
+ * stream never waits): the newest checkpoint first, older ones it skips; a failed upload is logged
+ * and retried with the next checkpoint, and once more by `flush`.
+ */
+export class CheckpointMirror {
+  private latest?: { path: string; step: number };
+  private uploadedStep = -1;
+  private readonly artifacts = new Set<string>();
+  private readonly uploaded = new Set<string>();
+  private chain: Promise<void> = Promise.resolve();
+  private queued = false;
+  private failure?: Error;
+
+  private constructor(
+    private readonly store: ObjectStore,
+    private readonly outputRoot: string,
+    private readonly runName: string,
+    private readonly keep: number,
+    private readonly log: MirrorLog,
+  ) {}
+
+  /** The mirror of a stage folder; undefined when `trainer.checkpointUri` is not set. */
+  static forStage(config: RunConfig, keep: number, log: MirrorLog): CheckpointMirror | undefined {
+    const mirror = mirrorStore(config);
+    return mirror && new CheckpointMirror(mirror.store, mirror.outputRoot, config.name, keep, log);
+  }
+
+  private keyOf(path: string): string | undefined {
+    return mirrorKey(this.outputRoot, this.runName, path);
+  }
+
+  /** The `s3://` URI of a mirrored file, undefined for a file outside the run's folder. */
+  uriOf(path: string): string | undefined {
+    const key = this.keyOf(path);
+    return key && this.store.uriOf(key);
+  }
+
+  /**
+   * Before the trainer starts: when the mirror holds a newer checkpoint than `checkpointDir` (another
+   * machine's work), it is downloaded there (atomically), to be found by `latestCheckpoint`.
+   */
+  async restore(checkpointDir: string): Promise<{ uri: string; step: number } | undefined> {
+    const prefix = this.keyOf(join(checkpointDir, 'checkpoint-'));
+    if (!prefix) return undefined;
+    const newest = checkpointKeys(await this.store.list(prefix)).at(-1);
+    if (!newest) return undefined;
+    this.uploadedStep = newest.step;
+    const local = await latestCheckpoint(checkpointDir);
+    if (local && local.step >= newest.step) return undefined;
+    const file = join(checkpointDir, posix.basename(newest.key));
+    if (!(await this.store.get(newest.key, file))) return undefined;
+    const restored = { uri: this.store.uriOf(newest.key), step: newest.step };
+    this.log.info('checkpoint restored from the mirror', { ...restored, localStep: local?.step ?? 0, path: file });
+    return restored;
+  }
+
+  /** After each `checkpoint` event. */
+  checkpointWritten(checkpoint: { path: string; step: number }): void {
+    this.latest = { path: checkpoint.path, step: checkpoint.step };
+    this.schedule();
+  }
+
+  /** After each `artifact` event (final weights, metrics, the exported encoder). */
+  artifactWritten(path: string): void {
+    this.artifacts.add(path);
+    this.schedule();
+  }
+
+  /** Waits for the uploads in flight; never throws (failures were logged). */
+  async settle(): Promise<void> {
+    await this.chain;
+  }
+
+  /** Retries what is not mirrored yet and waits; throws when something still is not. */
+  async flush(): Promise<void> {
+    this.schedule();
+    await this.chain;
+    if (this.failure) throw this.failure;
+  }
+
+  private schedule(): void {
+    if (this.queued) return;
+    this.queued = true;
+    this.chain = this.chain.then(() => {
+      this.queued = false;
+      return this.sync();
+    });
+  }
+
+  private async sync(): Promise<void> {
+    try {
+      const checkpoint = this.latest;
+      const key = checkpoint && this.keyOf(checkpoint.path);
+      if (key && checkpoint.step > this.uploadedStep) {
+        await this.upload(checkpoint.path);
+        this.uploadedStep = checkpoint.step;
+        await this.prune(key);
+      }
+      for (const path of this.artifacts) await this.upload(path);
+      this.failure = undefined;
+    } catch (err) {
+      this.failure = err as Error;
+      this.log.warn('checkpoint mirror upload failed; retried with the next checkpoint', { error: (err as Error).message });
+    }
+  }
+
+  private async upload(path: string): Promise<void> {
+    const key = this.keyOf(path);
+    if (!key || this.uploaded.has(key)) return;
+    const started = Date.now();
+    await this.store.put(path, key);
+    this.uploaded.add(key);
+    this.log.info('mirrored', { uri: this.store.uriOf(key), seconds: (Date.now() - started) / 1000 });
+  }
+
+  /** Deletes mirrored checkpoints older than the newest `keep`; a failure only logs (the next prune retries). */
+  private async prune(checkpointKey: string): Promise<void> {
+    const prefix = checkpointKey.replace(/[^/]*$/, 'checkpoint-');
+    try {
+      for (const key of checkpointsToPrune(await this.store.list(prefix), this.keep)) await this.store.delete(key);
+    } catch (err) {
+      this.log.warn('checkpoint mirror prune failed', { error: (err as Error).message });
+    }
+  }
+}

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Context, heartbeat } from '@temporalio/activity';
 import type { SourceSpec } from '../lib/config/sources';
 import { prepareEmbedTarget } from '../lib/embed/prepare';
+import { groupShards, type ShardGrouping } from '../lib/embed/shard-groups';
 import { readShardPlanPage, type ShardPlan, writeShardPlan } from '../lib/embed/shard-plan';
 import { type StageOutcome, stageShard } from '../lib/embed/stage-shard';
 import type { EmbedTarget } from '../lib/embed/target';
@@ -17,7 +18,7 @@ import { recordEmbedded, recordQuarantined } from '../lib/telemetry/metrics';
 import { failFastOnBadInput } from './failures';
 
 export interface ShardPageToEmbed {
-  toEmbed: ShardRef[];
+  groups: ShardRef[][];
   committed: ShardTally[];
 }
 
@@ -37,30 +38,39 @@ export async function readShardPage(plan: ShardPlan, offset: number, limit: numb
 }
 
 /**
- * A page of the plan split into shards still to embed and shards this encoder already committed
- * (a rerun, a grown pool): a nightly run over a million committed shards schedules no activity for them.
+ * A page of the plan: the shards still to embed, grouped into activities (lib/embed/shard-groups.ts),
+ * and those this encoder already committed (a rerun, a grown pool), which need no activity at all.
  */
-export async function readShardPageToEmbed(plan: ShardPlan, offset: number, limit: number, target: EmbedTarget): Promise<ShardPageToEmbed> {
+export async function readShardPageToEmbed(plan: ShardPlan, offset: number, limit: number, target: EmbedTarget, grouping: ShardGrouping): Promise<ShardPageToEmbed> {
   const page = await readShardPlanPage(plan, offset, limit);
   const committed = await committedShards(await openStore(target.store), target.encoderId, page.map((s) => s.id));
   const done = new Set(committed.map((t) => t.shardId));
-  return { toEmbed: page.filter((s) => !done.has(s.id)), committed };
+  return { groups: await failFastOnBadInput(() => groupShards(page.filter((s) => !done.has(s.id)), grouping)), committed };
 }
 
-/** Embeds one shard into its staging table (idempotent); heartbeats after every batch. */
-export async function embedShard(shard: ShardRef, target: EmbedTarget): Promise<StageOutcome> {
+/** Embeds shards one after another, each into its staging table (idempotent); heartbeats after every batch. */
+export async function embedShards(shards: ShardRef[], target: EmbedTarget): Promise<StageOutcome[]> {
   const { cancellationSignal } = Context.current();
-  const outcome = await failFastOnBadInput(() =>
-    stageShard(shard, target, (samplesDone) => {
-      heartbeat({ shard: shard.id, samplesDone });
-      cancellationSignal.throwIfAborted();
-    }),
-  );
-  if (outcome.status === 'staged') {
-    recordEmbedded(outcome.embedded);
-    recordQuarantined(outcome.quarantined);
+  const outcomes: StageOutcome[] = [];
+  for (const shard of shards) {
+    const outcome = await failFastOnBadInput(() =>
+      stageShard(shard, target, (samplesDone) => {
+        heartbeat({ shard: shard.id, shardsDone: outcomes.length, samplesDone });
+        cancellationSignal.throwIfAborted();
+      }),
+    );
+    if (outcome.status === 'staged') {
+      recordEmbedded(outcome.embedded);
+      recordQuarantined(outcome.quarantined);
+    }
+    outcomes.push(outcome);
   }
-  return outcome;
+  return outcomes;
+}
+
+/** One shard: what executions started before embedPool's `skip-committed-shards` patch schedule. */
+export async function embedShard(shard: ShardRef, target: EmbedTarget): Promise<StageOutcome> {
+  return (await embedShards([shard], target))[0];
 }
 
 /**

@@ -124,21 +124,26 @@ export async function embedPool(input?: RunConfigInput, carry?: EmbedPoolCarry):
   );
 
   // A page of the plan; shards this encoder already committed (a rerun, a grown pool) are counted,
-  // not scheduled. Executions started before the `skip-committed-shards` patch read the page whole
-  // and let each shard's activity find it committed.
-  const readPage = async (): Promise<{ size: number; toEmbed: ShardRef[] }> => {
+  // not scheduled, and small shards go several to an activity. Executions started before the
+  // `skip-committed-shards` patch read the page whole and embed it one shard per activity.
+  const readPage = async (): Promise<{ size: number; groups: ShardRef[][]; embedGroup: (group: ShardRef[]) => Promise<unknown> }> => {
     if (!patched('skip-committed-shards')) {
       const page = await setup.readShardPage(plan, next, config.embed.shardsPerExecution);
-      return { size: page.length, toEmbed: page };
+      return { size: page.length, groups: page.map((shard) => [shard]), embedGroup: ([shard]) => embed.embedShard(shard, target) };
     }
-    const { toEmbed, committed } = await setup.readShardPageToEmbed(plan, next, config.embed.shardsPerExecution, target);
+    const grouping = { maxBytes: config.embed.activityBytes, window: config.embed.window };
+    const { groups, committed } = await setup.readShardPageToEmbed(plan, next, config.embed.shardsPerExecution, target, grouping);
     committed.forEach(countDone);
-    return { size: toEmbed.length + committed.length, toEmbed };
+    return { size: groups.flat().length + committed.length, groups, embedGroup: (group) => embed.embedShards(group, target) };
   };
   const page = await readPage();
-  await inWindow(page.toEmbed, config.embed.window, async (shard) => {
-    do await embed.embedShard(shard, target);
-    while ((await committer.submit(shard.id)) === 'missing');
+  await inWindow(page.groups, config.embed.window, async (group) => {
+    // A shard whose staging is gone by the time of its commit is embedded again (see Committer).
+    for (let pending = group; pending.length > 0; ) {
+      await page.embedGroup(pending);
+      const outcomes = await Promise.all(pending.map((shard) => committer.submit(shard.id)));
+      pending = pending.filter((_, i) => outcomes[i] === 'missing');
+    }
   });
 
   const after = next + page.size;

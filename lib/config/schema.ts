@@ -165,14 +165,20 @@ const finetune = z
 
 const embed = z
   .object({
-    window: z.number().int().positive().default(16).describe('embedShard activities in flight at once'),
+    window: z.number().int().positive().default(16).describe('embedding activities in flight at once'),
+    activityBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(8 * 1024 * 1024)
+      .describe('small shards are embedded several to an activity, up to this many bytes of shard files (and at least `window` activities per page)'),
     shardsPerExecution: z
       .number()
       .int()
       .positive()
       .default(200)
       .describe('shards one embedPool execution handles before it continues as new, which keeps its history bounded'),
-    heartbeatTimeout: duration.default('1m').describe('an embedShard attempt silent this long is retried elsewhere'),
+    heartbeatTimeout: duration.default('1m').describe('an embedding attempt silent this long is retried elsewhere'),
     commitTimeout: duration
       .default('2m')
       .describe('a commit attempt is retried after this long; it never writes past half of it, so an attempt given up for dead cannot overlap its retry'),

@@ -50,10 +50,10 @@ describe('worker log lines carry workflow id, run, stage and shard', () => {
     return own;
   }
 
-  /** embedShard lines name their shard, commitShards lines their shards (`first..last (n)` or one id); ids are `<source>/<shard>`. */
+  /** embedShards lines name their shard (one here), commitShards lines their shards (`first..last (n)` or one id); ids are `<source>/<shard>`. */
   function assertShards(workflowId: string, source: RegExp): void {
-    const embedded = activityLines(workflowId).filter((l) => l.activityType === 'embedShard');
-    assert.ok(embedded.length > 0, `embedShard lines of ${workflowId}`);
+    const embedded = activityLines(workflowId).filter((l) => l.activityType === 'embedShards');
+    assert.ok(embedded.length > 0, `embedShards lines of ${workflowId}`);
     for (const l of embedded) assert.match(String(l.shard), new RegExp(`^${source.source}/`), JSON.stringify(l));
     const commits = activityLines(workflowId).filter((l) => l.activityType === 'commitShards');
     assert.ok(commits.length > 0, `commitShards lines of ${workflowId}`);
@@ -119,6 +119,6 @@ describe('worker log lines carry workflow id, run, stage and shard', () => {
     const runIds = new Set(activityLines('logs-standalone').map((l) => l.workflowRunId));
     assert.equal(runIds.size, 2, 'activity lines of both executions');
     assertShards('logs-standalone', /fashion-mnist/);
-    for (const type of ['embedShard', 'commitShards']) console.log(JSON.stringify(activityLines('logs-standalone').find((l) => l.activityType === type)));
+    for (const type of ['embedShards', 'commitShards']) console.log(JSON.stringify(activityLines('logs-standalone').find((l) => l.activityType === type)));
   });
 });

@@ -69,7 +69,7 @@ describe('a scheduled septPipeline over a growing pool', () => {
 
     assert.equal(first.result.embed.shards, 2);
     assert.equal(first.result.embed.samplesEmbedded, 2000);
-    assert.equal(await scheduledActivities(temporal, `${first.workflowId}/embed`, 'embedShard'), 2);
+    assert.equal(await scheduledActivities(temporal, `${first.workflowId}/embed`, 'embedShards'), 2);
 
     // The second run: stage 0 reused (no encoder child at all), one shard embedded, the rest skipped.
     assert.deepEqual(
@@ -78,7 +78,7 @@ describe('a scheduled septPipeline over a growing pool', () => {
     );
     await assert.rejects(temporal.client.workflow.getHandle(`${second.workflowId}/encoder`).describe(), WorkflowNotFoundError);
     assert.equal(second.result.encoder.encoderId, first.result.encoder.encoderId, 'the same encoder, so old vectors stay valid');
-    assert.equal(await scheduledActivities(temporal, `${second.workflowId}/embed`, 'embedShard'), 1, 'only the new shard is embedded');
+    assert.equal(await scheduledActivities(temporal, `${second.workflowId}/embed`, 'embedShards'), 1, 'only the new shard is embedded');
     assert.equal(second.result.embed.shards, 3);
     assert.equal(second.result.embed.samplesEmbedded, 3000);
     const vectors = await (await openStore(config.store.uri)).openTable(tableNames(second.result.embed.encoderId).vectors);

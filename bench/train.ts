@@ -23,6 +23,8 @@ import { startTestTemporal, withWorkers } from '../test/support/temporal';
 import type { TrainModelResult } from '../workflows/train-model';
 
 const STEPS = Number(process.env.BENCH_TRAIN_STEPS ?? 120);
+/** Direct and activity runs, interleaved. */
+const PAIRS = Number(process.env.BENCH_TRAIN_PAIRS ?? 5);
 const BATCH = 128;
 const DEFAULT_INTERVAL = parseRunConfig({}).trainer.checkpointEverySteps;
 const work = mkdtempSync(join(tmpdir(), 'septflow-bench-train-'));
@@ -57,6 +59,58 @@ function steadyStepsPerSecond(events: TimedEvent[]): number {
   return (last.step! - first.step!) / ((last.at - first.at) / 1000);
 }
 
+interface CpuSample {
+  at: number;
+  /** CPU seconds the trainer process has used (user + system). */
+  trainer: number;
+  /** Busy and total jiffies of the whole machine, from /proc/stat. */
+  busy: number;
+  total: number;
+}
+
+/** user + system CPU seconds of a process (Linux, USER_HZ = 100), or undefined once it is gone. */
+function processCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+function machineJiffies(): { busy: number; total: number } {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = cpu.reduce((a, b) => a + b, 0);
+  return { busy: total - cpu[3] - cpu[4], total };
+}
+
+/**
+ * Samples, every 200 ms, the CPU time of the trainer whose command line names `configFragment`, and
+ * the machine's: whether a slower run computed less (it waited for a core) or computed more.
+ */
+function sampleCpu(configFragment: string): () => CpuSample[] {
+  const samples: CpuSample[] = [];
+  let pid: number | undefined;
+  const timer = setInterval(() => {
+    pid ??= pidsMatching(configFragment)[0];
+    const trainer = pid === undefined ? undefined : processCpuSeconds(pid);
+    if (trainer !== undefined) samples.push({ at: Date.now(), trainer, ...machineJiffies() });
+  }, 200);
+  return () => {
+    clearInterval(timer);
+    return samples;
+  };
+}
+
+/** Over the steady window (first to last progress event): the trainer's CPU seconds per wall second, and the machine's busy share. */
+function cpuShares(samples: CpuSample[], events: TimedEvent[]): { trainer: number; machine: number } {
+  const progress = events.filter((e) => e.event === 'progress');
+  const inside = samples.filter((c) => c.at >= progress[0].at && c.at <= progress.at(-1)!.at);
+  const [a, b] = [inside[0], inside.at(-1)!];
+  return { trainer: (b.trainer - a.trainer) / ((b.at - a.at) / 1000), machine: (b.busy - a.busy) / (b.total - a.total) };
+}
+
 /** A direct pretrain run (no Temporal), with its events timestamped as the activity does. */
 async function directPretrain(name: string): Promise<TimedEvent[]> {
   const config = parseRunConfig(await runConfig(name));
@@ -85,15 +139,32 @@ async function main(): Promise<void> {
     // Interleave direct and orchestrated runs so drift on a shared machine hits both alike.
     const direct: number[] = [];
     const orchestrated: number[] = [];
+    const directCpu: { trainer: number; machine: number }[] = [];
+    const orchestratedCpu: { trainer: number; machine: number }[] = [];
     const writeSeconds: number[] = [];
-    for (let i = 0; i < 3; i++) {
+    const runDirect = async (i: number) => {
+      const samples = sampleCpu(join(`direct-${i}`, 'pretrain.config.json'));
       const events = await directPretrain(`direct-${i}`);
+      directCpu.push(cpuShares(samples(), events));
       direct.push(steadyStepsPerSecond(events));
       writeSeconds.push(...events.filter((e) => e.event === 'checkpoint').map((e) => e.write_seconds!));
+    };
+    const runActivity = async (i: number) => {
+      const samples = sampleCpu(join(`orchestrated-${i}`, 'train', 'main', 'pretrain', 'pretrain.config.json'));
       await withWorkers(temporal, async () =>
         (await temporal.client.workflow.start('trainModel', { taskQueue: CPU_QUEUE, workflowId: `bench/orchestrated-${i}`, args: [await runConfig(`orchestrated-${i}`)] })).result(),
       );
-      orchestrated.push(steadyStepsPerSecond(activityEvents(`orchestrated-${i}`)));
+      const activity = activityEvents(`orchestrated-${i}`);
+      orchestratedCpu.push(cpuShares(samples(), activity));
+      orchestrated.push(steadyStepsPerSecond(activity));
+    };
+    for (let i = 0; i < PAIRS; i++) {
+      // ABBA order: a drift of the machine's speed during the benchmark favours neither side.
+      for (const run of i % 2 === 0 ? [runDirect, runActivity] : [runActivity, runDirect]) await run(i);
+      console.error(
+        `[bench:train] pair ${i}: direct ${direct[i].toFixed(3)} steps/s (trainer CPU ${directCpu[i].trainer.toFixed(2)}, machine busy ${directCpu[i].machine.toFixed(2)}), ` +
+          `activity ${orchestrated[i].toFixed(3)} (trainer CPU ${orchestratedCpu[i].trainer.toFixed(2)}, machine busy ${orchestratedCpu[i].machine.toFixed(2)})`,
+      );
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const perStep = 1 / median(direct);
@@ -131,6 +202,13 @@ async function main(): Promise<void> {
       direct_steps_per_s: median(direct),
       activity_steps_per_s: median(orchestrated),
       activity_vs_direct_ratio: median(orchestrated) / median(direct),
+      pair_ratios: orchestrated.map((o, i) => Math.round((o / direct[i]) * 1000) / 1000),
+      // CPU seconds per wall second of the trainer process over the steady window, and the
+      // machine's busy share then: the same trainer CPU with fewer steps/s means it waited.
+      direct_trainer_cpu_share: median(directCpu.map((c) => c.trainer)),
+      activity_trainer_cpu_share: median(orchestratedCpu.map((c) => c.trainer)),
+      direct_machine_busy_share: median(directCpu.map((c) => c.machine)),
+      activity_machine_busy_share: median(orchestratedCpu.map((c) => c.machine)),
       default_checkpoint_interval: DEFAULT_INTERVAL,
       seconds_per_checkpoint: perCheckpoint,
       checkpoint_overhead: checkpointOverhead,

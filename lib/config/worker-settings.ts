@@ -9,7 +9,7 @@ const workerSettingsSchema = z.object({
   // Not a CPU budget: a worker's embed threads are one pool per process (encoder.threads), however
   // many shards are in flight. Slots are what lets every activity a workflow schedules meet a
   // waiting poller: one that finds none goes to the server's backlog, which the dev server
-  // dispatched 1.5 s late here (bench:embed). Above embed.window (16) plus a commit and a search.
+  // dispatched 1.6 s late here (bench:embed). Above embed.window (16) plus a commit and a search.
   SEPT_CPU_ACTIVITY_CONCURRENCY: count.default(24),
   SEPT_GPU_ACTIVITY_CONCURRENCY: count.default(1),
   SEPT_WORKFLOW_CONCURRENCY: count.default(40),

@@ -16,6 +16,7 @@ import { dropAllStaging, type ShardTally } from '../lib/store/staging';
 import { tableNames } from '../lib/store/tables';
 import { recordEmbedded, recordQuarantined } from '../lib/telemetry/metrics';
 import { failFastOnBadInput } from './failures';
+import { whileHeartbeating } from './heartbeating';
 
 export interface ShardPageToEmbed {
   groups: ShardRef[][];
@@ -92,13 +93,14 @@ export async function commitShards(target: EmbedTarget, shardIds: string[]): Pro
 
 /** Compacts the encoder's tables after a page of shards. */
 export async function compactEmbeddings(target: EmbedTarget): Promise<void> {
-  await compactEncoderTables(await openStore(target.store), target.encoderId);
+  const db = await openStore(target.store);
+  await whileHeartbeating(() => compactEncoderTables(db, target.encoderId));
 }
 
 /** After the last commit: drops staging left by zombie attempts, compacts, and counts quarantined samples by reason. */
 export async function finishEmbedding(target: EmbedTarget): Promise<{ vectorsTable: string; quarantinedByReason: Record<string, number> }> {
   const db = await openStore(target.store);
   await dropAllStaging(db, target.encoderId);
-  await compactEncoderTables(db, target.encoderId);
+  await whileHeartbeating(() => compactEncoderTables(db, target.encoderId));
   return { vectorsTable: tableNames(target.encoderId).vectors, quarantinedByReason: await quarantineCounts(db, target.encoderId) };
 }

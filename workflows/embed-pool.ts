@@ -91,6 +91,13 @@ export async function embedPool(input?: RunConfigInput, carry?: EmbedPoolCarry):
     heartbeatTimeout: config.embed.heartbeatTimeout,
     retry: { maximumAttempts: 10 },
   });
+  // Compaction heartbeats while it runs: a worker killed during it is replaced within the heartbeat timeout.
+  const compaction = proxyActivities<Activities>({
+    taskQueue: CPU_QUEUE,
+    startToCloseTimeout: '1h',
+    heartbeatTimeout: config.embed.heartbeatTimeout,
+    retry: { maximumAttempts: 5 },
+  });
   // No heartbeats: a commit is short, and its timeout is what keeps a zombie attempt from overlapping its retry.
   const commit = proxyActivities<Activities>({ taskQueue: CPU_QUEUE, startToCloseTimeout: config.embed.commitTimeout, retry: { maximumAttempts: 10 } });
 
@@ -148,10 +155,10 @@ export async function embedPool(input?: RunConfigInput, carry?: EmbedPoolCarry):
 
   const after = next + page.size;
   if (after < plan.total) {
-    await setup.compactEmbeddings(target);
+    await compaction.compactEmbeddings(target);
     return continueAsNew<typeof embedPool>(input, { target, plan, next: after, progress, processed, startedAtMs });
   }
-  const { vectorsTable, quarantinedByReason } = await setup.finishEmbedding(target);
+  const { vectorsTable, quarantinedByReason } = await compaction.finishEmbedding(target);
   return {
     encoderId: target.encoderId,
     vectorsTable,

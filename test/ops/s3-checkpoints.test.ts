@@ -173,4 +173,60 @@ describe('trainer checkpoints on S3-compatible object storage', () => {
       await second?.stop();
     }
   });
+  it('uploads the stop checkpoint of a GPU worker told to stop before it exits; another machine resumes from it', async () => {
+    const poolShards = (await demoShards('mnist', 'train')).slice(0, 2);
+    const [machineA, machineB, cpuMachine] = ['stop-gpu-a', 'stop-gpu-b', 'stop-cpu'].map((m) => join(dir, m));
+    setEnv({ SEPT_DATA_DIR: cpuMachine });
+    const config: RunConfigInput = {
+      name: 's3-stop',
+      outputDir: 'runs',
+      pool: { sources: [{ kind: 'webdataset', name: 'mnist-part', shards: poolShards }] },
+      target: { labelsPerClass: 5 },
+      pretrain: { steps: 300, batchSize: 32 },
+      // No periodic checkpoint before the end: the only one mid-run is the stop checkpoint.
+      trainer: { checkpointEverySteps: 1000, heartbeatTimeout: '5m', maxAttempts: 3, threads: 1, checkpointUri: `s3://${BUCKET}/mirror` },
+    };
+    const stage = join('s3-stop', 'train', 'main', 'pretrain');
+    const prefix = 'mirror/s3-stop/train/main/pretrain/checkpoints/';
+    const eventsOfA = join(machineA, 'runs', stage, 'events.jsonl');
+    const progressed = () => {
+      try {
+        return readFileSync(eventsOfA, 'utf8').split('\n').slice(0, -1).some((l) => /"event":"progress"/.test(l) && (JSON.parse(l) as { step: number }).step >= 10);
+      } catch {
+        return false;
+      }
+    };
+    const logDir = join(dir, 'logs-stop');
+    const env = { ...s3.env, SEPT_SHUTDOWN_GRACE: '60s' };
+    const first = spawnWorker('gpu', { address: temporal.server.address, logDir, env: { ...env, SEPT_DATA_DIR: machineA } });
+    let second: ReturnType<typeof spawnWorker> | undefined;
+    try {
+      const result = (await withWorkers(
+        temporal,
+        async () => {
+          const handle = await temporal.client.workflow.start('trainModel', { taskQueue: CPU_QUEUE, workflowId: 'test/s3-stop', args: [config, { pretrainOnly: true }] });
+          await waitFor('the trainer past step 10', progressed, 180_000);
+          assert.deepEqual(await listKeys(s3, BUCKET, prefix), [], 'no checkpoint in the bucket before the stop');
+          first.process.kill('SIGTERM');
+          const code = await new Promise<number | null>((resolve) => first.process.once('exit', resolve));
+          assert.equal(code, 0, 'a clean exit within the grace');
+          // Uploaded before the worker exited: the bucket has it the moment the process is gone.
+          const stopped = checkpointKeys(await listKeys(s3, BUCKET, prefix)).map((c) => c.step);
+          assert.equal(stopped.length, 1, `the stop checkpoint alone: ${stopped}`);
+          assert.ok(stopped[0] >= 10, `stop checkpoint at step ${stopped[0]}`);
+          second = spawnWorker('gpu', { address: temporal.server.address, logDir, env: { ...env, SEPT_DATA_DIR: machineB } });
+          return Object.assign((await handle.result()) as TrainModelResult, { stopStep: stopped[0] });
+        },
+        ['cpu'],
+      )) as TrainModelResult & { stopStep: number };
+      const resumed = result.progress.jobs.pretrain;
+      console.log(`stop checkpoint at step ${result.stopStep}; machine B resumed attempt ${resumed.attempt} from step ${resumed.resumedFromStep}`);
+      assert.equal(resumed.attempt, 2);
+      assert.equal(resumed.resumedFromStep, result.stopStep, 'machine B, which never saw A\'s folder, resumed from the stop checkpoint');
+      assert.equal((await latestCheckpoint(join(machineB, 'runs', stage, 'checkpoints')))?.step, 300);
+    } finally {
+      await first.stop('SIGKILL');
+      await second?.stop();
+    }
+  });
 });

@@ -86,6 +86,19 @@ export function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTE
 }
 
 /** Starts `temporal server start-dev` from the project's pinned CLI, with septflow's search attributes. */
+/** A service's stdout and stderr appended to `logFile`, or drained and dropped (a full pipe would stall it). */
+export function logOutput(child: ChildProcess, logFile?: string): void {
+  if (logFile) {
+    mkdirSync(dirname(logFile), { recursive: true });
+    const out = createWriteStream(logFile, { flags: 'a' });
+    child.stdout!.pipe(out);
+    child.stderr!.pipe(out);
+  } else {
+    child.stdout!.resume();
+    child.stderr!.resume();
+  }
+}
+
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const cli = ensureTemporalCli();
   const ip = options.ip ?? '127.0.0.1';
@@ -103,15 +116,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()));
 
   const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  if (options.logFile) {
-    mkdirSync(dirname(options.logFile), { recursive: true });
-    const out = createWriteStream(options.logFile, { flags: 'a' });
-    child.stdout!.pipe(out);
-    child.stderr!.pipe(out);
-  } else {
-    child.stdout!.resume();
-    child.stderr!.resume();
-  }
+  logOutput(child, options.logFile);
   const address = `${ip}:${port}`;
   try {
     await waitUntilServing(address, child, options.startTimeoutMs ?? 60_000);

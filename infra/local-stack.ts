@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../lib/paths';
-import { type DevServer, type DevServerOptions, startDevServer, stopProcess, temporalAnswers } from './dev-server';
+import { type DevServer, type DevServerOptions, logOutput, startDevServer, stopProcess, temporalAnswers } from './dev-server';
 
 export type WorkerKind = 'cpu' | 'gpu';
 
@@ -25,12 +24,7 @@ export function spawnWorker(kind: WorkerKind, opts: { address: string; namespace
     },
     stdio: opts.logDir ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
   });
-  if (opts.logDir) {
-    mkdirSync(opts.logDir, { recursive: true });
-    const out = createWriteStream(join(opts.logDir, `worker-${kind}.log`), { flags: 'a' });
-    child.stdout!.pipe(out);
-    child.stderr!.pipe(out);
-  }
+  if (opts.logDir) logOutput(child, join(opts.logDir, `worker-${kind}.log`));
   // A draining worker may finish running activities: a minute before it is killed.
   return { kind, process: child, stop: (signal = 'SIGTERM') => stopProcess(child, signal, 60_000) };
 }

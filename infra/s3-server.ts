@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { freePort, stopProcess } from './dev-server';
+import { freePort, logOutput, stopProcess } from './dev-server';
 
 /**
  * An S3-compatible server for tests and local trials: moto's server mode, from a venv in a
@@ -84,15 +84,7 @@ export async function startS3Server(opts: { port?: number; logFile?: string; sta
   const python = await ensureMotoPython();
   const port = opts.port ?? (await freePort());
   const child = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  if (opts.logFile) {
-    mkdirSync(dirname(opts.logFile), { recursive: true });
-    const out = createWriteStream(opts.logFile, { flags: 'a' });
-    child.stdout!.pipe(out);
-    child.stderr!.pipe(out);
-  } else {
-    child.stdout!.resume();
-    child.stderr!.resume();
-  }
+  logOutput(child, opts.logFile);
   const endpoint = `http://127.0.0.1:${port}`;
   const timeoutMs = opts.startTimeoutMs ?? 30_000;
   const deadline = Date.now() + timeoutMs;

@@ -1,22 +1,20 @@
-import { join } from 'node:path';
 import { Context, heartbeat } from '@temporalio/activity';
 import type { SourceSpec } from '../lib/config/sources';
-import { prepareEmbedTarget } from '../lib/embed/prepare';
+import { prepareVectorDestination } from '../lib/embed/prepare';
 import { groupShards, type ShardGrouping } from '../lib/embed/shard-groups';
 import { readShardPlanPage, type ShardPlan, writeShardPlan } from '../lib/embed/shard-plan';
 import { type StageOutcome, stageShard } from '../lib/embed/stage-shard';
-import type { EmbedTarget } from '../lib/embed/target';
+import type { VectorDestination } from '../lib/embed/destination';
 import type { EncoderConfig } from '../lib/encoder/spec';
-import { resolveDataPath } from '../lib/paths';
+import { RunLayout } from '../lib/run-layout';
 import type { ShardRef } from '../lib/sources/shard-ref';
-import { type CommitOutcome, commitStagedShards, committedShards, compactEncoderTables } from '../lib/store/commit';
-import { openStore } from '../lib/store/connect';
-import { quarantineCounts } from '../lib/store/quarantine';
-import { dropAllStaging, type ShardTally } from '../lib/store/staging';
-import { tableNames } from '../lib/store/tables';
+import { type CommitOutcome, commitStagedShards, committedShards, compactEncoderTables } from '../lib/vectors/commit';
+import { openStore } from '../lib/vectors/connect';
+import { quarantineCounts } from '../lib/vectors/quarantine';
+import { dropAllStaging, type ShardTally } from '../lib/vectors/staging';
+import { tableNames } from '../lib/vectors/tables';
 import { recordEmbedded, recordQuarantined } from '../lib/telemetry/metrics';
 import { failFastOnBadInput } from './failures';
-import { whileHeartbeating } from './heartbeating';
 
 export interface ShardPageToEmbed {
   groups: ShardRef[][];
@@ -24,13 +22,13 @@ export interface ShardPageToEmbed {
 }
 
 /** Loads and checks the encoder, fixes its id and vector size, creates its tables. */
-export async function prepareEncoder(encoder: EncoderConfig, store: string): Promise<EmbedTarget> {
-  return failFastOnBadInput(() => prepareEmbedTarget(encoder, store));
+export async function prepareEncoder(encoder: EncoderConfig, store: string): Promise<VectorDestination> {
+  return failFastOnBadInput(() => prepareVectorDestination(encoder, store));
 }
 
 /** Lists the pool's sources into a shard plan under the run's output folder. */
 export async function planPoolShards(sources: SourceSpec[], outputDir: string, runName: string): Promise<ShardPlan> {
-  return failFastOnBadInput(() => writeShardPlan(sources, join(resolveDataPath(outputDir), runName, 'embed-shards.jsonl')));
+  return failFastOnBadInput(() => writeShardPlan(sources, new RunLayout(outputDir, runName).poolShardPlan));
 }
 
 /** Kept for executions started before embedPool's `skip-committed-shards` patch. */
@@ -42,20 +40,20 @@ export async function readShardPage(plan: ShardPlan, offset: number, limit: numb
  * A page of the plan: the shards still to embed, grouped into activities (lib/embed/shard-groups.ts),
  * and those this encoder already committed (a rerun, a grown pool), which need no activity at all.
  */
-export async function readShardPageToEmbed(plan: ShardPlan, offset: number, limit: number, target: EmbedTarget, grouping: ShardGrouping): Promise<ShardPageToEmbed> {
+export async function readShardPageToEmbed(plan: ShardPlan, offset: number, limit: number, destination: VectorDestination, grouping: ShardGrouping): Promise<ShardPageToEmbed> {
   const page = await readShardPlanPage(plan, offset, limit);
-  const committed = await committedShards(await openStore(target.store), target.encoderId, page.map((s) => s.id));
+  const committed = await committedShards(await openStore(destination.store), destination.encoderId, page.map((s) => s.id));
   const done = new Set(committed.map((t) => t.shardId));
   return { groups: await failFastOnBadInput(() => groupShards(page.filter((s) => !done.has(s.id)), grouping)), committed };
 }
 
 /** Embeds shards one after another, each into its staging table (idempotent); heartbeats after every batch. */
-export async function embedShards(shards: ShardRef[], target: EmbedTarget): Promise<StageOutcome[]> {
+export async function embedShards(shards: ShardRef[], destination: VectorDestination): Promise<StageOutcome[]> {
   const { cancellationSignal } = Context.current();
   const outcomes: StageOutcome[] = [];
   for (const shard of shards) {
     const outcome = await failFastOnBadInput(() =>
-      stageShard(shard, target, (samplesDone) => {
+      stageShard(shard, destination, (samplesDone) => {
         heartbeat({ shard: shard.id, shardsDone: outcomes.length, samplesDone });
         cancellationSignal.throwIfAborted();
       }),
@@ -70,17 +68,17 @@ export async function embedShards(shards: ShardRef[], target: EmbedTarget): Prom
 }
 
 /** One shard: what executions started before embedPool's `skip-committed-shards` patch schedule. */
-export async function embedShard(shard: ShardRef, target: EmbedTarget): Promise<StageOutcome> {
-  return (await embedShards([shard], target))[0];
+export async function embedShard(shard: ShardRef, destination: VectorDestination): Promise<StageOutcome> {
+  return (await embedShards([shard], destination))[0];
 }
 
 /**
  * Moves staged shards into the encoder's tables; the workflow runs one at a time. A commit must
  * never overlap another, not even a zombie attempt with its retry: Temporal retries an attempt only
  * after its start-to-close timeout, so an attempt stops (retryably) before any write once half of
- * that time has passed. A killed commit is repaired by its retry (see lib/store/commit.ts).
+ * that time has passed. A killed commit is repaired by its retry (see lib/vectors/commit.ts).
  */
-export async function commitShards(target: EmbedTarget, shardIds: string[]): Promise<CommitOutcome> {
+export async function commitShards(destination: VectorDestination, shardIds: string[]): Promise<CommitOutcome> {
   const { startToCloseTimeoutMs } = Context.current().info;
   const started = Date.now();
   const beforeWrite = () => {
@@ -88,19 +86,19 @@ export async function commitShards(target: EmbedTarget, shardIds: string[]): Pro
       throw new Error(`commit ran past half of its ${startToCloseTimeoutMs} ms timeout: stopping before it writes, so that it cannot overlap a retry`);
     }
   };
-  return commitStagedShards(await openStore(target.store), target.encoderId, target.dims, shardIds, beforeWrite);
+  return commitStagedShards(await openStore(destination.store), destination.encoderId, destination.dims, shardIds, beforeWrite);
 }
 
 /** Compacts the encoder's tables after a page of shards. */
-export async function compactEmbeddings(target: EmbedTarget): Promise<void> {
-  const db = await openStore(target.store);
-  await whileHeartbeating(() => compactEncoderTables(db, target.encoderId));
+export async function compactEmbeddings(destination: VectorDestination): Promise<void> {
+  const db = await openStore(destination.store);
+  await compactEncoderTables(db, destination.encoderId);
 }
 
 /** After the last commit: drops staging left by zombie attempts, compacts, and counts quarantined samples by reason. */
-export async function finishEmbedding(target: EmbedTarget): Promise<{ vectorsTable: string; quarantinedByReason: Record<string, number> }> {
-  const db = await openStore(target.store);
-  await dropAllStaging(db, target.encoderId);
-  await whileHeartbeating(() => compactEncoderTables(db, target.encoderId));
-  return { vectorsTable: tableNames(target.encoderId).vectors, quarantinedByReason: await quarantineCounts(db, target.encoderId) };
+export async function finishEmbedding(destination: VectorDestination): Promise<{ vectorsTable: string; quarantinedByReason: Record<string, number> }> {
+  const db = await openStore(destination.store);
+  await dropAllStaging(db, destination.encoderId);
+  await compactEncoderTables(db, destination.encoderId);
+  return { vectorsTable: tableNames(destination.encoderId).vectors, quarantinedByReason: await quarantineCounts(db, destination.encoderId) };
 }

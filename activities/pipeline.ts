@@ -1,18 +1,17 @@
-import { join } from 'node:path';
-import { heartbeat } from '@temporalio/activity';
 import type { RunConfig } from '../lib/config/schema';
+import type { TrainerJobRef } from '../lib/pipeline/trainer-jobs';
 import type { SourceSpec } from '../lib/config/sources';
 import { type ExportedEncoder, exportedEncoderConfig } from '../lib/encoder/exported';
-import { resolveDataPath } from '../lib/paths';
 import { checkRunInputs as check } from '../lib/pipeline/check-inputs';
-import { poolPerSource, poolShardsOf } from '../lib/pipeline/pool-composition';
+import { poolPerSource } from '../lib/pipeline/pool-composition';
 import { readStageRecord, stageKey, writeStageRecord } from '../lib/pipeline/stage-record';
 import { writeExperimentReport } from '../lib/report/experiment';
 import { writeRunReport } from '../lib/report/run-report';
 import type { ExperimentReportInput, RunReportFiles, RunReportInput } from '../lib/report/types';
+import { RunLayout } from '../lib/run-layout';
 import { writeRandomPoolSample } from '../lib/selection/random-sample';
 import { listTargetInstances } from '../lib/selection/target-set';
-import { stageDir } from '../lib/trainer/stage-config';
+import { listAllShards } from '../lib/sources/list-shards';
 import { failFastOnBadInput } from './failures';
 
 /** The run's first step: a missing path, an empty or inconsistent target, a file that is not ONNX fail here, naming the setting. */
@@ -42,16 +41,11 @@ export interface PoolSample {
  */
 export async function samplePool(config: RunConfig, name: string, size: number, seed: number): Promise<PoolSample> {
   return failFastOnBadInput(async () => {
-    const poolShards = await poolShardsOf(config);
+    const poolShards = await listAllShards(config.pool.sources);
     const exclude = new Set((await listTargetInstances(config.target)).map((t) => t.id));
-    const dir = join(resolveDataPath(config.outputDir), config.name, 'samples', name);
-    const timer = setInterval(() => heartbeat(), 5000);
-    try {
-      const sample = await writeRandomPoolSample({ poolShards, size, seed, exclude, dir, shardSize: config.retrieval.subsetShardSize });
-      return { source: { kind: 'webdataset', name: `sample-${name}`, shards: sample.shards }, samples: sample.samples, perSource: sample.perSource };
-    } finally {
-      clearInterval(timer);
-    }
+    const files = new RunLayout(config.outputDir, config.name).poolSample(name);
+    const sample = await writeRandomPoolSample({ poolShards, size, seed, exclude, files, shardSize: config.retrieval.subsetShardSize });
+    return { source: { kind: 'webdataset', name: `sample-${name}`, shards: sample.shards }, samples: sample.samples, perSource: sample.perSource };
   });
 }
 
@@ -65,27 +59,22 @@ export async function poolComposition(config: RunConfig): Promise<Record<string,
   return failFastOnBadInput(() => poolPerSource(config));
 }
 
-/** One trainer job of the run, for its loss curve. */
-export interface TrainerJobRef {
-  label: string;
-  variant: string;
-  job: string;
-}
-
-export type ReportRequest = Omit<RunReportInput, 'runDir' | 'trainerEvents' | 'poolPerSource'> & { trainerJobs: TrainerJobRef[] };
+/** What septPipeline asks the report of: the run's figures, and its trainer jobs by name. */
+export type ReportRequest = Omit<RunReportInput, 'files' | 'trainerEvents' | 'poolPerSource'> & { trainerJobs: TrainerJobRef[] };
 
 /** Stage 5: report.md, report.html and figures under the run's output folder. */
 export async function writeReport(request: ReportRequest): Promise<RunReportFiles> {
   const { trainerJobs, ...rest } = request;
+  const run = new RunLayout(request.config.outputDir, request.config.name);
   return writeRunReport({
     ...rest,
-    runDir: join(resolveDataPath(request.config.outputDir), request.config.name),
+    files: run.report,
     poolPerSource: await poolPerSource(request.config),
-    trainerEvents: trainerJobs.map((j) => ({ label: j.label, path: join(stageDir(request.config, j.variant, j.job), 'events.jsonl') })),
+    trainerEvents: trainerJobs.map((j) => ({ label: j.label, path: run.trainerJob(j.variant, j.job).events })),
   });
 }
 
 /** The experiment's results table (results.md, results.json) under `<run>/experiment`. */
-export async function writeExperiment(input: Omit<ExperimentReportInput, 'dir'>): Promise<{ markdown: string; json: string; table: string }> {
-  return writeExperimentReport({ ...input, dir: join(resolveDataPath(input.config.outputDir), input.config.name, 'experiment') });
+export async function writeExperiment(input: Omit<ExperimentReportInput, 'files'>): Promise<{ markdown: string; json: string; table: string }> {
+  return writeExperimentReport({ ...input, files: new RunLayout(input.config.outputDir, input.config.name).experiment });
 }

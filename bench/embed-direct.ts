@@ -5,17 +5,17 @@
 import { readFileSync } from 'node:fs';
 import type { RunConfig } from '../lib/config/schema';
 import { Embedder } from '../lib/embed/embedder';
-import { prepareEmbedTarget } from '../lib/embed/prepare';
+import { prepareVectorDestination } from '../lib/embed/prepare';
 import { stageShard } from '../lib/embed/stage-shard';
-import type { EmbedTarget } from '../lib/embed/target';
-import { listShards } from '../lib/sources/list-shards';
-import { commitStagedShards, compactEncoderTables } from '../lib/store/commit';
-import { openStore } from '../lib/store/connect';
+import type { VectorDestination } from '../lib/embed/destination';
+import { listAllShards } from '../lib/sources/list-shards';
+import { commitStagedShards, compactEncoderTables } from '../lib/vectors/commit';
+import { openStore } from '../lib/vectors/connect';
 
 async function direct(cfg: RunConfig): Promise<{ perSecond: number }> {
   const start = Date.now();
-  const target: EmbedTarget = await prepareEmbedTarget(cfg.encoder, cfg.store.uri);
-  const shards = (await Promise.all(cfg.pool.sources.map(listShards))).flat();
+  const destination: VectorDestination = await prepareVectorDestination(cfg.encoder, cfg.store.uri);
+  const shards = await listAllShards(cfg.pool.sources);
   const db = await openStore(cfg.store.uri);
   let samples = 0;
   let next = 0;
@@ -24,18 +24,18 @@ async function direct(cfg: RunConfig): Promise<{ perSecond: number }> {
   const lane = async () => {
     while (next < shards.length) {
       const shard = shards[next++];
-      const { samples: count } = await stageShard(shard, target);
+      const { samples: count } = await stageShard(shard, destination);
       samples += count;
       staged.push(shard.id);
       commits = commits.then(async () => {
         const batch = staged.splice(0);
-        if (batch.length > 0) await commitStagedShards(db, target.encoderId, target.dims, batch);
+        if (batch.length > 0) await commitStagedShards(db, destination.encoderId, destination.dims, batch);
       });
     }
   };
   await Promise.all(Array.from({ length: cfg.embed.window }, lane));
   await commits;
-  await compactEncoderTables(db, target.encoderId);
+  await compactEncoderTables(db, destination.encoderId);
   return { perSecond: Math.round((samples / (Date.now() - start)) * 10_000) / 10 };
 }
 

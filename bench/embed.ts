@@ -18,11 +18,12 @@ import { openEncoderSession } from '../lib/encoder/session';
 import { encoderSpecOf } from '../lib/encoder/spec';
 import { DEMO_CNN, ensureTestEncoder, RESNET18 } from '../lib/encoder/test-encoders';
 import { tensorLength } from '../lib/preprocess';
-import { listShards } from '../lib/sources/list-shards';
-import { readShardImages } from '../lib/sources/read-images';
+import { listAllShards } from '../lib/sources/list-shards';
+import { sourceSamples } from '../lib/sources/samples';
 import { CPU_QUEUE } from '../lib/temporal/queues';
 import { writeShard } from '../lib/webdataset/writer';
-import type { EmbedPoolResult } from '../workflows/embed-pool';
+import type { embedPool } from '../workflows/embed-pool';
+import { recordBenchmark } from './record';
 
 const CORES = availableParallelism();
 const work = process.env.SEPT_BENCH_DIR ?? join(tmpdir(), `septflow-bench-${process.pid}`);
@@ -30,7 +31,7 @@ const log = (message: string) => console.error(`[bench:embed] ${message}`);
 const perSecond = (count: number, ms: number) => Math.round((count / ms) * 1000 * 10) / 10;
 
 function config(name: string, encoder: RunConfigInput['encoder'], sources: RunConfigInput['pool'], store: string): RunConfig {
-  return parseRunConfig({ name, pool: sources, encoder, store: { uri: join(work, store) }, outputDir: join(work, 'runs'), embed: { window: 8 } });
+  return parseRunConfig({ name, pool: sources, target: { preset: 'mnist' }, encoder, store: { uri: join(work, store) }, outputDir: join(work, 'runs'), embed: { window: 8 } });
 }
 
 /** Inference alone on pre-built batches: one session using every core, as onnxruntime is usually run. */
@@ -67,8 +68,8 @@ async function decode(cfg: RunConfig, images: Buffer[], rounds: number): Promise
 
 async function imagesOf(cfg: RunConfig, limit: number): Promise<Buffer[]> {
   const out: Buffer[] = [];
-  for (const shard of (await Promise.all(cfg.pool.sources.map(listShards))).flat()) {
-    for await (const s of readShardImages(shard)) {
+  for (const shard of await listAllShards(cfg.pool.sources)) {
+    for await (const s of sourceSamples(shard)) {
       if (out.length === limit) return out;
       out.push(s.image!);
     }
@@ -101,9 +102,9 @@ async function peakRssMb(pid: number): Promise<number> {
 async function orchestrated(client: Client, address: string, runs: { warmup: RunConfig; measured: RunConfig }, id: string) {
   const worker = spawnWorker('cpu', { address, logDir: join(work, 'logs') });
   try {
-    await client.workflow.execute('embedPool', { taskQueue: CPU_QUEUE, workflowId: `${id}-warmup`, args: [runs.warmup] });
+    await client.workflow.execute<typeof embedPool>('embedPool', { taskQueue: CPU_QUEUE, workflowId: `${id}-warmup`, args: [runs.warmup] });
     const start = Date.now();
-    const result = (await client.workflow.execute('embedPool', { taskQueue: CPU_QUEUE, workflowId: id, args: [runs.measured] })) as EmbedPoolResult;
+    const result = await client.workflow.execute<typeof embedPool>('embedPool', { taskQueue: CPU_QUEUE, workflowId: id, args: [runs.measured] });
     const ms = Date.now() - start;
     return { perSecond: perSecond(result.samplesEmbedded + result.quarantined, ms), peakRssMb: await peakRssMb(worker.process.pid!) };
   } finally {
@@ -237,7 +238,7 @@ async function main(): Promise<void> {
     peak_rss_mb_small: small.peakRssMb,
     peak_rss_mb_large: large.peakRssMb,
   };
-  console.log(JSON.stringify(figures));
+  recordBenchmark('embed', figures);
 }
 
 main().then(

@@ -21,7 +21,9 @@ import type { Neighbour } from '../lib/retrieval/running-topk';
 import { matmulGraph } from '../lib/retrieval/search-graph';
 import { clusteredVectors } from '../lib/retrieval/synthetic';
 import { parseRunConfig } from '../lib/config/validate';
+import { seconds } from '../lib/format';
 import { shardFilter } from '../lib/retrieval/vector-store';
+import { recordBenchmark } from './record';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const LARGE_384_SCALE = process.env.BENCH_FULL === '1' ? 1 : 0.25;
@@ -29,10 +31,10 @@ const TARGETS = 10_000;
 const K = 50;
 const ORACLE_TARGETS = 32;
 const SHARD_ROWS = 1000;
-const defaults = parseRunConfig({}).retrieval;
+const defaults = parseRunConfig({ demo: true }).retrieval;
 
 const log = (msg: string) => process.stderr.write(`[bench:retrieval] ${msg}\n`);
-const seconds = (since: number) => (performance.now() - since) / 1000;
+const secondsSince = (since: number) => (performance.now() - since) / 1000;
 
 /** Peak resident memory while `work` runs, sampled every 100 ms. */
 async function withPeakRss<T>(work: () => Promise<T>): Promise<{ result: T; peakMb: number }> {
@@ -61,7 +63,7 @@ async function matmulGflops(): Promise<number> {
   const started = performance.now();
   for (let i = 0; i < runs; i++) await session.run(feeds);
   await session.release();
-  return (2 * n ** 3 * runs) / seconds(started) / 1e9;
+  return (2 * n ** 3 * runs) / secondsSince(started) / 1e9;
 }
 
 /** Brute force in float64 over the raw vectors: the oracle the default path is checked against. */
@@ -104,13 +106,13 @@ async function timedQueries(count: number, budgetSeconds: number, min: number, q
   const started = performance.now();
   let next = 0;
   const lane = async () => {
-    while (next < count && (next < min || seconds(started) < budgetSeconds)) {
+    while (next < count && (next < min || secondsSince(started) < budgetSeconds)) {
       const t = next++;
       lists[t] = await query(t);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
-  return { qps: lists.length / seconds(started), lists };
+  return { qps: lists.length / secondsSince(started), lists };
 }
 
 async function writePool(table: string, dir: string, vectors: Float32Array, dim: number): Promise<{ table: Table; filter: string }> {
@@ -167,7 +169,7 @@ async function runCase(dir: string, rows: number, dim: number, compareIndexes: b
   // The default path: what `retrieval.search: auto` picks for 10k targets, run as the workflow runs it.
   const ann = annParams(rows, dim);
   const cost = searchCost({ targets: TARGETS, rows, dim, targetChunk: defaults.targetChunk, ann, indexReady: false });
-  log(`${name}: estimated exact ${cost.exactSeconds.toFixed(1)} s, ann ${cost.annSeconds.toFixed(1)} s -> ${cost.choice}; matmul ${matmulBefore.toFixed(1)} GFLOP/s`);
+  log(`${name}: estimated exact ${seconds(cost.exactSeconds, 1)}, ann ${seconds(cost.annSeconds, 1)} -> ${cost.choice}; matmul ${matmulBefore.toFixed(1)} GFLOP/s`);
   const started = performance.now();
   const { result: exact, peakMb } = await withPeakRss(async () => {
     const lists: Neighbour[][] = [];
@@ -178,11 +180,11 @@ async function runCase(dir: string, rows: number, dim: number, compareIndexes: b
     }
     return lists;
   });
-  const exactSeconds = seconds(started);
+  const exactSeconds = secondsSince(started);
   const achieved = (2 * TARGETS * rows * dim) / exactSeconds / 1e9;
   const matmulAfter = await matmulGflops();
   const matmul = Math.max(matmulBefore, matmulAfter);
-  log(`${name}: exact ${exactSeconds.toFixed(1)} s = ${(TARGETS / exactSeconds).toFixed(0)} targets/s, ${achieved.toFixed(1)} GFLOP/s; matmul after ${matmulAfter.toFixed(1)} GFLOP/s`);
+  log(`${name}: exact ${seconds(exactSeconds, 1)} = ${(TARGETS / exactSeconds).toFixed(0)} targets/s, ${achieved.toFixed(1)} GFLOP/s; matmul after ${matmulAfter.toFixed(1)} GFLOP/s`);
   const truth = oracle(pool, targets, dim, ORACLE_TARGETS);
   const recall = oracleRecall(exact.slice(0, ORACLE_TARGETS), truth);
 
@@ -199,7 +201,7 @@ async function runCase(dir: string, rows: number, dim: number, compareIndexes: b
     const one = async (t: number) => (await annSearch(table, targets.subarray(t * dim, (t + 1) * dim), dim, { k: K, params, concurrency: 1 }))[0];
     const run = await timedQueries(TARGETS, 8, 100, one);
     const r = { build_s: built.seconds, qps: run.qps, recall: recallAgainst(run.lists, exact), nprobes: params.nprobes };
-    log(`${name}: ${kind} build ${r.build_s.toFixed(1)} s, ${r.qps.toFixed(1)} q/s, recall ${r.recall.toFixed(4)}`);
+    log(`${name}: ${kind} build ${seconds(r.build_s, 1)}, ${r.qps.toFixed(1)} q/s, recall ${r.recall.toFixed(4)}`);
     return r;
   };
   const comparison: CaseResult['index_comparison'] = {};
@@ -245,8 +247,8 @@ async function main(): Promise<void> {
     }
     const main = cases[key(sizes[1], 128)];
     const round = (v: unknown): unknown => (typeof v === 'number' ? Number(v.toPrecision(4)) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, round(x)])) : v);
-    log(`done in ${seconds(started).toFixed(0)} s`);
-    console.log(JSON.stringify(round({ ...main, targets: TARGETS, k: K, scale: SCALE, large_384_scale: LARGE_384_SCALE, total_seconds: seconds(started), cases })));
+    log(`done in ${seconds(secondsSince(started))}`);
+    recordBenchmark('retrieval', round({ ...main, targets: TARGETS, k: K, scale: SCALE, large_384_scale: LARGE_384_SCALE, total_seconds: secondsSince(started), cases }) as object);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunConfigInput } from '../lib/config/schema';
 import { parseRunConfig } from '../lib/config/validate';
 import { demoShards } from '../lib/demo/materialize';
+import { RunLayout } from '../lib/run-layout';
 import { CPU_QUEUE } from '../lib/temporal/queues';
 import { latestCheckpoint } from '../lib/trainer/checkpoints';
 import { referenceTrainerCommand } from '../lib/trainer/command';
@@ -20,16 +21,19 @@ import { runTrainerProcess } from '../lib/trainer/process';
 import { trainerStageConfig } from '../lib/trainer/stage-config';
 import { pidsMatching } from '../test/support/processes';
 import { startTestTemporal, withWorkers } from '../test/support/temporal';
-import type { TrainModelResult } from '../workflows/train-model';
+import type { trainModel } from '../workflows/train-model';
+import { recordBenchmark } from './record';
 
 const STEPS = Number(process.env.BENCH_TRAIN_STEPS ?? 120);
 /** Direct and activity runs, interleaved. */
 const PAIRS = Number(process.env.BENCH_TRAIN_PAIRS ?? 5);
 const BATCH = 128;
-const DEFAULT_INTERVAL = parseRunConfig({}).trainer.checkpointEverySteps;
+const DEFAULT_INTERVAL = parseRunConfig({ demo: true }).trainer.checkpointEverySteps;
 const work = mkdtempSync(join(tmpdir(), 'septflow-bench-train-'));
+/** The folder of a run's pretrain job, direct or orchestrated alike. */
+const pretrainJob = (name: string) => new RunLayout(work, name).trainerJob('main', 'pretrain');
 
-async function runConfig(name: string, overrides: RunConfigInput = {}): Promise<RunConfigInput> {
+async function runConfig(name: string, overrides: Partial<RunConfigInput> = {}): Promise<RunConfigInput> {
   return {
     name,
     outputDir: work,
@@ -114,10 +118,10 @@ function cpuShares(samples: CpuSample[], events: TimedEvent[]): { trainer: numbe
 /** A direct pretrain run (no Temporal), with its events timestamped as the activity does. */
 async function directPretrain(name: string): Promise<TimedEvent[]> {
   const config = parseRunConfig(await runConfig(name));
-  const dir = join(work, name);
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, 'pretrain.config.json');
-  writeFileSync(file, JSON.stringify(trainerStageConfig(config, 'pretrain', dir, { trainShards: (await demoShards('mnist', 'train')).slice(0, 3), numClasses: 10 })));
+  const job = pretrainJob(name);
+  mkdirSync(job.dir, { recursive: true });
+  const file = job.config('pretrain');
+  writeFileSync(file, JSON.stringify(trainerStageConfig(config, 'pretrain', job, { trainShards: (await demoShards('mnist', 'train')).slice(0, 3), numClasses: 10 })));
   const trainer = referenceTrainerCommand();
   const events: TimedEvent[] = [];
   const outcome = await runTrainerProcess({ command: trainer.command, env: trainer.env, stage: 'pretrain', configFile: file, onEvent: (e) => events.push({ ...e, at: Date.now() }) });
@@ -127,7 +131,7 @@ async function directPretrain(name: string): Promise<TimedEvent[]> {
 
 /** The events the runTrainer activity recorded for a run's pretrain job. */
 function activityEvents(name: string): TimedEvent[] {
-  return readFileSync(join(work, name, 'train', 'main', 'pretrain', 'events.jsonl'), 'utf8')
+  return readFileSync(pretrainJob(name).events, 'utf8')
     .trim()
     .split('\n')
     .map((line) => JSON.parse(line) as TimedEvent);
@@ -143,16 +147,16 @@ async function main(): Promise<void> {
     const orchestratedCpu: { trainer: number; machine: number }[] = [];
     const writeSeconds: number[] = [];
     const runDirect = async (i: number) => {
-      const samples = sampleCpu(join(`direct-${i}`, 'pretrain.config.json'));
+      const samples = sampleCpu(pretrainJob(`direct-${i}`).config('pretrain'));
       const events = await directPretrain(`direct-${i}`);
       directCpu.push(cpuShares(samples(), events));
       direct.push(steadyStepsPerSecond(events));
       writeSeconds.push(...events.filter((e) => e.event === 'checkpoint').map((e) => e.write_seconds!));
     };
     const runActivity = async (i: number) => {
-      const samples = sampleCpu(join(`orchestrated-${i}`, 'train', 'main', 'pretrain', 'pretrain.config.json'));
+      const samples = sampleCpu(pretrainJob(`orchestrated-${i}`).config('pretrain'));
       await withWorkers(temporal, async () =>
-        (await temporal.client.workflow.start('trainModel', { taskQueue: CPU_QUEUE, workflowId: `bench/orchestrated-${i}`, args: [await runConfig(`orchestrated-${i}`)] })).result(),
+        (await temporal.client.workflow.start<typeof trainModel>('trainModel', { taskQueue: CPU_QUEUE, workflowId: `bench/orchestrated-${i}`, args: [await runConfig(`orchestrated-${i}`)] })).result(),
       );
       const activity = activityEvents(`orchestrated-${i}`);
       orchestratedCpu.push(cpuShares(samples(), activity));
@@ -178,19 +182,19 @@ async function main(): Promise<void> {
     const redone: number[] = [];
     for (let i = 0; i < 3; i++) {
       const config = await runConfig(`kill-${i}`, { trainer: { checkpointEverySteps: interval } });
-      const checkpoints = join(work, `kill-${i}`, 'train', 'main', 'pretrain', 'checkpoints');
+      const checkpoints = pretrainJob(`kill-${i}`).checkpoints;
       const { result, newest, secondsSinceNewest } = await withWorkers(temporal, async () => {
-        const handle = await temporal.client.workflow.start('trainModel', { taskQueue: CPU_QUEUE, workflowId: `bench/kill-${i}`, args: [config] });
+        const handle = await temporal.client.workflow.start<typeof trainModel>('trainModel', { taskQueue: CPU_QUEUE, workflowId: `bench/kill-${i}`, args: [config] });
         while (!(await latestCheckpoint(checkpoints))) await sleep(50);
         await sleep(500 + Math.random() * 3000);
-        const pids = pidsMatching(join(`kill-${i}`, 'train', 'main', 'pretrain', 'pretrain.config.json'));
+        const pids = pidsMatching(pretrainJob(`kill-${i}`).config('pretrain'));
         if (pids.length !== 1) throw new Error(`expected one pretrain trainer to kill, found ${pids.length}: lower the wait or raise BENCH_TRAIN_STEPS`);
         process.kill(pids[0], 'SIGKILL');
         const killedAt = Date.now();
         const newestAtKill = (await latestCheckpoint(checkpoints))!;
         // Read its time now: the retry's checkpoints rotate it away.
         const sinceNewest = (killedAt - statSync(newestAtKill.path).mtimeMs) / 1000;
-        return { result: (await handle.result()) as TrainModelResult, newest: newestAtKill, secondsSinceNewest: sinceNewest };
+        return { result: await handle.result(), newest: newestAtKill, secondsSinceNewest: sinceNewest };
       });
       const resumed = result.progress.jobs.pretrain.resumedFromStep;
       redone.push(newest.step - resumed + Math.min(interval, secondsSinceNewest / perStep));
@@ -215,7 +219,7 @@ async function main(): Promise<void> {
       kill_checkpoint_interval: interval,
       steps_redone_per_kill: redone.reduce((a, b) => a + b, 0) / redone.length,
     };
-    console.log(JSON.stringify(figures));
+    recordBenchmark('train', figures);
   } finally {
     await temporal.stop();
     rmSync(work, { recursive: true, force: true });

@@ -1,11 +1,30 @@
 import { type Client, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { PIPELINE_STAGES, type PipelineStage } from '../lib/report/types';
+import { count, percent, seconds } from '../lib/format';
+import { PIPELINE_STAGES, type PipelineStage } from '../lib/pipeline/stages';
 import type { TrainerHeartbeat } from '../lib/trainer/heartbeat';
 import type { EmbedProgress } from '../workflows/embed-progress';
 import type { PipelineProgress, SeptRunResult } from '../workflows/pipeline-types';
+import { embedProgressQuery, pipelineProgressQuery } from '../workflows/queries';
+import type { septPipeline } from '../workflows/sept-pipeline';
 import { refreshUntilSettled } from './follow';
 import { formatEmbedProgress, formatTrainerLine, progressBar } from './progress';
+
+/** What is known live of a running stage beyond the pipeline's progress: its child's embed progress, or its trainer's heartbeat. */
+export interface StageLive {
+  embed?: EmbedProgress;
+  trainer?: TrainerHeartbeat;
+}
+
+/** What a running stage is doing while it has no live figures (yet, or between two trainer jobs). */
+const RUNNING: Record<PipelineStage, string> = {
+  encoder: 'running',
+  embed: 'running',
+  select: 'searching and selecting',
+  pretrain: 'running',
+  finetune: 'running',
+  report: 'writing the report',
+};
 
 /** The running trainer's heartbeat of a child workflow: live step, loss and speed. */
 async function trainerBeat(client: Client, workflowId: string): Promise<TrainerHeartbeat | undefined> {
@@ -14,69 +33,107 @@ async function trainerBeat(client: Client, workflowId: string): Promise<TrainerH
   return payload ? defaultPayloadConverter.fromPayload<TrainerHeartbeat>(payload) : undefined;
 }
 
-/** The live line of the running stage, from its child workflow's query or its trainer's heartbeat. */
-async function runningLine(client: Client, stage: PipelineStage, workflowId: string | undefined, elapsed: number): Promise<string> {
-  const waiting = `${progressBar(0)}  ${elapsed.toFixed(0)} s`;
-  if (!workflowId) return `${progressBar(0)}  writing`;
+/** The live figures of the running stage: its child workflow's progress query, or its trainer's heartbeat. */
+async function liveOf(client: Client, p: PipelineProgress): Promise<StageLive> {
+  const stage = p.stage === 'done' ? undefined : p.stage;
+  const workflowId = stage && p.stages[stage].status === 'running' ? p.stages[stage].workflowId : undefined;
+  if (!stage || !workflowId) return {};
   try {
-    if (stage === 'embed') {
-      const p = await client.workflow.getHandle(workflowId).query<EmbedProgress>('progress');
-      return formatEmbedProgress(p);
-    }
-    if (stage === 'encoder' || stage === 'pretrain' || stage === 'finetune') {
-      const beat = await trainerBeat(client, workflowId);
-      return beat?.totalSteps ? formatTrainerLine({ ...beat, totalSteps: beat.totalSteps }) : `${waiting}  preparing`;
-    }
+    if (stage === 'embed') return { embed: await client.workflow.getHandle(workflowId).query(embedProgressQuery) };
+    if (stage === 'encoder' || stage === 'pretrain' || stage === 'finetune') return { trainer: await trainerBeat(client, workflowId) };
   } catch {
-    // The child may not have started yet, or just finished: the next refresh shows it.
+    // The child may not have started yet, or just finished: no figures this time.
   }
-  return `${waiting}  searching and selecting`;
+  return {};
 }
 
-/** One line per stage: a bar for the running one, the outcome for the others. */
-export async function renderPipeline(client: Client, p: PipelineProgress): Promise<string[]> {
-  const lines: string[] = [];
-  for (const stage of PIPELINE_STAGES) {
-    const t = p.stages[stage];
-    const name = stage.padEnd(9);
-    if (t.status === 'running') {
-      lines.push(`${name}${await runningLine(client, stage, t.workflowId, (Date.now() - (t.startedAt ?? Date.now())) / 1000)}`);
-    } else if (t.status === 'done' || t.status === 'reused') {
-      lines.push(`${name}${progressBar(1)}  ${t.status === 'reused' ? 'reused from an earlier run' : 'done'} in ${(t.seconds ?? 0).toFixed(0)} s`);
-    } else {
-      lines.push(`${name}${t.status === 'skipped' ? 'skipped (encoder.model is set)' : 'pending'}`);
+/** The figures of the running stage's line, where there are any; `live` is the current stage's. */
+function liveFigures(stage: PipelineStage, p: PipelineProgress, live: StageLive): string | undefined {
+  if (p.stage !== stage) return undefined;
+  if (stage === 'embed' && live.embed) return formatEmbedProgress(live.embed);
+  const beat = live.trainer;
+  if (beat?.totalSteps) return formatTrainerLine({ ...beat, totalSteps: beat.totalSteps });
+  return undefined;
+}
+
+/**
+ * One stage's line; only what is known: a running stage's live figures, or what it does and, with
+ * `now`, for how long; a finished stage's outcome.
+ */
+export function stageLine(stage: PipelineStage, p: PipelineProgress, live: StageLive, now?: number): string {
+  const t = p.stages[stage];
+  const name = stage.padEnd(9);
+  switch (t.status) {
+    case 'running': {
+      const elapsed = now === undefined ? '' : `, ${seconds((now - (t.startedAt ?? now)) / 1000)}`;
+      return `${name}${liveFigures(stage, p, live) ?? `${RUNNING[stage]}${elapsed}`}`;
     }
+    case 'done':
+    case 'reused':
+      return `${name}${progressBar(1)}  ${t.status === 'reused' ? 'reused from an earlier run' : 'done'} in ${seconds(t.seconds ?? 0)}`;
+    case 'skipped':
+      return `${name}skipped (encoder.model is set)`;
+    case 'pending':
+      return `${name}pending`;
   }
-  return lines;
+}
+
+/** One line per stage: the live figures of the running one, the outcome of the others. */
+export async function renderPipeline(client: Client, p: PipelineProgress): Promise<string[]> {
+  const live = await liveOf(client, p);
+  const now = Date.now();
+  return PIPELINE_STAGES.map((stage) => stageLine(stage, p, live, now));
+}
+
+/**
+ * The lines to print off a terminal, where nothing printed can be redrawn, so each must stay true:
+ * a stage's line when it starts, and its outcome once when it ends; in between only its live
+ * figures as they change, at most every `everyMs`. Lines carry no clock, so an unchanged stage
+ * prints nothing.
+ */
+export class PipelineLog {
+  private readonly printed = new Map<PipelineStage, { line: string; at: number }>();
+
+  constructor(private readonly everyMs = 30_000) {}
+
+  /** The new lines for a progress snapshot taken at `now`, with the running stage's live figures. */
+  next(p: PipelineProgress, live: StageLive, now: number): string[] {
+    const lines: string[] = [];
+    for (const stage of PIPELINE_STAGES) {
+      const status = p.stages[stage].status;
+      if (status === 'pending') continue;
+      const line = stageLine(stage, p, live);
+      const last = this.printed.get(stage);
+      if (last?.line === line) continue;
+      // Once a running stage is announced, only live figures, and not more often than every `everyMs`.
+      if (status === 'running' && last && (!liveFigures(stage, p, live) || now - last.at < this.everyMs)) continue;
+      lines.push(line);
+      this.printed.set(stage, { line, at: now });
+    }
+    return lines;
+  }
 }
 
 /**
  * Follows a septPipeline run until it ends: on a terminal, one live line per stage redrawn every
- * second; otherwise a line whenever a stage changes and every 30 s. Returns the run's result.
+ * second; otherwise the lines of a PipelineLog. Returns the run's result.
  */
-export async function followPipeline(client: Client, handle: WorkflowHandle, opts: { interrupted?: Promise<never> } = {}): Promise<SeptRunResult> {
+export async function followPipeline(client: Client, handle: WorkflowHandle<typeof septPipeline>, opts: { interrupted?: Promise<never> } = {}): Promise<SeptRunResult> {
   const tty = Boolean(process.stdout.isTTY);
+  const log = new PipelineLog();
   let drawn = 0;
-  let lastPrinted = '';
-  let lastPrintedAt = 0;
   const refresh = async () => {
-    const progress = await handle.query<PipelineProgress>('progress').catch(() => undefined);
+    const progress = await handle.query(pipelineProgressQuery).catch(() => undefined);
     if (!progress) return;
-    const lines = await renderPipeline(client, progress);
     if (tty) {
+      const lines = await renderPipeline(client, progress);
       process.stdout.write(`${drawn ? `\x1b[${drawn}A` : ''}${lines.map((l) => `\x1b[2K${l}\n`).join('')}`);
       drawn = lines.length;
       return;
     }
-    const current = lines.find((l) => l.startsWith(progress.stage)) ?? '';
-    const key = `${progress.stage}:${PIPELINE_STAGES.map((s) => progress.stages[s].status).join()}`;
-    if (key !== lastPrinted || Date.now() - lastPrintedAt > 30_000) {
-      console.log(current);
-      lastPrinted = key;
-      lastPrintedAt = Date.now();
-    }
+    for (const line of log.next(progress, await liveOf(client, progress), Date.now())) console.log(line);
   };
-  const result = refreshUntilSettled(handle.result() as Promise<SeptRunResult>, tty ? 1000 : 2000, refresh, opts.interrupted);
+  const result = refreshUntilSettled(handle.result(), tty ? 1000 : 2000, refresh, opts.interrupted);
   return explainFailure(handle.workflowId, result);
 }
 
@@ -92,23 +149,21 @@ export async function explainFailure<T>(workflowId: string, result: Promise<T>):
   }
 }
 
-const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(100 * v).toFixed(1)}%` : 'n/a');
-
 /** The result table printed at the end of a run. */
 export function formatRunResult(r: SeptRunResult): string {
   const s = r.selection.stats;
   const perSource = Object.entries(s.perSource)
-    .map(([k, v]) => `${k} ${v} (${((100 * v) / Math.max(1, s.size)).toFixed(1)}%)`)
+    .map(([k, v]) => `${k} ${v} (${percent(v / Math.max(1, s.size))})`)
     .join(', ');
   const rows: [string, string][] = [
     ['encoder', `${r.encoder.trainedInRun ? 'trained in this run (stage 0)' : 'configured'}: ${r.encoder.model}`],
-    ['pool', `${r.embed.samplesEmbedded.toLocaleString('en-US')} images embedded, ${r.embed.quarantined} quarantined`],
-    ['subset', `${s.size.toLocaleString('en-US')} images (${((100 * s.size) / Math.max(1, r.selection.plan.poolRows)).toFixed(1)}% of the pool): ${perSource}`],
+    ['pool', `${count(r.embed.samplesEmbedded)} images embedded, ${r.embed.quarantined} quarantined`],
+    ['subset', `${count(s.size)} images (${percent(s.size / Math.max(1, r.selection.plan.poolRows))} of the pool): ${perSource}`],
     ['leakage guard', `${s.duplicatesRemoved} near-duplicates of target test images removed`],
-    ['kNN top-1', `${pct(r.metrics.knn_top1)} (frozen pre-trained encoder)`],
-    ['linear probe top-1', `${pct(r.metrics.linear_probe_top1)} (frozen pre-trained encoder)`],
-    ['top-1', `${pct(r.metrics.top1)} (fine-tuned, target test set)`],
-    ...PIPELINE_STAGES.map((stage): [string, string] => [`${stage} stage`, `${r.progress.stages[stage].status}${r.progress.stages[stage].seconds !== undefined ? `, ${r.progress.stages[stage].seconds!.toFixed(0)} s` : ''}`]),
+    ['kNN top-1', `${percent(r.metrics.knn_top1)} (frozen pre-trained encoder)`],
+    ['linear probe top-1', `${percent(r.metrics.linear_probe_top1)} (frozen pre-trained encoder)`],
+    ['top-1', `${percent(r.metrics.top1)} (fine-tuned, target test set)`],
+    ...PIPELINE_STAGES.map((stage): [string, string] => [`${stage} stage`, `${r.progress.stages[stage].status}${r.progress.stages[stage].seconds !== undefined ? `, ${seconds(r.progress.stages[stage].seconds)}` : ''}`]),
     ['report', r.report.markdown],
     ['report (HTML)', r.report.html],
   ];

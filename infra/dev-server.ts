@@ -1,11 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { projectRoot } from '../lib/paths';
 import { SEARCH_ATTRIBUTES } from './search-attributes';
+// From the package root, where setup's CommonJS helpers stay in the build too (tsc copies no .cjs into dist/).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { ensureTemporalCli } = require('./temporal-cli.cjs') as { ensureTemporalCli: (log?: (m: string) => void) => string };
+const { ensureTemporalCli } = require(join(projectRoot, 'infra', 'temporal-cli.cjs')) as { ensureTemporalCli: (log?: (m: string) => void) => string };
 
 /** Dynamic config the dev server starts with; why each value is set is noted beside it. */
 const DYNAMIC_CONFIG: Record<string, string> = {

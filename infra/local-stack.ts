@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { projectRoot } from '../lib/paths';
+import { moduleArgs, projectRoot } from '../lib/paths';
 import { type DevServer, type DevServerOptions, logOutput, startDevServer, stopProcess, temporalAnswers } from './dev-server';
 
 export type WorkerKind = 'cpu' | 'gpu';
@@ -13,7 +13,7 @@ export interface WorkerProcess {
 
 /** Starts a worker as its own process, as in production; output goes to a log file or is inherited. */
 export function spawnWorker(kind: WorkerKind, opts: { address: string; namespace?: string; logDir?: string; env?: NodeJS.ProcessEnv }): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'workers', `${kind}.ts`)], {
+  const child = spawn(process.execPath, moduleArgs(`workers/${kind}`), {
     cwd: projectRoot,
     env: {
       ...process.env,

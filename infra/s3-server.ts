@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { produceFolderAtomic } from '../lib/files/atomic-write';
 import { freePort, logOutput, stopProcess } from './dev-server';
 
 /**
@@ -34,25 +34,19 @@ function run(cmd: string, args: string[]): Promise<void> {
  */
 export async function ensureMotoPython(log: (msg: string) => void = (m) => console.error(m)): Promise<string> {
   const venv = motoVenvDir();
-  const python = join(venv, 'bin', 'python');
-  if (existsSync(python)) return python;
-  mkdirSync(dirname(venv), { recursive: true });
-  const staging = `${venv}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const pythonOf = (dir: string) => join(dir, 'bin', 'python');
+  if (existsSync(pythonOf(venv))) return pythonOf(venv);
   log(`[setup] creating ${venv} (moto[server]==${MOTO_VERSION}, first run only)`);
-  try {
-    await run('python3', ['-m', 'venv', staging]);
-    await run(join(staging, 'bin', 'python'), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--progress-bar', 'off', `moto[server]==${MOTO_VERSION}`]);
-    try {
-      renameSync(staging, venv);
-    } catch (err) {
-      // Another process finished the same venv first; theirs is as good as ours.
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-    }
-  } finally {
-    rmSync(staging, { recursive: true, force: true });
-  }
-  return python;
+  // Another process may finish the same venv first; theirs is as good as ours.
+  await produceFolderAtomic(
+    venv,
+    async (staging) => {
+      await run('python3', ['-m', 'venv', staging]);
+      await run(pythonOf(staging), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--progress-bar', 'off', `moto[server]==${MOTO_VERSION}`]);
+    },
+    (dir) => existsSync(pythonOf(dir)),
+  );
+  return pythonOf(venv);
 }
 
 export interface S3Server {

@@ -1,9 +1,11 @@
 'use strict';
-// `npm start` and `npm test` run this first: it installs whatever is missing, and nothing else.
+// `npm start` and `npm test` run this first: it installs whatever is missing and builds dist/ when
+// stale, and nothing else.
 // Node built-ins only, because it runs before the npm packages are installed.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { ensureBuild } = require('./build.cjs');
 const { ensureTemporalCli } = require('./temporal-cli.cjs');
 const { ensureTrainerPython } = require('./trainer-env.cjs');
 
@@ -47,6 +49,7 @@ async function timed(what, step) {
 async function main() {
   checkNode();
   await timed('npm packages', ensureNpmPackages);
+  await timed('build', () => ensureBuild(log));
   await timed('Temporal CLI', () => ensureTemporalCli(log));
   await timed('trainer environment', () => ensureTrainerPython({ projectRoot: root, log }));
 }

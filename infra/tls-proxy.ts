@@ -3,9 +3,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { projectRoot } from '../lib/paths';
 import { freePort, stopProcess } from './dev-server';
+// From the package root, where setup's CommonJS helpers stay in the build too (tsc copies no .cjs into dist/).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { ensureSystemPackages } = require('./system-packages.cjs') as {
+const { ensureSystemPackages } = require(join(projectRoot, 'infra', 'system-packages.cjs')) as {
   ensureSystemPackages: (packages: string[], opts?: { log?: (m: string) => void }) => Record<string, string>;
 };
 

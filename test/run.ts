@@ -1,9 +1,20 @@
-// `npm test`: type-checks, runs every TypeScript test file under test/ with node's test runner,
-// then the reference trainer's pytest suite in the trainer's Python environment.
+// `npm test` and its tiers (docs/testing.md). `tsx test/run.ts [unit | integration | file...]`:
+//   nothing      type-checks, runs the unit tier, the integration tier, then the reference
+//                trainer's pytest suite in the trainer's Python environment
+//   unit         the test files under test/unit/
+//   integration  the test files under test/integration/
+//   file...      the given test files, each under its tier's rules; no typecheck, no trainer tests
+// A file's tier is its folder. Unit files run with test/support/unit-tier.cjs preloaded, which
+// fails a test that starts a program or opens a LanceDB store; only the integration tier gets the
+// system packages installed.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { projectRoot } from '../lib/paths';
+
+const TIERS = ['unit', 'integration'] as const;
+type Tier = (typeof TIERS)[number];
+const testRoot = join(projectRoot, 'test');
 
 function testFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -13,25 +24,41 @@ function testFiles(dir: string): string[] {
   });
 }
 
-function step(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): boolean {
+function tierOf(file: string): Tier {
+  const tier = relative(testRoot, file).split(sep)[0];
+  if (!(TIERS as readonly string[]).includes(tier)) throw new Error(`${relative(projectRoot, file)} is in no tier: test files live under test/unit/ or test/integration/`);
+  return tier as Tier;
+}
+
+function step(name: string, cmd: string, args: string[]): boolean {
   console.log(`\n=== ${name}: ${[cmd, ...args].map((a) => relative(projectRoot, a) || a).join(' ')}`);
   const started = Date.now();
-  const res = spawnSync(cmd, args, { cwd: projectRoot, stdio: 'inherit', env });
+  const res = spawnSync(cmd, args, { cwd: projectRoot, stdio: 'inherit' });
   console.log(`=== ${name}: ${res.status === 0 ? 'ok' : `FAILED (exit ${res.status ?? res.signal})`} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   return res.status === 0;
 }
 
+function runTier(tier: Tier, files: string[]): boolean {
+  if (tier === 'integration') {
+    // The mTLS test runs nginx in front of the dev server; the UI test drives Debian's Chromium.
+    const { ensureSystemPackages } = require('../infra/system-packages.cjs') as { ensureSystemPackages: (p: string[], o: { log: (m: string) => void }) => unknown };
+    ensureSystemPackages(['nginx', 'openssl', 'chromium'], { log: (m) => console.error(m) });
+  }
+  const guard = tier === 'unit' ? ['--require', join(testRoot, 'support', 'unit-tier.cjs')] : [];
+  return step(`${tier} tests (${files.length} files)`, process.execPath, ['--import', 'tsx', ...guard, '--test', ...files]);
+}
+
 async function main(): Promise<number> {
-  const only = process.argv.slice(2);
-  const files = (only.length ? only : testFiles(join(projectRoot, 'test'))).sort();
+  const args = process.argv.slice(2);
+  const everything = args.length === 0;
+  const onlyTier = TIERS.find((tier) => args.length === 1 && args[0] === tier);
+  const files = (onlyTier ? testFiles(join(testRoot, onlyTier)) : everything ? testFiles(testRoot) : args.map((a) => resolve(a))).sort();
+  const byTier = new Map<Tier, string[]>(TIERS.map((tier) => [tier, files.filter((f) => tierOf(f) === tier)]));
   const results: boolean[] = [];
-  if (!only.length) results.push(step('typecheck', join(projectRoot, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', '.']));
-  // The mTLS test runs nginx in front of the dev server; the UI test drives Debian's Chromium.
-  const { ensureSystemPackages } = require('../infra/system-packages.cjs') as { ensureSystemPackages: (p: string[], o: { log: (m: string) => void }) => unknown };
-  ensureSystemPackages(['nginx', 'openssl', 'chromium'], { log: (m) => console.error(m) });
-  results.push(step('node tests', process.execPath, ['--import', 'tsx', '--test', ...files]));
+  if (everything) results.push(step('typecheck', join(projectRoot, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', '.']));
+  for (const [tier, tierFiles] of byTier) if (tierFiles.length) results.push(runTier(tier, tierFiles));
   const trainerTests = join(projectRoot, 'trainer', 'tests');
-  if (!only.length && existsSync(trainerTests)) {
+  if (everything && existsSync(trainerTests)) {
     const { ensureTrainerPython } = require('../infra/trainer-env.cjs') as {
       ensureTrainerPython: (o: { projectRoot: string; log: (m: string) => void }) => Promise<string>;
     };

@@ -1,9 +1,10 @@
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { cpuActivities, gpuActivities } from '../activities';
-import { workerSettingsFromEnv } from '../lib/config/worker-settings';
+import { type WorkerSettings, workerSettingsFromEnv } from '../lib/config/worker-settings';
 import { log } from '../lib/log';
 import { connectConfig } from '../lib/temporal/connection';
 import { CPU_QUEUE, GPU_QUEUE } from '../lib/temporal/queues';
+import { livenessHeartbeat } from './heartbeat';
 import { LOG_CONTEXT_INTERCEPTORS } from './log-context';
 import { installRuntime } from './telemetry';
 
@@ -30,6 +31,36 @@ export function gpuShutdownOptions(grace: string) {
   return { shutdownGraceTime: 0, shutdownForceTime: grace } as const;
 }
 
+/** Where a `sept-cpu` worker gets its workflow code: the source folder, or a prebuilt bundle (tests bundle once per process). */
+export type WorkflowCode = { workflowsPath: string } | { workflowBundle: WorkflowBundleWithSourceMap };
+
+/**
+ * The options of a septflow worker of `kind`, without its connection: production workers and the
+ * tests' in-process workers are built from these same options, so tests exercise what is deployed.
+ */
+export function workerOptions(kind: QueueKind, settings: WorkerSettings, workflows: WorkflowCode = { workflowsPath: require.resolve('../workflows') }) {
+  const activityInterceptors = [...LOG_CONTEXT_INTERCEPTORS.activity, livenessHeartbeat];
+  if (kind === 'cpu') {
+    return {
+      taskQueue: CPU_QUEUE,
+      ...workflows,
+      activities: cpuActivities,
+      // A prebuilt bundle carries its workflow interceptors (test/support/temporal.ts bundles them in).
+      interceptors: { ...('workflowsPath' in workflows ? { workflowModules: LOG_CONTEXT_INTERCEPTORS.workflowModules } : {}), activity: activityInterceptors },
+      maxConcurrentActivityTaskExecutions: settings.cpuActivityConcurrency,
+      maxConcurrentWorkflowTaskExecutions: settings.workflowConcurrency,
+    } satisfies Omit<WorkerOptions, 'connection'>;
+  }
+  return {
+    taskQueue: GPU_QUEUE,
+    activities: gpuActivities,
+    interceptors: { activity: activityInterceptors },
+    maxConcurrentActivityTaskExecutions: settings.gpuActivityConcurrency,
+    ...gpuShutdownOptions(settings.shutdownGrace),
+    ...GPU_WORKER_OPTIONS,
+  } satisfies Omit<WorkerOptions, 'connection'>;
+}
+
 /**
  * Runs one worker until SIGINT or SIGTERM (the SDK's runtime handles both: it stops polling, then
  * exits once running activities are done; a GPU worker stops its trainer at once, see
@@ -41,28 +72,7 @@ export async function runWorker(kind: QueueKind): Promise<void> {
   const { connectionOptions, namespace } = connectConfig();
   const connection = await NativeConnection.connect(connectionOptions);
   try {
-    const worker =
-      kind === 'cpu'
-        ? await Worker.create({
-            connection,
-            namespace,
-            taskQueue: CPU_QUEUE,
-            workflowsPath: require.resolve('../workflows'),
-            activities: cpuActivities,
-            interceptors: LOG_CONTEXT_INTERCEPTORS,
-            maxConcurrentActivityTaskExecutions: settings.cpuActivityConcurrency,
-            maxConcurrentWorkflowTaskExecutions: settings.workflowConcurrency,
-          })
-        : await Worker.create({
-            connection,
-            namespace,
-            taskQueue: GPU_QUEUE,
-            activities: gpuActivities,
-            interceptors: { activity: LOG_CONTEXT_INTERCEPTORS.activity },
-            maxConcurrentActivityTaskExecutions: settings.gpuActivityConcurrency,
-            ...gpuShutdownOptions(settings.shutdownGrace),
-            ...GPU_WORKER_OPTIONS,
-          });
+    const worker = await Worker.create({ connection, namespace, ...workerOptions(kind, settings) });
     log.info({ queue: worker.options.taskQueue, address: connectionOptions.address, namespace }, 'worker started');
     await worker.run();
     log.info({ queue: worker.options.taskQueue }, 'worker stopped');

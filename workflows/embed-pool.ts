@@ -1,19 +1,20 @@
-import { continueAsNew, patched, proxyActivities, setHandler } from '@temporalio/workflow';
-import type * as embedActivities from '../activities/embed';
+import { continueAsNew, patched, setHandler } from '@temporalio/workflow';
 import type { RunConfigInput } from '../lib/config/schema';
 import type { ShardPlan } from '../lib/embed/shard-plan';
 import type { ShardRef } from '../lib/sources/shard-ref';
-import type { EmbedTarget } from '../lib/embed/target';
-import type { CommitOutcome } from '../lib/store/commit';
-import type { ShardTally } from '../lib/store/staging';
-import { CPU_QUEUE } from '../lib/temporal/queues';
-import { type EmbedProgress, embedProgressQuery } from './embed-progress';
-import { runConfigOrFail } from './run-config';
+import type { VectorDestination } from '../lib/embed/destination';
+import type { CommitOutcome } from '../lib/vectors/commit';
+import type { ShardTally } from '../lib/vectors/staging';
+import { commits, cpuWork, embedding } from './activity-options';
+import type { EmbedProgress } from './embed-progress';
+import { embedProgressQuery } from './queries';
+import { resolvedRunConfig } from './run-config';
 import { inWindow } from './window';
 
 /** What an execution hands to the next when it continues as new. */
 export interface EmbedPoolCarry {
-  target: EmbedTarget;
+  /** Where the vectors go. Named `target` in carries of 0.1.0, which executions in flight still hand on. */
+  target: VectorDestination;
   plan: ShardPlan;
   /** Plan index of the first shard the next execution handles. */
   next: number;
@@ -34,8 +35,6 @@ export interface EmbedPoolResult {
 
 /** Staged shards committed in one activity when several wait. */
 const COMMIT_BATCH = 32;
-
-type Activities = typeof embedActivities;
 
 /** One commit at a time: the serialization that keeps exactly one vector row per sample. */
 class Committer {
@@ -83,31 +82,18 @@ class Committer {
  * restarted run picks up where the last one stopped.
  */
 export async function embedPool(input?: RunConfigInput, carry?: EmbedPoolCarry): Promise<EmbedPoolResult> {
-  const config = runConfigOrFail(input);
-  const setup = proxyActivities<Activities>({ taskQueue: CPU_QUEUE, startToCloseTimeout: '10m', retry: { maximumAttempts: 5 } });
-  const embed = proxyActivities<Activities>({
-    taskQueue: CPU_QUEUE,
-    startToCloseTimeout: '2h',
-    heartbeatTimeout: config.embed.heartbeatTimeout,
-    retry: { maximumAttempts: 10 },
-  });
-  // Compaction heartbeats while it runs: a worker killed during it is replaced within the heartbeat timeout.
-  const compaction = proxyActivities<Activities>({
-    taskQueue: CPU_QUEUE,
-    startToCloseTimeout: '1h',
-    heartbeatTimeout: config.embed.heartbeatTimeout,
-    retry: { maximumAttempts: 5 },
-  });
-  // No heartbeats: a commit is short, and its timeout is what keeps a zombie attempt from overlapping its retry.
-  const commit = proxyActivities<Activities>({ taskQueue: CPU_QUEUE, startToCloseTimeout: config.embed.commitTimeout, retry: { maximumAttempts: 10 } });
+  const config = await resolvedRunConfig(input);
+  const setup = cpuWork();
+  const embed = embedding(config);
+  const commit = commits(config);
 
-  const target = carry?.target ?? (await setup.prepareEncoder(config.encoder, config.store.uri));
+  const destination = carry?.target ?? (await setup.prepareEncoder(config.encoder, config.store.uri));
   const plan = carry?.plan ?? (await setup.planPoolShards(config.pool.sources, config.outputDir, config.name));
   const next = carry?.next ?? 0;
   const startedAtMs = carry?.startedAtMs ?? Date.now();
   let processed = carry?.processed ?? 0;
   const progress: EmbedProgress = carry?.progress ?? {
-    encoderId: target.encoderId,
+    encoderId: destination.encoderId,
     shardsDone: 0,
     shardsTotal: plan.total,
     samplesEmbedded: 0,
@@ -122,7 +108,7 @@ export async function embedPool(input?: RunConfigInput, carry?: EmbedPoolCarry):
     progress.quarantined += t.quarantined;
   };
   const committer = new Committer(
-    (shardIds) => commit.commitShards(target, shardIds),
+    (shardIds) => commit.commitShards(destination, shardIds),
     ({ committed, alreadyCommitted }) => {
       for (const t of [...committed, ...alreadyCommitted]) countDone(t);
       processed += committed.reduce((n, t) => n + t.samples, 0);
@@ -136,12 +122,12 @@ export async function embedPool(input?: RunConfigInput, carry?: EmbedPoolCarry):
   const readPage = async (): Promise<{ size: number; groups: ShardRef[][]; embedGroup: (group: ShardRef[]) => Promise<unknown> }> => {
     if (!patched('skip-committed-shards')) {
       const page = await setup.readShardPage(plan, next, config.embed.shardsPerExecution);
-      return { size: page.length, groups: page.map((shard) => [shard]), embedGroup: ([shard]) => embed.embedShard(shard, target) };
+      return { size: page.length, groups: page.map((shard) => [shard]), embedGroup: ([shard]) => embed.embedShard(shard, destination) };
     }
     const grouping = { maxBytes: config.embed.activityBytes, window: config.embed.window };
-    const { groups, committed } = await setup.readShardPageToEmbed(plan, next, config.embed.shardsPerExecution, target, grouping);
+    const { groups, committed } = await setup.readShardPageToEmbed(plan, next, config.embed.shardsPerExecution, destination, grouping);
     committed.forEach(countDone);
-    return { size: groups.flat().length + committed.length, groups, embedGroup: (group) => embed.embedShards(group, target) };
+    return { size: groups.flat().length + committed.length, groups, embedGroup: (group) => embed.embedShards(group, destination) };
   };
   const page = await readPage();
   await inWindow(page.groups, config.embed.window, async (group) => {
@@ -155,12 +141,12 @@ export async function embedPool(input?: RunConfigInput, carry?: EmbedPoolCarry):
 
   const after = next + page.size;
   if (after < plan.total) {
-    await compaction.compactEmbeddings(target);
-    return continueAsNew<typeof embedPool>(input, { target, plan, next: after, progress, processed, startedAtMs });
+    await embed.compactEmbeddings(destination);
+    return continueAsNew<typeof embedPool>(config, { target: destination, plan, next: after, progress, processed, startedAtMs });
   }
-  const { vectorsTable, quarantinedByReason } = await compaction.finishEmbedding(target);
+  const { vectorsTable, quarantinedByReason } = await embed.finishEmbedding(destination);
   return {
-    encoderId: target.encoderId,
+    encoderId: destination.encoderId,
     vectorsTable,
     shards: progress.shardsDone,
     samplesEmbedded: progress.samplesEmbedded,

@@ -1,5 +1,3 @@
-import { defineQuery } from '@temporalio/workflow';
-
 /** What `sept status` shows while the pool is embedded. */
 export interface EmbedProgress {
   encoderId?: string;
@@ -10,5 +8,3 @@ export interface EmbedProgress {
   /** Samples (embedded or quarantined) per second over the shards this run committed itself. */
   imagesPerSecond: number;
 }
-
-export const embedProgressQuery = defineQuery<EmbedProgress>('progress');

@@ -1,7 +1,7 @@
 // Workflow interceptors (registered by the workers, not a workflow): run and stage on every log line
 // of a workflow, and in the `sept-context` header of every activity, child and continue-as-new it starts.
 import { type WorkflowInterceptorsFactory, workflowInfo } from '@temporalio/workflow';
-import { runConfigSchema } from '../lib/config/schema';
+import { runConfigFields } from '../lib/config/schema';
 import { SEPT_SEARCH_ATTRIBUTES as SA } from '../lib/temporal/search-attributes';
 import { type SeptContext, septContext, septContextOf, withSeptContext } from '../lib/temporal/sept-context';
 import type { WorkflowType } from '../lib/temporal/workflow-types';
@@ -19,7 +19,7 @@ const STAGE_OF_TYPE: Record<WorkflowType, string> = {
 
 /** The run name of a workflow's config argument, the schema's default where it names none. */
 function configRunName(input: unknown): string | undefined {
-  const name = runConfigSchema.shape.name.safeParse((input as { name?: unknown } | undefined)?.name);
+  const name = runConfigFields.shape.name.safeParse((input as { name?: unknown } | undefined)?.name);
   return name.success ? name.data : undefined;
 }
 

@@ -1,30 +1,11 @@
-import type { PipelineStage, RunReportFiles, StageTiming } from '../lib/report/types';
+import type { PipelineProgress } from '../lib/pipeline/progress';
+import type { RunReportFiles } from '../lib/report/types';
 import type { EmbedPoolResult } from './embed-pool';
 import type { SelectSubsetResult } from './select-subset';
 import type { TrainModelResult } from './train-model';
 
-export type { PipelineStage, StageTiming } from '../lib/report/types';
-
-/** Key figures of a run as they become known; the Temporal UI shows them as current details. */
-export interface PipelineFigures {
-  encoderId?: string;
-  poolImages?: number;
-  quarantined?: number;
-  subsetSize?: number;
-  /** Subset size / pool images. */
-  subsetShare?: number;
-  knnTop1?: number | null;
-  linearProbeTop1?: number | null;
-  top1?: number | null;
-}
-
-/** What the `progress` query of septPipeline returns: the stage, each stage's state, the figures so far. */
-export interface PipelineProgress {
-  run: string;
-  stage: PipelineStage | 'done';
-  stages: Record<PipelineStage, StageTiming>;
-  figures: PipelineFigures;
-}
+export type { PipelineFigures, PipelineProgress } from '../lib/pipeline/progress';
+export type { PipelineStage, StageTiming } from '../lib/pipeline/stages';
 
 export interface SeptRunResult {
   run: string;

@@ -1,12 +1,11 @@
-import { executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type * as retrieveActivities from '../activities/retrieve';
+import { executeChild, workflowInfo } from '@temporalio/workflow';
 import type { RunConfigInput } from '../lib/config/schema';
 import type { SubsetOutputs } from '../lib/selection/materialize';
 import type { SelectionPlan } from '../lib/selection/plan';
 import type { SelectionStats } from '../lib/selection/stats';
-import { CPU_QUEUE } from '../lib/temporal/queues';
+import { cpuWork } from './activity-options';
 import { embedPool } from './embed-pool';
-import { runConfigOrFail } from './run-config';
+import { resolvedRunConfig } from './run-config';
 import { inWindow } from './window';
 
 export interface SelectSubsetResult {
@@ -15,8 +14,6 @@ export interface SelectSubsetResult {
   outputs: SubsetOutputs;
   selectionTable: string;
 }
-
-type Activities = typeof retrieveActivities;
 
 /**
  * Stage 2 of SEPT: the task-specific subset, on a pool already embedded.
@@ -28,12 +25,11 @@ type Activities = typeof retrieveActivities;
  * shards and the contact sheet; drop the per-chunk hits.
  */
 export async function selectSubset(input?: RunConfigInput): Promise<SelectSubsetResult> {
-  const config = runConfigOrFail(input);
+  const config = await resolvedRunConfig(input);
   const r = config.retrieval;
-  const quick = proxyActivities<Activities>({ taskQueue: CPU_QUEUE, startToCloseTimeout: '10m', retry: { maximumAttempts: 5 } });
-  const long = proxyActivities<Activities>({ taskQueue: CPU_QUEUE, startToCloseTimeout: '4h', heartbeatTimeout: '2m', retry: { maximumAttempts: 5 } });
+  const cpu = cpuWork();
 
-  let plan = await quick.planSelection(config);
+  let plan = await cpu.planSelection(config);
   if (plan.missingTargetVectors > 0) {
     // Run names are at most 63 characters; the child's name must stay valid too.
     const name = `${config.name.slice(0, 56)}-target`;
@@ -41,17 +37,17 @@ export async function selectSubset(input?: RunConfigInput): Promise<SelectSubset
       workflowId: `${workflowInfo().workflowId}/embed-target`,
       args: [{ ...config, name, pool: { sources: [config.target.train, config.target.test] } }],
     });
-    plan = await quick.planSelection(config);
+    plan = await cpu.planSelection(config);
   }
-  if (plan.path === 'ann') await long.buildPoolIndex(plan.store, plan.encoderId, plan.ann);
+  if (plan.path === 'ann') await cpu.buildPoolIndex(plan.store, plan.encoderId, plan.ann);
 
   const searches = Array.from({ length: plan.chunks * plan.partitions }, (_, i) => ({ chunk: Math.floor(i / plan.partitions), partition: i % plan.partitions }));
   await inWindow(searches, r.window, async ({ chunk, partition }) => {
-    await long.searchTargets(plan, r, chunk, partition);
+    await cpu.searchTargets(plan, r, chunk, partition);
   });
-  const stats = await long.selectSubsetFromHits(plan, r, config.target.test);
-  const outputs = await long.materializeSubset(plan, config);
-  await quick.dropSearchHits(plan);
+  const stats = await cpu.selectSubsetFromHits(plan, r, config.target.test);
+  const outputs = await cpu.materializeSubset(plan, config);
+  await cpu.dropSearchHits(plan);
 
   const { encoderId, poolRows, targets, path, cost, partitions, chunks } = plan;
   return { plan: { encoderId, poolRows, targets, path, cost, partitions, chunks }, stats, outputs, selectionTable: `selection_${plan.run}` };

@@ -1,11 +1,11 @@
-import { defineQuery, executeChild, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { cpuActivities } from '../activities';
+import { executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { RunConfig, RunConfigInput } from '../lib/config/schema';
 import type { SourceSpec } from '../lib/config/sources';
 import type { ExperimentRow } from '../lib/report/types';
-import { CPU_QUEUE } from '../lib/temporal/queues';
+import { cpuWork } from './activity-options';
 import { embedPool } from './embed-pool';
-import { runConfigOrFail } from './run-config';
+import { experimentProgressQuery } from './queries';
+import { resolvedRunConfig } from './run-config';
 import { selectSubset } from './select-subset';
 import { trainEncoder } from './train-encoder';
 import { trainModel } from './train-model';
@@ -34,9 +34,7 @@ export interface ExperimentProgress {
   current: string;
 }
 
-export const experimentProgressQuery = defineQuery<ExperimentProgress>('progress');
-
-const cpu = proxyActivities<typeof cpuActivities>({ taskQueue: CPU_QUEUE, startToCloseTimeout: '2h', heartbeatTimeout: '2m', retry: { maximumAttempts: 5 } });
+const cpu = cpuWork();
 
 const seeded = (config: RunConfig, seed: number): RunConfig => ({ ...config, pretrain: { ...config.pretrain, seed }, finetune: { ...config.finetune, seed } });
 
@@ -47,7 +45,7 @@ const seeded = (config: RunConfig, seed: number): RunConfig => ({ ...config, pre
  * pool's vectors and the selection are computed once (child workflows, as in septPipeline).
  */
 export async function septExperiment(configInput?: RunConfigInput, options: ExperimentOptions = {}): Promise<ExperimentResult> {
-  let config = runConfigOrFail(configInput);
+  let config = await resolvedRunConfig(configInput);
   const id = workflowInfo().workflowId;
   const seeds = options.seeds ?? [0, 1, 2, 3, 4];
   const arms = options.arms ?? ['none', 'random', 'sept', 'pool'];

@@ -1,31 +1,29 @@
 import {
   ApplicationFailure,
   type ChildWorkflowOptions,
-  defineQuery,
   executeChild,
-  proxyActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { cpuActivities } from '../activities';
 import type { RunConfig, RunConfigInput } from '../lib/config/schema';
 import type { SelectionStats } from '../lib/selection/stats';
-import { PIPELINE_STAGES, type PipelineStage, type StageTiming } from '../lib/report/types';
-import { CPU_QUEUE } from '../lib/temporal/queues';
+import { type PipelineProgress, runDetails } from '../lib/pipeline/progress';
+import { encoderStageInputs, finetuneStageInputs, pretrainStageInputs, selectStageInputs } from '../lib/pipeline/stage-inputs';
+import { PIPELINE_STAGES, type PipelineStage, type StageTiming } from '../lib/pipeline/stages';
+import { finetuneVariant, pipelineTrainerJobs, pretrainVariant } from '../lib/pipeline/trainer-jobs';
+import { cpuWork } from './activity-options';
 import { SEPT_SEARCH_ATTRIBUTES as SA } from '../lib/temporal/search-attributes';
 import { embedPool } from './embed-pool';
-import { runDetails } from './pipeline-details';
-import type { PipelineProgress, SeptRunResult } from './pipeline-types';
-import { runConfigOrFail } from './run-config';
+import type { SeptRunResult } from './pipeline-types';
+import { pipelineProgressQuery } from './queries';
+import { resolvedRunConfig } from './run-config';
 import { selectSubset } from './select-subset';
-import { ENCODER_VARIANT, trainEncoder } from './train-encoder';
+import { trainEncoder } from './train-encoder';
 import { trainModel } from './train-model';
 
-export const pipelineProgressQuery = defineQuery<PipelineProgress>('progress');
-
-const cpu = proxyActivities<typeof cpuActivities>({ taskQueue: CPU_QUEUE, startToCloseTimeout: '2h', retry: { maximumAttempts: 5 } });
+const cpu = cpuWork();
 
 /** Why a selection came out empty, and which setting to change. */
 function emptySubset(config: RunConfig, stats: SelectionStats): ApplicationFailure {
@@ -38,9 +36,6 @@ function emptySubset(config: RunConfig, stats: SelectionStats): ApplicationFailu
   return ApplicationFailure.nonRetryable(`the selected subset of run ${config.name} is empty: ${why}`, 'EmptySubset');
 }
 
-/** What decides an image's pixels for the encoder and the trainer: a change here invalidates what was learned. */
-const imageSettings = (c: RunConfig) => ({ channels: c.encoder.channels, size: c.encoder.size, crop: c.encoder.crop, mean: c.encoder.mean, std: c.encoder.std });
-
 /**
  * SEPT end to end, one durable run: (0) train the retrieval encoder on a random pool sample when
  * none is configured; (1) embed the pool; (2) embed the target and select the task-specific subset;
@@ -50,7 +45,7 @@ const imageSettings = (c: RunConfig) => ({ channels: c.encoder.channels, size: c
  * embedding always runs, and skips the shards already embedded with the same encoder.
  */
 export async function septPipeline(input?: RunConfigInput): Promise<SeptRunResult> {
-  let config = runConfigOrFail(input);
+  let config = await resolvedRunConfig(input);
   const id = workflowInfo().workflowId;
   const startedAt = Date.now();
   const stages = Object.fromEntries(PIPELINE_STAGES.map((s) => [s, { status: 'pending' }])) as Record<PipelineStage, StageTiming>;
@@ -92,8 +87,7 @@ export async function septPipeline(input?: RunConfigInput): Promise<SeptRunResul
   // Stage 0: the retrieval encoder.
   const trainedInRun = !config.encoder.model;
   if (trainedInRun) {
-    const encoderInputs = { pool: config.pool, training: config.encoderTraining, image: imageSettings(config), trainer: config.trainer.command ?? null };
-    const { result } = await stage('encoder', encoderInputs, () => executeChild(trainEncoder, { ...child('encoder'), args: [config] }));
+    const { result } = await stage('encoder', encoderStageInputs(config), () => executeChild(trainEncoder, { ...child('encoder'), args: [config] }));
     config = { ...config, encoder: { ...config.encoder, ...result.encoder } };
   } else {
     stages.encoder.status = 'skipped';
@@ -104,26 +98,23 @@ export async function septPipeline(input?: RunConfigInput): Promise<SeptRunResul
   Object.assign(progress.figures, { encoderId: embed.encoderId, poolImages: embed.samplesEmbedded, quarantined: embed.quarantined });
 
   // Stage 2: the task-specific subset.
-  const selectInputs = { encoderId: embed.encoderId, shards: embed.shards, samples: embed.samplesEmbedded, pool: config.pool, target: config.target, retrieval: config.retrieval };
-  const { result: selection, key: selectKey } = await stage('select', selectInputs, () => executeChild(selectSubset, { ...child('select'), args: [config] }));
+  const { result: selection, key: selectKey } = await stage('select', selectStageInputs(config, embed), () => executeChild(selectSubset, { ...child('select'), args: [config] }));
   if (selection.outputs.samples === 0) throw emptySubset(config, selection.stats);
   Object.assign(progress.figures, { subsetSize: selection.stats.size, subsetShare: selection.stats.size / Math.max(1, selection.plan.poolRows) });
   upsertSearchAttributes([{ key: SA.subsetSize, value: selection.stats.size }]);
 
   // Stage 3: self-supervised pre-training on the subset (each distinct input trains in its own folder).
-  const pretrainInputs = { select: selectKey, pretrain: config.pretrain, image: imageSettings(config), trainer: config.trainer.command ?? null };
-  const { result: pretrain, key: pretrainKey } = await stage('pretrain', pretrainInputs, (key) =>
+  const { result: pretrain, key: pretrainKey } = await stage('pretrain', pretrainStageInputs(config, selectKey), (key) =>
     executeChild(trainModel, {
       ...child('pretrain'),
-      args: [config, { pretrainData: [{ kind: 'webdataset', name: 'subset', shards: selection.outputs.shards }], variant: `pretrain-${key}`, pretrainOnly: true }],
+      args: [config, { pretrainData: [{ kind: 'webdataset', name: 'subset', shards: selection.outputs.shards }], variant: pretrainVariant(key), pretrainOnly: true }],
     }),
   );
   Object.assign(progress.figures, { knnTop1: pretrain.metrics.knn_top1 ?? null, linearProbeTop1: pretrain.metrics.linear_probe_top1 ?? null });
 
   // Stage 4: fine-tuning and evaluation on the labeled target.
-  const finetuneInputs = { pretrain: pretrainKey, finetune: config.finetune, target: config.target };
-  const { result: finetune, key: finetuneKey } = await stage('finetune', finetuneInputs, (key) =>
-    executeChild(trainModel, { ...child('finetune'), args: [config, { variant: `finetune-${key}`, pretrainedCheckpoint: pretrain.pretrainedCheckpoint }] }),
+  const { result: finetune, key: finetuneKey } = await stage('finetune', finetuneStageInputs(config, pretrainKey), (key) =>
+    executeChild(trainModel, { ...child('finetune'), args: [config, { variant: finetuneVariant(key), pretrainedCheckpoint: pretrain.pretrainedCheckpoint }] }),
   );
   const metrics = { ...pretrain.metrics, ...finetune.metrics };
   progress.figures.top1 = metrics.top1 ?? null;
@@ -142,11 +133,7 @@ export async function septPipeline(input?: RunConfigInput): Promise<SeptRunResul
       embed,
       selection: { stats: selection.stats, poolRows: selection.plan.poolRows, contactSheet: selection.outputs.contactSheet, manifest: selection.outputs.manifest },
       metrics,
-      trainerJobs: [
-        ...(trainedInRun ? [{ label: 'encoder pretrain (stage 0)', variant: ENCODER_VARIANT, job: 'pretrain' }] : []),
-        { label: 'pretrain', variant: `pretrain-${pretrainKey}`, job: 'pretrain' },
-        { label: 'finetune', variant: `finetune-${finetuneKey}`, job: 'finetune' },
-      ],
+      trainerJobs: pipelineTrainerJobs({ trainedInRun, pretrainKey, finetuneKey }),
     }),
   );
 

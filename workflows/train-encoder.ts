@@ -1,10 +1,9 @@
-import { proxyActivities } from '@temporalio/workflow';
-import type { cpuActivities } from '../activities';
 import type { RunConfigInput } from '../lib/config/schema';
 import type { ExportedEncoder } from '../lib/encoder/exported';
-import { CPU_QUEUE } from '../lib/temporal/queues';
-import { runConfigOrFail } from './run-config';
-import { artifactPath, trainerActivities } from './trainer-activities';
+import { ENCODER_VARIANT } from '../lib/pipeline/trainer-jobs';
+import { cpuWork, trainer } from './activity-options';
+import { resolvedRunConfig } from './run-config';
+import { artifactPath } from './trainer-activities';
 
 export interface TrainEncoderResult {
   /** The exported model and its preprocessing: what the embedding stage uses. */
@@ -13,9 +12,6 @@ export interface TrainEncoderResult {
   pretrainedCheckpoint: string;
 }
 
-/** The trainer jobs' folder under the run: `train/encoder/{pretrain,export}`. */
-export const ENCODER_VARIANT = 'encoder';
-
 /**
  * Stage 0 of SEPT, when the configuration names no encoder: the retrieval encoder is trained the way
  * the paper does, self-supervised on a random pool sample, then exported to ONNX with its
@@ -23,10 +19,10 @@ export const ENCODER_VARIANT = 'encoder';
  * image size are the run's.
  */
 export async function trainEncoder(configInput?: RunConfigInput): Promise<TrainEncoderResult> {
-  const config = runConfigOrFail(configInput);
+  const config = await resolvedRunConfig(configInput);
   const t = config.encoderTraining;
-  const cpu = proxyActivities<typeof cpuActivities>({ taskQueue: CPU_QUEUE, startToCloseTimeout: '1h', heartbeatTimeout: '2m', retry: { maximumAttempts: 5 } });
-  const gpu = trainerActivities(config);
+  const cpu = cpuWork();
+  const gpu = trainer(config);
 
   const sample = await cpu.samplePool(config, 'encoder', t.sampleSize, t.seed);
   const stage0 = { ...config, pretrain: { method: t.method, steps: t.steps, batchSize: t.batchSize, lr: t.lr, seed: t.seed } };

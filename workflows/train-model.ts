@@ -1,10 +1,10 @@
-import { defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { cpuActivities } from '../activities';
+import { setHandler } from '@temporalio/workflow';
 import type { RunConfigInput } from '../lib/config/schema';
 import type { SourceSpec } from '../lib/config/sources';
-import { CPU_QUEUE } from '../lib/temporal/queues';
-import { runConfigOrFail } from './run-config';
-import { artifactPath, trainerActivities } from './trainer-activities';
+import { cpuWork, trainer as trainerActivities } from './activity-options';
+import { trainProgressQuery } from './queries';
+import { resolvedRunConfig } from './run-config';
+import { artifactPath } from './trainer-activities';
 
 /** How to train, beyond the run configuration. */
 export interface TrainModelOptions {
@@ -38,14 +38,11 @@ export interface TrainModelResult {
   progress: TrainModelProgress;
 }
 
-/** Stage-level progress; live step, loss, speed and checkpoint are the pending activity's heartbeat. */
-export const trainProgressQuery = defineQuery<TrainModelProgress>('progress');
-
-const cpu = proxyActivities<typeof cpuActivities>({ taskQueue: CPU_QUEUE, startToCloseTimeout: '30m', retry: { maximumAttempts: 5 } });
+const cpu = cpuWork();
 
 /** Self-supervised pre-training, fine-tuning on the labeled target, and evaluation, on `sept-gpu`. */
 export async function trainModel(configInput?: RunConfigInput, input: TrainModelOptions = {}): Promise<TrainModelResult> {
-  const config = runConfigOrFail(configInput);
+  const config = await resolvedRunConfig(configInput);
   const progress: TrainModelProgress = { stage: 'preparing', completed: [], checkpoints: {}, metrics: {}, jobs: {} };
   setHandler(trainProgressQuery, () => progress);
   const trainer = trainerActivities(config);

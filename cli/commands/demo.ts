@@ -9,6 +9,6 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description('run SEPT end to end on the embedded demo data (what `npm start` does)')
     .action(async () => {
-      await withLocalStack((client, interrupted) => runPipeline(client, parseRunConfig({}), { interrupted }));
+      await withLocalStack((client, interrupted) => runPipeline(client, parseRunConfig({ demo: true }), { interrupted }));
     });
 }

@@ -3,8 +3,8 @@ import type { Command } from 'commander';
 import { loadRunConfig } from '../../lib/config/load';
 import { connectClient, connectConfig, workflowUiUrl } from '../../lib/temporal/connection';
 import { CPU_QUEUE } from '../../lib/temporal/queues';
-import type { EmbedPoolResult } from '../../workflows/embed-pool';
-import type { EmbedProgress } from '../../workflows/embed-progress';
+import type { embedPool } from '../../workflows/embed-pool';
+import { embedProgressQuery } from '../../workflows/queries';
 import { refreshUntilSettled } from '../follow';
 import { formatEmbedProgress } from '../progress';
 
@@ -22,7 +22,7 @@ export function registerEmbed(program: Command): void {
       try {
         let handle;
         try {
-          handle = await client.workflow.start('embedPool', { taskQueue: CPU_QUEUE, workflowId, args: [config] });
+          handle = await client.workflow.start<typeof embedPool>('embedPool', { taskQueue: CPU_QUEUE, workflowId, args: [config] });
         } catch (err) {
           if (err instanceof WorkflowExecutionAlreadyStartedError) throw new Error(`${workflowId} is already running: \`sept status ${workflowId}\` shows its progress`);
           throw err;
@@ -30,8 +30,8 @@ export function registerEmbed(program: Command): void {
         console.log(`started embedPool ${workflowId}`);
         console.log(workflowUiUrl(connectConfig().namespace, workflowId));
         if (!opts.wait) return;
-        const result = refreshUntilSettled(handle.result() as Promise<EmbedPoolResult>, 1000, async () => {
-          const progress = await client.workflow.getHandle(workflowId).query<EmbedProgress>('progress').catch(() => undefined);
+        const result = refreshUntilSettled(handle.result(), 1000, async () => {
+          const progress = await handle.query(embedProgressQuery).catch(() => undefined);
           if (progress) process.stdout.write(`${process.stdout.isTTY ? '\r' : ''}${formatEmbedProgress(progress)}${process.stdout.isTTY ? '' : '\n'}`);
         });
         console.log(`\n${JSON.stringify(await result, null, 2)}`);

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { startWorkflowRun } from '../../lib/client';
 import { loadRunConfig } from '../../lib/config/load';
 import { parseRunConfig } from '../../lib/config/validate';
-import type { ExperimentOptions, ExperimentProgress, ExperimentResult } from '../../workflows/sept-experiment';
+import { experimentProgressQuery } from '../../workflows/queries';
+import type { ExperimentOptions, septExperiment } from '../../workflows/sept-experiment';
 import { refreshUntilSettled } from '../follow';
 import { explainFailure } from '../pipeline-view';
 import { withLocalStack } from './stack';
@@ -12,7 +13,7 @@ import { withLocalStack } from './stack';
  * The experiment's defaults: the demo task with 200 pre-training steps per arm (20 trainings of the
  * demo's full 600 steps would take hours on a 2-core machine). Fixed before any result was seen.
  */
-const EXPERIMENT_DEFAULTS = { name: 'experiment', pretrain: { steps: 200 } };
+const EXPERIMENT_DEFAULTS = { demo: true, name: 'experiment', pretrain: { steps: 200 } };
 
 export function registerExperiment(program: Command): void {
   program
@@ -31,13 +32,13 @@ export function registerExperiment(program: Command): void {
           if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
           console.log(`rejoined septExperiment ${config.name}, already in flight`);
         }
-        const handle = client.workflow.getHandle(config.name);
+        const handle = client.workflow.getHandle<typeof septExperiment>(config.name);
         const startedAt = Date.now();
         const result = refreshUntilSettled(
-          handle.result() as Promise<ExperimentResult>,
+          handle.result(),
           60_000,
           async () => {
-            const p = await handle.query<ExperimentProgress>('progress').catch(() => undefined);
+            const p = await handle.query(experimentProgressQuery).catch(() => undefined);
             if (p) console.log(`[${Math.round((Date.now() - startedAt) / 1000)} s] ${p.done}/${p.total} trainings done; now: ${p.current}`);
           },
           interrupted,

@@ -3,7 +3,6 @@ import type { Command } from 'commander';
 import { getSeptRun, startSeptRun } from '../../lib/client';
 import { loadRunConfig } from '../../lib/config/load';
 import type { RunConfig } from '../../lib/config/schema';
-import { parseRunConfig } from '../../lib/config/validate';
 import { connectClient, connectConfig, workflowUiUrl } from '../../lib/temporal/connection';
 import { followPipeline, formatRunResult } from '../pipeline-view';
 
@@ -30,10 +29,10 @@ export function registerRun(program: Command): void {
   program
     .command('run')
     .description('run SEPT end to end (the septPipeline workflow) on a configuration, and follow it; a run of the same name reuses what is complete')
-    .option('-c, --config <file>', 'run configuration (.json, .yaml); defaults (the demo) apply when absent')
+    .requiredOption('-c, --config <file>', 'run configuration (.json, .yaml) naming pool and target; {"demo": true} for the demo\'s')
     .option('--no-wait', 'start the run and return')
-    .action(async (opts: { config?: string; wait: boolean }) => {
-      const config = opts.config ? await loadRunConfig(opts.config) : parseRunConfig({});
+    .action(async (opts: { config: string; wait: boolean }) => {
+      const config = await loadRunConfig(opts.config);
       const client = await connectClient();
       try {
         if (opts.wait) return await runPipeline(client, config);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadRunConfig } from '../../lib/config/load';
-import { parseRunConfig } from '../../lib/config/validate';
+import { seconds } from '../../lib/format';
 import { connectClient, connectConfig, workflowUiUrl } from '../../lib/temporal/connection';
 import type { SelectSubsetResult } from '../../workflows/select-subset';
 import { startRun } from './start';
@@ -11,7 +11,7 @@ export function formatSelection(r: SelectSubsetResult): string {
   const lines = [
     `subset: ${s.size} images (${s.policy}${s.budget !== undefined ? `, budget ${s.budget}` : ''}${s.shortfall ? `, ${s.shortfall} short: raise retrieval.k` : ''})`,
     `search: ${r.plan.path} over ${r.plan.poolRows} pool vectors for ${r.plan.targets.train} train + ${r.plan.targets.test} test targets ` +
-      `(estimated exact ${r.plan.cost.exactSeconds.toFixed(1)} s, ann ${r.plan.cost.annSeconds.toFixed(1)} s)`,
+      `(estimated exact ${seconds(r.plan.cost.exactSeconds, 1)}, ann ${seconds(r.plan.cost.annSeconds, 1)})`,
     `per source: ${Object.entries(s.perSource).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `per target class: ${Object.entries(s.perTargetClass).map(([k, v]) => `${k || '(none)'} ${v}`).join(', ')}`,
     `leakage guard: ${s.duplicatesRemoved} pool duplicates of target test images removed${s.leakageSaturated ? ` (${s.leakageSaturated} test images saturated: raise retrieval.k)` : ''}`,
@@ -28,10 +28,10 @@ export function registerSelect(program: Command): void {
   program
     .command('select')
     .description('select the task-specific subset on an already embedded pool (the selectSubset workflow), and wait for it')
-    .option('-c, --config <file>', 'run configuration (.json, .yaml); defaults apply when absent')
+    .requiredOption('-c, --config <file>', 'run configuration (.json, .yaml) naming pool and target; {"demo": true} for the demo\'s')
     .option('--no-wait', 'start the workflow and return')
-    .action(async (opts: { config?: string; wait: boolean }) => {
-      const config = opts.config ? await loadRunConfig(opts.config) : parseRunConfig({});
+    .action(async (opts: { config: string; wait: boolean }) => {
+      const config = await loadRunConfig(opts.config);
       const { workflowId, runId } = await startRun('selectSubset', config);
       console.log(`started selectSubset ${workflowId}`);
       console.log(workflowUiUrl(connectConfig().namespace, workflowId));

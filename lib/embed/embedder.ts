@@ -1,12 +1,12 @@
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { EncoderError } from '../encoder/errors';
 import type { EncoderSpec } from '../encoder/spec';
+import { moduleFile, runsFromSource } from '../paths';
 import { type BatchResult, CLOSE, packBatch, type ThreadMessage } from './thread-protocol';
 
 /** Batches queued per thread: one computing, one decoding, so a thread never waits for its next batch. */
 const PER_THREAD = 2;
-const THREAD_MAIN = join(__dirname, 'embed-thread.ts');
+const THREAD_MAIN = moduleFile('lib/embed/embed-thread');
 
 interface Pending {
   images: Buffer[];
@@ -20,8 +20,9 @@ class EmbedThread {
   readonly exited: Promise<void>;
 
   constructor(spec: EncoderSpec) {
-    // Threads do not inherit tsx's loader from every launcher (tests, tsx, node --import), so register it here.
-    this.worker = new Worker(`require('tsx/cjs'); require(${JSON.stringify(THREAD_MAIN)});`, { eval: true, workerData: spec });
+    // Threads do not inherit tsx's loader from every launcher (tests, tsx, node --import), so sources register it here.
+    const loader = runsFromSource ? "require('tsx/cjs'); " : '';
+    this.worker = new Worker(`${loader}require(${JSON.stringify(THREAD_MAIN)});`, { eval: true, workerData: spec });
     // Idle threads must not keep a finished process (a test, a benchmark) alive.
     this.worker.unref();
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));

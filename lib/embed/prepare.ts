@@ -1,15 +1,15 @@
 import { encoderIdOf } from '../encoder/encoder-id';
 import { type EncoderConfig, encoderSpecOf } from '../encoder/spec';
-import { openStore } from '../store/connect';
-import { ensureEncoderTables } from '../store/tables';
+import { openStore } from '../vectors/connect';
+import { ensureEncoderTables } from '../vectors/tables';
 import { Embedder } from './embedder';
-import type { EmbedTarget } from './target';
+import type { VectorDestination } from './destination';
 
 /**
  * Checks the encoder once before any shard is embedded (the model loads, takes the configured
  * input, yields vectors), fixes its id, and creates its tables in the store.
  */
-export async function prepareEmbedTarget(encoder: EncoderConfig, store: string): Promise<EmbedTarget> {
+export async function prepareVectorDestination(encoder: EncoderConfig, store: string): Promise<VectorDestination> {
   const spec = encoderSpecOf(encoder);
   const encoderId = await encoderIdOf(spec);
   const { dims } = await Embedder.of(spec).ready;

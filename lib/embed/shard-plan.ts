@@ -1,7 +1,7 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { SourceSpec } from '../config/sources';
-import { listShards } from '../sources/list-shards';
+import { writeFileAtomic } from '../files/atomic-write';
+import { listAllShards } from '../sources/list-shards';
 import type { ShardRef } from '../sources/shard-ref';
 
 /** The pool's shards, listed once into a file: workflows page through it instead of carrying 100,000 refs. */
@@ -11,11 +11,8 @@ export interface ShardPlan {
 }
 
 export async function writeShardPlan(sources: SourceSpec[], path: string): Promise<ShardPlan> {
-  const shards = (await Promise.all(sources.map(listShards))).flat();
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, shards.map((s) => JSON.stringify(s)).join('\n') + '\n');
-  await rename(tmp, path);
+  const shards = await listAllShards(sources);
+  await writeFileAtomic(path, shards.map((s) => JSON.stringify(s)).join('\n') + '\n');
   return { path, total: shards.length };
 }
 

@@ -1,7 +1,7 @@
 import type { EncoderSpec } from '../encoder/spec';
-import { readShardImages } from '../sources/read-images';
+import { sourceSamples } from '../sources/samples';
 import type { ShardRef } from '../sources/shard-ref';
-import type { QuarantinedSample, ShardVectors } from '../store/staging';
+import type { QuarantinedSample, ShardVectors } from '../vectors/staging';
 import { Embedder } from './embedder';
 import type { BatchResult } from './thread-protocol';
 
@@ -43,7 +43,7 @@ export async function embedShardImages(ref: ShardRef, spec: EncoderSpec, onBatch
     if (inFlight.size >= maxInFlight) await Promise.race(inFlight);
   };
 
-  for await (const sample of readShardImages(ref)) {
+  for await (const sample of sourceSamples(ref)) {
     samples++;
     if (seen.has(sample.id)) {
       unreadable.push({ id: sample.id, reason: 'duplicate-id', detail: 'an earlier sample of the shard has this id' });

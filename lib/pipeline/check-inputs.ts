@@ -1,7 +1,7 @@
 import type { RunConfig } from '../config/schema';
 import type { SourceSpec } from '../config/sources';
 import { ConfigError } from '../config/validate';
-import { prepareEmbedTarget } from '../embed/prepare';
+import { prepareVectorDestination } from '../embed/prepare';
 import { listTargetInstances } from '../selection/target-set';
 import { listShards } from '../sources/list-shards';
 import type { ShardRef } from '../sources/shard-ref';
@@ -40,6 +40,6 @@ export async function checkRunInputs(config: RunConfig): Promise<{ poolShards: n
   if (missing.length > 0) throw invalid('target.test', `has no image of class ${missing.join(', ')}, which target.train has: the test set cannot measure those classes`);
 
   // A configured encoder is loaded once here, so a file that is not an ONNX image encoder fails now.
-  if (config.encoder.model) await prepareEmbedTarget(config.encoder, config.store.uri);
+  if (config.encoder.model) await prepareVectorDestination(config.encoder, config.store.uri);
   return { poolShards, targetTrain: train.length, targetTest: test.length };
 }

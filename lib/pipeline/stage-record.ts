@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { RunConfig } from '../config/schema';
-import { resolveDataPath } from '../paths';
+import { writeFileAtomic } from '../files/atomic-write';
+import { RunLayout } from '../run-layout';
 
 /**
  * A completed pipeline stage: its result and the key of the inputs it was computed from. A run
@@ -27,7 +27,7 @@ function canonical(value: unknown): string {
 /** The key of a stage's inputs: a short hash of their canonical JSON. */
 export const stageKey = (inputs: unknown) => createHash('sha256').update(canonical(inputs)).digest('hex').slice(0, 16);
 
-const recordPath = (config: RunConfig, stage: string) => join(resolveDataPath(config.outputDir), config.name, 'stages', `${stage}.json`);
+const recordPath = (config: RunConfig, stage: string) => new RunLayout(config.outputDir, config.name).stageRecord(stage);
 
 export async function readStageRecord<T>(config: RunConfig, stage: string, key: string): Promise<T | undefined> {
   try {
@@ -39,11 +39,8 @@ export async function readStageRecord<T>(config: RunConfig, stage: string, key: 
   }
 }
 
-/** Written under a temporary name and renamed: a record is either complete or absent. */
+/** A record is either complete or absent. */
 export async function writeStageRecord<T>(config: RunConfig, stage: string, key: string, result: T): Promise<void> {
-  const path = recordPath(config, stage);
-  await mkdir(join(path, '..'), { recursive: true });
   const record: StageRecord<T> = { key, result, completedAt: new Date().toISOString() };
-  await writeFile(`${path}.tmp-${process.pid}`, JSON.stringify(record, null, 2));
-  await rename(`${path}.tmp-${process.pid}`, path);
+  await writeFileAtomic(recordPath(config, stage), JSON.stringify(record, null, 2));
 }

@@ -1,5 +1,6 @@
 import { barChart } from './charts';
-import { byName, share } from './format';
+import { share } from '../format';
+import { byName } from './order';
 
 /** One source's part of a pre-training set, next to its part of the pool. */
 export interface SourceShare {

@@ -1,7 +1,7 @@
-import { join, resolve } from 'node:path';
-import { writeFileAtomic } from './atomic-write';
+import { writeFileAtomic } from '../files/atomic-write';
 import { type Block, type Inline, markdownTable, renderMarkdown } from './document';
-import { NA, byName, count, duration, fixed, percent, share, timestamp } from './format';
+import { NA, count, duration, percent, percentPoints, share, timestamp } from '../format';
+import { byName } from './order';
 import { ACCURACY_METRICS } from './run-report';
 import type { ExperimentReportInput, ExperimentRow } from './types';
 
@@ -69,8 +69,8 @@ export function summarizeArms(rows: ExperimentRow[]): ArmSummary[] {
 /** `60.0 ± 14.1` in percent; the mean alone for one seed; n/a when no seed reported it. */
 export function meanAndSpread(m: MetricSummary | undefined): string {
   if (!m || m.mean === null) return NA;
-  const mean = (m.mean * 100).toFixed(1);
-  return m.std === null ? mean : `${mean} ± ${(m.std * 100).toFixed(1)}`;
+  const mean = percentPoints(m.mean);
+  return m.std === null ? mean : `${mean} ± ${percentPoints(m.std)}`;
 }
 
 function compositionText(composition: Record<string, number>): string {
@@ -105,24 +105,20 @@ function perSeedTable(rows: ExperimentRow[]): Block {
   return {
     kind: 'table',
     head: ['arm', 'seed', 'pre-training images', ...ACCURACY_METRICS.map((m) => `${m.name} (%)`)],
-    rows: sorted.map((r) => [r.arm, String(r.seed), count(r.pretrainImages), ...ACCURACY_METRICS.map((m) => fixed(nullableTimes100(r.metrics[m.key]), 1))]),
+    rows: sorted.map((r) => [r.arm, String(r.seed), count(r.pretrainImages), ...ACCURACY_METRICS.map((m) => percentPoints(r.metrics[m.key]))]),
     numeric: [false, true, true, true, true, true],
   };
 }
 
-const nullableTimes100 = (v: number | null | undefined) => (typeof v === 'number' ? v * 100 : null);
-
 /**
- * Writes `<dir>/results.json` (the rows and their per-arm summary) and `<dir>/results.md`; returns
- * their paths and the results table for the README. Same input, same bytes.
+ * Writes results.json (the rows and their per-arm summary) and results.md where `input.files` says;
+ * returns their paths and the results table for the README. Same input, same bytes.
  */
 export async function writeExperimentReport(input: ExperimentReportInput): Promise<{ markdown: string; json: string; table: string }> {
-  const dir = resolve(input.dir);
+  const { json, markdown } = input.files;
   const arms = summarizeArms(input.rows);
   const resultsBlock = resultsTable(arms, input.poolImages);
   const table = markdownTable(resultsBlock.head, resultsBlock.rows, resultsBlock.numeric);
-  const json = join(dir, 'results.json');
-  const markdown = join(dir, 'results.md');
   const results = {
     run: input.run,
     startedAt: input.startedAt,

@@ -1,12 +1,14 @@
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, posix, relative, sep } from 'node:path';
 import { histogram, lineChart } from './charts';
 import { compositionChart, sourceShares } from './composition';
 import { type Block, type Inline, renderHtml, renderMarkdown } from './document';
 import { readLossCurve } from './events';
-import { copyFileAtomic, writeFileAtomic } from './atomic-write';
-import { NA, byName, count, duration, fixed, percent, share, timestamp } from './format';
-import { PIPELINE_STAGES, type RunReportFiles, type RunReportInput } from './types';
+import { copyFileAtomic, writeFileAtomic } from '../files/atomic-write';
+import { NA, count, duration, fixed, percent, share, timestamp } from '../format';
+import { byName } from './order';
+import { PIPELINE_STAGES } from '../pipeline/stages';
+import type { RunReportFiles, RunReportInput } from './types';
 
 /** The accuracies every run reports, in the order people read them. */
 export const ACCURACY_METRICS = [
@@ -91,7 +93,7 @@ function embedBlocks(input: RunReportInput): Block[] {
   return blocks;
 }
 
-function subsetBlocks(input: RunReportInput, figures: { composition: Figure; distances: Figure; contactSheet?: string }): Block[] {
+function subsetBlocks(input: RunReportInput, figures: { composition: Figure; distances: Figure; contactSheet?: string }, linkOf: (file: string) => string): Block[] {
   const { stats, poolRows, manifest } = input.selection;
   const shares = sourceShares(stats.perSource, input.poolPerSource);
   const classes = Object.entries(stats.perTargetClass).sort(([a], [b]) => byName(a, b));
@@ -120,7 +122,7 @@ function subsetBlocks(input: RunReportInput, figures: { composition: Figure; dis
       rows: shares.map((s) => [s.source, count(s.selected), percent(s.ofSubset), count(s.pool), percent(s.ofPool), percent(s.kept)]),
       numeric: [false, true, true, true, true, true],
     },
-    { kind: 'figure', path: `figures/${figures.composition.file}`, caption: figures.composition.caption, svg: figures.composition.svg },
+    { kind: 'figure', path: linkOf(figures.composition.file), caption: figures.composition.caption, svg: figures.composition.svg },
     { kind: 'heading', level: 3, text: 'By target class' },
     {
       kind: 'table',
@@ -129,7 +131,7 @@ function subsetBlocks(input: RunReportInput, figures: { composition: Figure; dis
       numeric: [false, true, true],
     },
     { kind: 'heading', level: 3, text: 'Distance to the closest target' },
-    { kind: 'figure', path: `figures/${figures.distances.file}`, caption: figures.distances.caption, svg: figures.distances.svg },
+    { kind: 'figure', path: linkOf(figures.distances.file), caption: figures.distances.caption, svg: figures.distances.svg },
     { kind: 'heading', level: 3, text: 'Contact sheet' },
   ];
   blocks.push(
@@ -141,12 +143,14 @@ function subsetBlocks(input: RunReportInput, figures: { composition: Figure; dis
 }
 
 /**
- * Writes the report of one septPipeline run: `report.md`, `report.html` (self-contained but for the
- * contact sheet PNG) and `figures/`. Same input, same bytes: a retried report activity changes nothing.
+ * Writes the report of one septPipeline run: markdown, html (self-contained but for the contact
+ * sheet PNG) and figures, where `input.files` says. Same input, same bytes: a retried report
+ * activity changes nothing.
  */
 export async function writeRunReport(input: RunReportInput): Promise<RunReportFiles> {
-  const runDir = resolve(input.runDir);
-  const figuresDir = join(runDir, 'figures');
+  const { markdown, html, figures: figuresDir } = input.files;
+  // Figures are linked relative to the report, so a copied run folder reads the same.
+  const linkOf = (file: string) => posix.join(relative(dirname(markdown), figuresDir).split(sep).join('/'), file);
   const { stats } = input.selection;
 
   const composition: Figure = {
@@ -178,7 +182,7 @@ export async function writeRunReport(input: RunReportInput): Promise<RunReportFi
     const path = join(figuresDir, 'contact-sheet.png');
     await copyFileAtomic(input.selection.contactSheet, path);
     written.push(path);
-    contactSheet = 'figures/contact-sheet.png';
+    contactSheet = linkOf('contact-sheet.png');
   }
 
   const title = `SEPT run report: ${input.run}`;
@@ -208,17 +212,15 @@ export async function writeRunReport(input: RunReportInput): Promise<RunReportFi
       ],
     },
     ...embedBlocks(input),
-    ...subsetBlocks(input, { composition, distances, contactSheet }),
+    ...subsetBlocks(input, { composition, distances, contactSheet }, linkOf),
     { kind: 'heading', level: 2, text: 'Training' },
     ...(losses.length
-      ? losses.map((f): Block => ({ kind: 'figure', path: `figures/${f.file}`, caption: f.caption, svg: f.svg }))
+      ? losses.map((f): Block => ({ kind: 'figure', path: linkOf(f.file), caption: f.caption, svg: f.svg }))
       : [{ kind: 'paragraph', text: ['No trainer event logs.'] } as Block]),
     { kind: 'heading', level: 2, text: 'Configuration' },
     { kind: 'code', language: 'json', text: JSON.stringify(input.config, null, 2) },
   ];
 
-  const markdown = join(runDir, 'report.md');
-  const html = join(runDir, 'report.html');
   await writeFileAtomic(markdown, renderMarkdown(blocks));
   await writeFileAtomic(html, renderHtml(title, blocks));
   return { markdown, html, figures: written };

@@ -1,21 +1,7 @@
 import type { RunConfig } from '../config/schema';
+import type { PipelineStage, StageTiming } from '../pipeline/stages';
+import type { ReportFiles } from '../run-layout';
 import type { SelectionStats } from '../selection/stats';
-
-/** Pipeline stages in run order; each but `report` is a child workflow `<run>/<stage>`. */
-export const PIPELINE_STAGES = ['encoder', 'embed', 'select', 'pretrain', 'finetune', 'report'] as const;
-export type PipelineStage = (typeof PIPELINE_STAGES)[number];
-
-/** done: ran in this run; reused: a completed earlier run's result with the same inputs; skipped: not needed (an encoder was configured). */
-export type StageStatus = 'pending' | 'running' | 'done' | 'reused' | 'skipped';
-
-export interface StageTiming {
-  status: StageStatus;
-  /** Child workflow id, where the stage is one. */
-  workflowId?: string;
-  /** Epoch milliseconds (workflow time). */
-  startedAt?: number;
-  seconds?: number;
-}
 
 /** One trainer job's event log (trainer/PROTOCOL.md events, one JSON object per line, each with `at` ms and `attempt`). */
 export interface TrainerEventsFile {
@@ -28,8 +14,8 @@ export interface TrainerEventsFile {
 export interface RunReportInput {
   run: string;
   workflowId: string;
-  /** Absolute folder of the run's outputs: the report goes to `<runDir>/report.md`, `report.html` and `figures/`. */
-  runDir: string;
+  /** Where the report goes: the run's report files (lib/run-layout.ts). */
+  files: ReportFiles;
   config: RunConfig;
   startedAt: number;
   finishedAt: number;
@@ -63,8 +49,8 @@ export interface ExperimentRow {
 
 export interface ExperimentReportInput {
   run: string;
-  /** `<runDir>/experiment`: results.md, results.json. */
-  dir: string;
+  /** Where the results go: the run's experiment files (lib/run-layout.ts). */
+  files: { markdown: string; json: string };
   config: RunConfig;
   poolImages: number;
   poolPerSource: Record<string, number>;

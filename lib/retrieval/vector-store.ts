@@ -1,8 +1,8 @@
-// The thin layer between retrieval and the embedding stage's LanceDB layout (lib/store/tables.ts):
+// The thin layer between retrieval and the embedding stage's LanceDB layout (lib/vectors/tables.ts):
 // one `vectors_<encoderId>` table per encoder with id, encoder_id, shard_id and vector columns.
 import type { Connection, Table } from '@lancedb/lancedb';
 import { FixedSizeList } from 'apache-arrow';
-import { sqlIn, tableNames } from '../store/tables';
+import { sqlIn, tableNames } from '../vectors/tables';
 import { vectorsOf } from './arrow-vectors';
 import { RetrievalInputError } from './errors';
 

@@ -1,8 +1,8 @@
-import { rename } from 'node:fs/promises';
 import sharp, { type OverlayOptions } from 'sharp';
+import { produceFileAtomic } from '../files/atomic-write';
 import type { ShardRef } from '../sources/shard-ref';
 import type { TargetInstance } from './target-set';
-import { readShardImages } from '../sources/read-images';
+import { sourceSamples } from '../sources/samples';
 
 const TILE = 64;
 const GAP = 4;
@@ -24,7 +24,7 @@ export function sheetTargets(train: TargetInstance[], count: number): TargetInst
 async function imagesOf(ids: Set<string>, shards: ShardRef[]): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   for (const ref of shards) {
-    for await (const { id, image } of readShardImages(ref)) if (image && ids.has(id)) out.set(id, image);
+    for await (const { id, image } of sourceSamples(ref)) if (image && ids.has(id)) out.set(id, image);
   }
   return out;
 }
@@ -57,6 +57,6 @@ export async function writeContactSheet(
   }
   const width = GAP + TILE + DIVIDER + columns * (TILE + GAP);
   const height = GAP + rows.length * (TILE + GAP);
-  await sharp({ create: { width, height, channels: 3, background: '#fff' } }).composite(layers).png().toFile(`${path}.tmp.png`);
-  await rename(`${path}.tmp.png`, path);
+  // png() fixes the format: sharp would otherwise guess it from the temporary name's extension.
+  await produceFileAtomic(path, (temp) => sharp({ create: { width, height, channels: 3, background: '#fff' } }).composite(layers).png().toFile(temp));
 }

@@ -1,23 +1,18 @@
-import { rename, writeFile } from 'node:fs/promises';
 import type { RunConfig } from '../config/schema';
 import type { SourceSpec } from '../config/sources';
+import { writeFileAtomic } from '../files/atomic-write';
+import { selectionFiles } from '../run-layout';
 import { listShards } from '../sources/list-shards';
 import type { ShardRef } from '../sources/shard-ref';
 import { openVectors, shardFilter, shardsOf } from '../retrieval/vector-store';
-import { openStore } from '../store/connect';
+import { openStore } from '../vectors/connect';
 import { leakageExclusions } from './leakage';
 import { pixelDuplicates } from './pixel-duplicates';
-import { planFiles, readPoolShards, readTargets, type SelectionPlan } from './plan';
+import { readPoolShards, readTargets, type SelectionPlan } from './plan';
 import { selectByPolicy } from './policy';
 import { type SelectionStats, selectionStats } from './stats';
 import { type HitRow, mergeHits, readHits, selectionTables, writeHits, writeSelection } from './tables';
 import type { TargetNeighbours } from './types';
-
-/** Writes a file under a temporary name and renames it, so readers never see half of it. */
-async function writeAtomically(path: string, text: string): Promise<void> {
-  await writeFile(`${path}.tmp`, text);
-  await rename(`${path}.tmp`, path);
-}
 
 /**
  * The leakage guard: pool images whose embedding is within the cosine threshold of a target test
@@ -66,18 +61,18 @@ export async function selectFromHits(plan: SelectionPlan, retrieval: RunConfig['
   await writeHits(db, tables.hits, [...neighboursOf('train'), ...neighboursOf('test')], (id) => split.get(id) ?? '');
   await writeSelection(db, tables.selection, samples);
 
-  const files = planFiles(plan.workDir);
+  const files = selectionFiles(plan.workDir);
   const manifest = samples.map((s) =>
     JSON.stringify({ id: s.poolId, shard_id: s.shardId, order: s.order, hit_count: s.hitCount, best_rank: s.bestRank, closest_target: s.closestTarget, closest_label: s.closestLabel, distance: s.distance }),
   );
-  await writeAtomically(files.manifest, manifest.join('\n') + '\n');
+  await writeFileAtomic(files.manifest, manifest.join('\n') + '\n');
   const stats = selectionStats(selection, {
     policy: retrieval.policy,
     budget: retrieval.policy === 'budget' ? retrieval.budget : undefined,
     path: plan.path,
     leakageSaturated: saturated,
   });
-  await writeAtomically(files.stats, JSON.stringify(stats, null, 2) + '\n');
+  await writeFileAtomic(files.stats, JSON.stringify(stats, null, 2) + '\n');
   return stats;
 }
 

@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import type { RunConfig } from '../config/schema';
+import { selectionFiles } from '../run-layout';
 import { listShards } from '../sources/list-shards';
-import { openStore } from '../store/connect';
-import { sqlIn } from '../store/tables';
+import { openStore } from '../vectors/connect';
+import { sqlIn } from '../vectors/tables';
 import { sheetTargets, writeContactSheet } from './contact-sheet';
-import { planFiles, readPoolShards, readTargets, type SelectionPlan } from './plan';
+import { readPoolShards, readTargets, type SelectionPlan } from './plan';
 import { writeSubsetShards } from './subset-shards';
 import { readHits, selectionTables } from './tables';
 
@@ -18,7 +19,7 @@ export interface SubsetOutputs {
 
 /** The subset as WebDataset shards for the trainer, and the contact sheet for people. */
 export async function materializeSubset(plan: SelectionPlan, config: RunConfig): Promise<SubsetOutputs> {
-  const files = planFiles(plan.workDir);
+  const files = selectionFiles(plan.workDir);
   const poolShards = await readPoolShards(plan.workDir);
   const { shards, samples } = await writeSubsetShards(files.manifest, poolShards, files.shards, config.retrieval.subsetShardSize);
   const outputs: SubsetOutputs = { shards, samples, manifest: files.manifest, stats: files.stats };

@@ -6,16 +6,12 @@ import type { ShardRef } from '../sources/shard-ref';
 const THUMBNAIL: Preprocessing = { channels: 1, size: 32, crop: 32, mean: [0], std: [1] };
 const LIMITS = { maxPixels: 64_000_000 };
 
-/** The image member of a WebDataset sample (any extension but the metadata's). */
-const imageOf = (files: Record<string, Buffer>) => Object.entries(files).find(([ext]) => ext !== 'json' && ext !== 'txt' && ext !== 'cls')?.[1];
-
 /** Zero-mean, unit-norm thumbnails of the wanted ids, read shard by shard (undecodable images are left out). */
 async function thumbnails(ids: Set<string>, shards: ShardRef[]): Promise<Map<string, Float32Array>> {
   const out = new Map<string, Float32Array>();
   for (const shard of shards) {
-    for await (const { id, sample } of sourceSamples(shard)) {
-      const image = ids.has(id) ? imageOf(sample.files) : undefined;
-      if (!image) continue;
+    for await (const { id, image } of sourceSamples(shard)) {
+      if (!image || !ids.has(id)) continue;
       const t = new Float32Array(tensorLength(THUMBNAIL));
       try {
         await preprocessInto(image, THUMBNAIL, LIMITS, t, 0);

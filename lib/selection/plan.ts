@@ -1,16 +1,16 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { RunConfig } from '../config/schema';
 import { encoderIdOf } from '../encoder/encoder-id';
 import { encoderSpecOf } from '../encoder/spec';
-import { resolveDataPath } from '../paths';
+import { writeFileAtomic } from '../files/atomic-write';
 import { annIndexReady, annParams, type AnnParams } from '../retrieval/ann';
 import { type SearchCost, searchCost } from '../retrieval/cost';
 import { RetrievalInputError } from '../retrieval/errors';
 import { openVectors, shardFilter, vectorDim, vectorsById } from '../retrieval/vector-store';
-import { listShards } from '../sources/list-shards';
+import { RunLayout, selectionFiles } from '../run-layout';
+import { listAllShards } from '../sources/list-shards';
 import type { ShardRef } from '../sources/shard-ref';
-import { openStore } from '../store/connect';
+import { openStore } from '../vectors/connect';
 import { validatePolicy } from './policy';
 import { listTargetInstances, type TargetInstance } from './target-set';
 
@@ -20,7 +20,7 @@ export interface SelectionPlan {
   store: string;
   encoderId: string;
   dim: number;
-  /** `<outputDir>/<run>/selection`: targets.jsonl, pool-shards.json and every output. */
+  /** The run's selection folder (lib/run-layout.ts): the target list, the pool's shards and every output. */
   workDir: string;
   targets: { train: number; test: number };
   /** Target instances without a vector yet: the workflow embeds them, then plans again. */
@@ -37,19 +37,6 @@ export interface SelectionPlan {
   ann: AnnParams;
 }
 
-export const planFiles = (workDir: string) => ({
-  targets: join(workDir, 'targets.jsonl'),
-  poolShards: join(workDir, 'pool-shards.json'),
-  manifest: join(workDir, 'subset.jsonl'),
-  stats: join(workDir, 'stats.json'),
-  contactSheet: join(workDir, 'contact-sheet.png'),
-  shards: join(workDir, 'shards'),
-});
-
-export function selectionWorkDir(config: RunConfig): string {
-  return join(resolveDataPath(config.outputDir), config.name, 'selection');
-}
-
 /** Shards of pool partition p of n: contiguous runs of the sorted shard list. */
 export function partitionShards(shards: ShardRef[], partition: number, partitions: number): ShardRef[] {
   const from = Math.floor((partition * shards.length) / partitions);
@@ -64,12 +51,12 @@ export function searchedTargets(all: TargetInstance[], retrieval: RunConfig['ret
 
 /** Every target instance, train and test: none of them may enter the subset. */
 export async function readTargets(workDir: string): Promise<TargetInstance[]> {
-  const text = await readFile(planFiles(workDir).targets, 'utf8');
+  const text = await readFile(selectionFiles(workDir).targets, 'utf8');
   return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as TargetInstance);
 }
 
 export async function readPoolShards(workDir: string): Promise<ShardRef[]> {
-  return JSON.parse(await readFile(planFiles(workDir).poolShards, 'utf8')) as ShardRef[];
+  return JSON.parse(await readFile(selectionFiles(workDir).poolShards, 'utf8')) as ShardRef[];
 }
 
 /**
@@ -84,7 +71,7 @@ export async function planSelection(config: RunConfig): Promise<SelectionPlan> {
   const table = await openVectors(db, encoderId);
   const dim = await vectorDim(table);
 
-  const poolShards = (await Promise.all(config.pool.sources.map(listShards))).flat().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const poolShards = (await listAllShards(config.pool.sources)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const poolRows = await table.countRows(shardFilter(poolShards.map((s) => s.id)));
   const totalRows = await table.countRows();
   const all = await listTargetInstances(config.target);
@@ -94,10 +81,9 @@ export async function planSelection(config: RunConfig): Promise<SelectionPlan> {
   if (poolRows === 0) throw new RetrievalInputError(`the pool has no vectors for encoder ${encoderId}: embed it first (sept embed)`);
 
   const { missing } = await vectorsById(table, encoderId, targets.map((t) => t.id), dim);
-  const workDir = selectionWorkDir(config);
-  await mkdir(workDir, { recursive: true });
-  await writeFile(planFiles(workDir).targets, all.map((t) => JSON.stringify(t)).join('\n') + '\n');
-  await writeFile(planFiles(workDir).poolShards, JSON.stringify(poolShards));
+  const files = new RunLayout(config.outputDir, config.name).selection;
+  await writeFileAtomic(files.targets, all.map((t) => JSON.stringify(t)).join('\n') + '\n');
+  await writeFileAtomic(files.poolShards, JSON.stringify(poolShards));
 
   const ann = annParams(poolRows, dim, r.ann);
   const cost = searchCost({ targets: targets.length, rows: poolRows, dim, targetChunk: r.targetChunk, ann, indexReady: await annIndexReady(table, ann) });
@@ -107,7 +93,7 @@ export async function planSelection(config: RunConfig): Promise<SelectionPlan> {
     store: config.store.uri,
     encoderId,
     dim,
-    workDir,
+    workDir: files.dir,
     targets: { train, test: targets.length - train },
     missingTargetVectors: missing.length,
     poolRows,

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../files/atomic-write';
 import { sourceSamples } from '../sources/samples';
 import type { ShardRef } from '../sources/shard-ref';
 import { sourceOf } from './stats';
@@ -18,7 +17,7 @@ const rank = (seed: number, id: string) => createHash('sha1').update(`${seed}\0$
 
 /**
  * A uniform random sample of `size` pool images, excluding `exclude` (the target's own images), as
- * WebDataset shards under `dir`: stage 0's training data and the experiment's random-subset arm.
+ * WebDataset shards (`files`, lib/run-layout.ts): stage 0's training data and the experiment's random-subset arm.
  * Deterministic in `seed`; memory stays O(size) whatever the pool size.
  */
 export async function writeRandomPoolSample(opts: {
@@ -26,7 +25,7 @@ export async function writeRandomPoolSample(opts: {
   size: number;
   seed: number;
   exclude: Set<string>;
-  dir: string;
+  files: { manifest: string; shards: string };
   shardSize: number;
 }): Promise<RandomSample> {
   let kept: { rank: bigint; id: string; shardId: string }[] = [];
@@ -35,18 +34,16 @@ export async function writeRandomPoolSample(opts: {
     kept = kept.slice(0, opts.size);
   };
   for (const ref of opts.poolShards) {
-    for await (const { id } of sourceSamples(ref)) {
-      if (!opts.exclude.has(id)) kept.push({ rank: rank(opts.seed, id), id, shardId: ref.id });
+    for await (const { id, image } of sourceSamples(ref)) {
+      if (image && !opts.exclude.has(id)) kept.push({ rank: rank(opts.seed, id), id, shardId: ref.id });
     }
     if (kept.length >= 2 * opts.size) trim();
   }
   trim();
 
-  const manifest = join(opts.dir, 'sample.jsonl');
-  await mkdir(dirname(manifest), { recursive: true });
-  await writeFile(`${manifest}.tmp`, kept.map((k) => JSON.stringify({ id: k.id, shard_id: k.shardId })).join('\n') + '\n');
-  await rename(`${manifest}.tmp`, manifest);
-  const { shards, samples } = await writeSubsetShards(manifest, opts.poolShards, join(opts.dir, 'shards'), opts.shardSize);
+  const { manifest } = opts.files;
+  await writeFileAtomic(manifest, kept.map((k) => JSON.stringify({ id: k.id, shard_id: k.shardId })).join('\n') + '\n');
+  const { shards, samples } = await writeSubsetShards(manifest, opts.poolShards, opts.files.shards, opts.shardSize);
   const perSource: Record<string, number> = {};
   for (const k of kept) perSource[sourceOf(k.id)] = (perSource[sourceOf(k.id)] ?? 0) + 1;
   return { shards, samples, manifest, perSource };

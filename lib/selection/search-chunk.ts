@@ -5,7 +5,7 @@ import { exactSearch } from '../retrieval/exact-search';
 import { scanPool } from '../retrieval/pool-scan';
 import type { Neighbour } from '../retrieval/running-topk';
 import { openVectors, shardFilter, vectorsById } from '../retrieval/vector-store';
-import { openStore } from '../store/connect';
+import { openStore } from '../vectors/connect';
 import { partitionShards, readPoolShards, readTargets, searchedTargets, type SelectionPlan } from './plan';
 import { selectionTables, writeHits } from './tables';
 

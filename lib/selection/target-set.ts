@@ -16,7 +16,8 @@ async function listSplit(spec: SourceSpec, split: TargetInstance['split'], perCl
   const out: TargetInstance[] = [];
   const keep = firstPerClass(perClass);
   for (const ref of await listShards(spec)) {
-    for await (const { id, label } of sourceSamples(ref)) if (keep(label)) out.push({ id, label, split });
+    // A sample without an image has no vector to retrieve with (the embedding stage quarantines it).
+    for await (const { id, label, image } of sourceSamples(ref)) if (image && keep(label)) out.push({ id, label, split });
   }
   return out;
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import { writeFileAtomic } from '../files/atomic-write';
 import { dataDir } from '../paths';
 import type { ManifestEntry } from './manifest';
 import { SourceError } from './shard-ref';
@@ -35,11 +36,7 @@ export async function folderManifest(source: string, root: string): Promise<stri
     if (slash > 0) entry.label = rel.slice(0, slash);
     return JSON.stringify(entry);
   });
-  const dir = join(dataDir(), 'listings');
-  await mkdir(dir, { recursive: true });
-  const path = join(dir, `${source}-${createHash('sha256').update(root).digest('hex').slice(0, 12)}.jsonl`);
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, lines.join('\n') + '\n');
-  await rename(tmp, path);
+  const path = join(dataDir(), 'listings', `${source}-${createHash('sha256').update(root).digest('hex').slice(0, 12)}.jsonl`);
+  await writeFileAtomic(path, lines.join('\n') + '\n');
   return path;
 }

@@ -47,3 +47,8 @@ export async function listShards(spec: SourceSpec): Promise<ShardRef[]> {
     }
   }
 }
+
+/** Every shard of these sources (a pool, a target split), in configuration order. */
+export async function listAllShards(sources: readonly SourceSpec[]): Promise<ShardRef[]> {
+  return (await Promise.all(sources.map(listShards))).flat();
+}

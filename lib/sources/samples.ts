@@ -1,8 +1,24 @@
+import { readFile } from 'node:fs/promises';
 import { sniffFormat } from '../preprocess/sniff';
 import { readShard } from '../webdataset/reader';
-import type { Sample } from '../webdataset/sample';
-import { readShardImages } from './read-images';
+import { imageOf, type Sample } from '../webdataset/sample';
+import { entryPath, readManifestShard } from './manifest';
 import type { ShardRef } from './shard-ref';
+
+/** One sample of any source: a WebDataset tar's, or a manifest line's (folder sources are listed as manifests). */
+export interface SourceSample {
+  /** `<source>/<key>`: stable, independent of the run. */
+  id: string;
+  /** The manifest line's label, or the `label` of the sample's json member. */
+  label?: string;
+  /** The encoded image, undecoded; absent when the sample has none, and then `missing` says why. */
+  image?: Buffer;
+  missing?: string;
+  /** Its members in WebDataset form: a tar's as stored; for a manifest line, its image file and a json member with id and label. */
+  sample: Sample;
+}
+
+const labelOf = (value: unknown) => (value === undefined || value === null ? undefined : String(value));
 
 /** The member extension of a file's image, from its magic bytes (`bin` keeps an unknown format as stored). */
 function imageExtension(bytes: Buffer): string {
@@ -10,31 +26,34 @@ function imageExtension(bytes: Buffer): string {
   return format === 'jpeg' ? 'jpg' : (format ?? 'bin');
 }
 
-/** A sample of any source with its source-wide id and label, its members as stored (WebDataset form). */
-export interface SourceSample {
-  id: string;
-  label?: string;
-  sample: Sample;
-}
-
 /**
- * Streams the samples of any shard (WebDataset tar, or a manifest or folder range) as WebDataset
- * samples: tar members as stored; for files, the image plus a json member with id and label.
- * Samples whose image file is missing are skipped (the embedding stage quarantines them).
+ * Streams the samples of any shard in shard order, images undecoded, each with its label: the one
+ * reader of samples for every source kind. A sample without an image is yielded too (the embedding
+ * stage quarantines it); what lists pool images or target instances skips it.
  */
 export async function* sourceSamples(ref: ShardRef): AsyncGenerator<SourceSample> {
   if (ref.format !== 'manifest') {
     for await (const sample of readShard(ref.path)) {
       const meta = sample.files.json ? (JSON.parse(sample.files.json.toString('utf8')) as { label?: unknown }) : {};
-      yield { id: `${ref.source}/${sample.key}`, label: meta.label == null ? undefined : String(meta.label), sample };
+      const image = imageOf(sample)?.bytes;
+      const id = `${ref.source}/${sample.key}`;
+      yield { id, label: labelOf(meta.label), image, missing: image ? undefined : `no image member (has ${Object.keys(sample.files).join(', ') || 'nothing'})`, sample };
     }
     return;
   }
-  for await (const { id, label, image } of readShardImages(ref)) {
-    if (!image) continue;
+  for await (const entry of readManifestShard(ref)) {
+    const id = `${ref.source}/${entry.id}`;
+    const label = labelOf(entry.label);
     // Integer class labels stay numbers, as the trainer reads them.
     const stored = label !== undefined && /^\d+$/.test(label) ? Number(label) : label;
     const json = Buffer.from(JSON.stringify({ id, ...(stored === undefined ? {} : { label: stored }) }));
-    yield { id, label, sample: { key: id, files: { [imageExtension(image)]: image, json } } };
+    let image: Buffer;
+    try {
+      image = await readFile(entryPath(ref.path, entry.uri));
+    } catch (err) {
+      yield { id, label, missing: `cannot read ${entry.uri}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, sample: { key: id, files: { json } } };
+      continue;
+    }
+    yield { id, label, image, sample: { key: id, files: { [imageExtension(image)]: image, json } } };
   }
 }

@@ -1,13 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunConfig } from '../config/schema';
 import type { SourceSpec } from '../config/sources';
-import { resolveDataPath } from '../paths';
+import { produceFolderAtomic } from '../files/atomic-write';
+import { RunLayout } from '../run-layout';
 import { listShards } from '../sources/list-shards';
 import { sourceSamples } from '../sources/samples';
 import { SourceError } from '../sources/shard-ref';
-import { ShardWriter } from '../webdataset/writer';
+import { type Sample, webdatasetKey } from '../webdataset/sample';
+import { writeShardSet } from '../webdataset/writer';
 import { firstPerClass } from './first-per-class';
 
 export interface LabeledSet {
@@ -23,24 +25,17 @@ const SHARD_SIZE = 1000;
 async function build(train: SourceSpec, perClass: number | undefined, dir: string): Promise<Omit<LabeledSet, 'source'>> {
   const perLabel: Record<string, number> = {};
   const keep = firstPerClass(perClass);
-  let writer: ShardWriter | undefined;
-  let shards = 0;
-  let samples = 0;
-  for (const shard of await listShards(train)) {
-    for await (const { label, sample } of sourceSamples(shard)) {
-      // The trainer needs a class index for every sample it fine-tunes on.
-      if (label === undefined || !/^\d+$/.test(label) || !keep(label)) continue;
-      perLabel[label] = (perLabel[label] ?? 0) + 1;
-      writer ??= await ShardWriter.create(join(dir, `shard-${String(shards++).padStart(6, '0')}.tar`));
-      await writer.write({ ...sample, key: sample.key.replace(/\./g, '_') });
-      samples++;
-      if (writer.samples === SHARD_SIZE) {
-        await writer.close();
-        writer = undefined;
+  async function* labeled(): AsyncGenerator<Sample> {
+    for (const shard of await listShards(train)) {
+      for await (const { label, image, sample } of sourceSamples(shard)) {
+        // The trainer needs an image and a class index for every sample it fine-tunes on.
+        if (!image || label === undefined || !/^\d+$/.test(label) || !keep(label)) continue;
+        perLabel[label] = (perLabel[label] ?? 0) + 1;
+        yield { ...sample, key: webdatasetKey(sample.key) };
       }
     }
   }
-  await writer?.close();
+  const { samples } = await writeShardSet(dir, 'shard', SHARD_SIZE, labeled());
   if (samples === 0) throw new SourceError('target.train: no samples with an integer class label (the trainer reads class indices; class-name folders are not mapped yet)');
   const numClasses = Math.max(...Object.keys(perLabel).map(Number)) + 1;
   return { samples, perLabel, numClasses };
@@ -52,20 +47,18 @@ async function build(train: SourceSpec, perClass: number | undefined, dir: strin
  */
 export async function prepareLabeledSet(config: RunConfig): Promise<LabeledSet> {
   const perClass = config.target.labelsPerClass;
-  const dir = join(resolveDataPath(config.outputDir), config.name, 'target', perClass ? `train-${perClass}-per-class` : 'train');
+  const dir = new RunLayout(config.outputDir, config.name).labeledTarget(perClass);
   const source: SourceSpec = { kind: 'webdataset', name: 'target', shards: dir };
-  const indexFile = join(dir, 'index.json');
-  if (existsSync(indexFile)) return { source, ...JSON.parse(readFileSync(indexFile, 'utf8')) };
-  const staging = `${dir}.staging-${process.pid}`;
-  await rm(staging, { recursive: true, force: true });
-  await mkdir(staging, { recursive: true });
-  try {
-    const stats = await build(config.target.train, perClass, staging);
-    await writeFile(join(staging, 'index.json'), JSON.stringify(stats, null, 2));
-    await rm(dir, { recursive: true, force: true });
-    await rename(staging, dir);
-    return { source, ...stats };
-  } finally {
-    await rm(staging, { recursive: true, force: true });
-  }
+  const indexOf = (folder: string) => join(folder, 'index.json');
+  if (existsSync(indexOf(dir))) return { source, ...JSON.parse(readFileSync(indexOf(dir), 'utf8')) };
+  const stats = await produceFolderAtomic(
+    dir,
+    async (staging) => {
+      const built = await build(config.target.train, perClass, staging);
+      await writeFile(indexOf(staging), JSON.stringify(built, null, 2));
+      return built;
+    },
+    (folder) => existsSync(indexOf(folder)),
+  );
+  return { source, ...stats };
 }

@@ -4,6 +4,9 @@ import type * as workflows from '../../workflows';
 export const WORKFLOW_TYPES = ['septPipeline', 'septExperiment', 'census', 'trainEncoder', 'embedPool', 'selectSubset', 'trainModel'] as const satisfies readonly (keyof typeof workflows)[];
 export type WorkflowType = (typeof WORKFLOW_TYPES)[number];
 
+/** The workflow function of a type, for typed starts and handles (`client.workflow.start<SeptWorkflow<'embedPool'>>`). */
+export type SeptWorkflow<T extends WorkflowType> = (typeof workflows)[T];
+
 export function isWorkflowType(name: string): name is WorkflowType {
   return (WORKFLOW_TYPES as readonly string[]).includes(name);
 }

@@ -1,32 +1,20 @@
 import { existsSync } from 'node:fs';
-import { isAbsolute, join, posix, relative, sep } from 'node:path';
+import { join, posix } from 'node:path';
 import type { RunConfig } from '../config/schema';
-import { resolveDataPath } from '../paths';
-import { ObjectStore } from '../storage/object-store';
+import { RunLayout } from '../run-layout';
+import { ObjectStore } from '../object-store';
 import { checkpointStep, latestCheckpoint } from './checkpoints';
 
 /**
  * Trainer checkpoints and final artifacts mirrored to `trainer.checkpointUri`, so that GPU workers
  * that share no filesystem resume each other's work. The mirror has the layout of the run's output
- * folder: a local `<outputDir>/<name>/train/<variant>/<job>/checkpoints/checkpoint-00000050.pt` is
- * `<checkpointUri>/<name>/train/<variant>/<job>/checkpoints/checkpoint-00000050.pt`.
+ * folder (lib/run-layout.ts): a local `<outputDir>/<name>/train/<variant>/<job>/checkpoints/checkpoint-00000050.pt`
+ * is `<checkpointUri>/<name>/train/<variant>/<job>/checkpoints/checkpoint-00000050.pt`.
  */
 
 export interface MirrorLog {
   info(message: string, meta?: Record<string, unknown>): void;
   warn(message: string, meta?: Record<string, unknown>): void;
-}
-
-/**
- * The mirror key of a file of the run, or undefined for a file outside the run's output folder.
- * A path written on another machine (another data dir) is recognized by the run's own layout,
- * `<name>/train/…`, which is the same everywhere.
- */
-export function mirrorKey(outputRoot: string, runName: string, path: string): string | undefined {
-  const rel = relative(outputRoot, path);
-  if (rel && !rel.startsWith('..') && !isAbsolute(rel)) return rel.split(sep).join('/');
-  const at = path.lastIndexOf(`${sep}${runName}${sep}train${sep}`);
-  return at >= 0 ? path.slice(at + 1).split(sep).join('/') : undefined;
 }
 
 /** The checkpoint keys among `keys`, oldest step first. */
@@ -43,9 +31,9 @@ export function checkpointsToPrune(keys: string[], keep: number): string[] {
   return checkpoints.slice(0, Math.max(0, checkpoints.length - keep)).map((c) => c.key);
 }
 
-function mirrorStore(config: RunConfig): { store: ObjectStore; outputRoot: string } | undefined {
+function mirrorStore(config: RunConfig): { store: ObjectStore; layout: RunLayout } | undefined {
   const uri = config.trainer.checkpointUri;
-  return uri ? { store: new ObjectStore(uri), outputRoot: resolveDataPath(config.outputDir) } : undefined;
+  return uri ? { store: new ObjectStore(uri), layout: new RunLayout(config.outputDir, config.name) } : undefined;
 }
 
 /**
@@ -56,9 +44,9 @@ function mirrorStore(config: RunConfig): { store: ObjectStore; outputRoot: strin
 export async function localCheckpoint(config: RunConfig, path: string): Promise<string> {
   const mirror = mirrorStore(config);
   if (!mirror || existsSync(path)) return path;
-  const key = mirrorKey(mirror.outputRoot, config.name, path);
+  const key = mirror.layout.keyOf(path);
   if (!key) return path;
-  const local = join(mirror.outputRoot, ...key.split('/'));
+  const local = mirror.layout.fileOf(key);
   if (existsSync(local) || (await mirror.store.get(key, local))) return local;
   return path;
 }
@@ -79,8 +67,7 @@ export class CheckpointMirror {
 
   private constructor(
     private readonly store: ObjectStore,
-    private readonly outputRoot: string,
-    private readonly runName: string,
+    private readonly layout: RunLayout,
     private readonly keep: number,
     private readonly log: MirrorLog,
   ) {}
@@ -88,11 +75,11 @@ export class CheckpointMirror {
   /** The mirror of a stage folder; undefined when `trainer.checkpointUri` is not set. */
   static forStage(config: RunConfig, keep: number, log: MirrorLog): CheckpointMirror | undefined {
     const mirror = mirrorStore(config);
-    return mirror && new CheckpointMirror(mirror.store, mirror.outputRoot, config.name, keep, log);
+    return mirror && new CheckpointMirror(mirror.store, mirror.layout, keep, log);
   }
 
   private keyOf(path: string): string | undefined {
-    return mirrorKey(this.outputRoot, this.runName, path);
+    return this.layout.keyOf(path);
   }
 
   /** The `s3://` URI of a mirrored file, undefined for a file outside the run's folder. */

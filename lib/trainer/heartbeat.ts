@@ -1,3 +1,4 @@
+import type { Checkpoint } from './checkpoints';
 import type { ProgressEvent } from './protocol';
 
 /** What a trainer activity heartbeats: live progress for people, the checkpoint for the next attempt. */
@@ -12,6 +13,15 @@ export interface TrainerHeartbeat {
   checkpointStep?: number;
   /** Images per step: turns images/s into an ETA. */
   batchSize?: number;
+}
+
+/**
+ * The first heartbeat of an attempt: at its resume checkpoint, if it has one. Otherwise it keeps the
+ * checkpoint an earlier attempt heartbeated, so that a stop before the first new checkpoint still
+ * names it; the folder, not the heartbeat, decides what the trainer resumes from.
+ */
+export function startingHeartbeat(stage: string, resume: Checkpoint | undefined, previous: TrainerHeartbeat | undefined, batchSize: number | undefined): TrainerHeartbeat {
+  return { stage, step: resume?.step ?? 0, checkpoint: resume?.path ?? previous?.checkpoint, checkpointStep: resume?.step, batchSize };
 }
 
 export function withProgress(beat: TrainerHeartbeat, event: ProgressEvent): TrainerHeartbeat {

@@ -14,6 +14,9 @@ export const TRAINER_EXIT = {
 export const TRAINER_STAGES = ['pretrain', 'finetune', 'evaluate', 'export'] as const;
 export type TrainerStage = (typeof TRAINER_STAGES)[number];
 
+/** The stages that write checkpoints and continue from `--resume`; evaluate and export start over. */
+export const RESUMABLE_STAGES: readonly TrainerStage[] = ['pretrain', 'finetune'];
+
 const num = z.number().nullable();
 
 const progressEvent = z.object({

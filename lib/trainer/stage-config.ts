@@ -1,12 +1,6 @@
-import { join } from 'node:path';
 import type { RunConfig } from '../config/schema';
-import { resolveDataPath } from '../paths';
+import type { TrainerJobFiles } from '../run-layout';
 import type { TrainerStage } from './protocol';
-
-/** Where one trainer stage of a run keeps its outputs; shared by every GPU worker. */
-export function stageDir(config: RunConfig, variant: string, stage: string): string {
-  return join(resolveDataPath(config.outputDir), config.name, 'train', variant, stage);
-}
 
 /** Checkpoints a trainer keeps (the protocol's default, written out so the checkpoint mirror prunes alike). */
 export const KEEP_CHECKPOINTS = 3;
@@ -21,14 +15,14 @@ export interface StageData {
 }
 
 /** The reference trainer's JSON configuration (trainer/PROTOCOL.md) for one stage of a run. */
-export function trainerStageConfig(config: RunConfig, stage: TrainerStage, outputDir: string, data: StageData): Record<string, unknown> {
+export function trainerStageConfig(config: RunConfig, stage: TrainerStage, job: TrainerJobFiles, data: StageData): Record<string, unknown> {
   const { encoder, pretrain, finetune, trainer } = config;
   const perChannel = (values: number[]) => (values.length === encoder.channels ? values : Array(encoder.channels).fill(values[0]));
   const common = {
     device: trainer.device,
     ...(trainer.threads ? { threads: trainer.threads } : {}),
-    output_dir: outputDir,
-    checkpoint_dir: join(outputDir, 'checkpoints'),
+    output_dir: job.dir,
+    checkpoint_dir: job.checkpoints,
     checkpoint_every_steps: trainer.checkpointEverySteps,
     keep_checkpoints: KEEP_CHECKPOINTS,
     method: pretrain.method,

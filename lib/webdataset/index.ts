@@ -1,3 +1,3 @@
 export { readShard, ShardFormatError } from './reader';
-export { ShardWriter, writeShard } from './writer';
-export { imageOf, IMAGE_EXTENSIONS, type Sample, splitMemberName } from './sample';
+export { type ShardSet, ShardWriter, writeShard, writeShardSet } from './writer';
+export { imageOf, IMAGE_EXTENSIONS, type Sample, splitMemberName, webdatasetKey } from './sample';

@@ -6,6 +6,9 @@ export interface Sample {
 
 export const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'webp'] as const;
 
+/** A sample id as a WebDataset key: a key may hold '/' (a path) but not '.', which starts the extension. */
+export const webdatasetKey = (id: string) => id.replace(/\./g, '_');
+
 /** Splits a member path into WebDataset key and extension: the extension starts at the basename's first dot. */
 export function splitMemberName(name: string): { key: string; ext: string } | undefined {
   const slash = name.lastIndexOf('/');

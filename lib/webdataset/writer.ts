@@ -1,8 +1,8 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
+import { PendingFile } from '../files/atomic-write';
 import type { Sample } from './sample';
 import { BLOCK, encodeMember } from './tar-format';
 
@@ -11,14 +11,15 @@ import { BLOCK, encodeMember } from './tar-format';
  * crash never leaves a half-written shard under its real name. `.tar.gz` paths are gzipped.
  */
 export class ShardWriter {
-  private readonly tmp: string;
   private readonly file: WriteStream;
   private readonly out: Writable;
   private count = 0;
 
-  private constructor(readonly path: string) {
-    this.tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    this.file = createWriteStream(this.tmp);
+  private constructor(
+    readonly path: string,
+    private readonly pending: PendingFile,
+  ) {
+    this.file = createWriteStream(pending.temp);
     if (/\.(tar\.gz|tgz)$/i.test(path)) {
       const gzip = createGzip();
       gzip.pipe(this.file);
@@ -29,8 +30,7 @@ export class ShardWriter {
   }
 
   static async create(path: string): Promise<ShardWriter> {
-    await mkdir(dirname(path), { recursive: true });
-    return new ShardWriter(path);
+    return new ShardWriter(path, await PendingFile.begin(path));
   }
 
   get samples(): number {
@@ -52,13 +52,13 @@ export class ShardWriter {
       this.file.once('close', resolve);
       this.out.end();
     });
-    await rename(this.tmp, this.path);
+    await this.pending.commit();
   }
 
   /** Drops the temporary file without producing a shard. */
   async abort(): Promise<void> {
     this.out.destroy();
-    await rm(this.tmp, { force: true });
+    await this.pending.discard();
   }
 
   private push(chunk: Buffer): Promise<void> {
@@ -79,4 +79,44 @@ export async function writeShard(path: string, samples: Iterable<Sample> | Async
     throw err;
   }
   return writer.samples;
+}
+
+/** A numbered shard set: its shards in order, and how many samples they hold together. */
+export interface ShardSet {
+  shards: string[];
+  samples: number;
+}
+
+/**
+ * Writes a numbered shard set, `<dir>/<prefix>-000000.tar`, `<prefix>-000001.tar`, …: a new shard
+ * every `samplesPerShard` samples, none empty. Each shard appears whole under its name or not at
+ * all (ShardWriter); a failure leaves the shards already closed.
+ */
+export async function writeShardSet(
+  dir: string,
+  prefix: string,
+  samplesPerShard: number,
+  samples: Iterable<Sample> | AsyncIterable<Sample>,
+): Promise<ShardSet> {
+  const set: ShardSet = { shards: [], samples: 0 };
+  let writer: ShardWriter | undefined;
+  try {
+    for await (const sample of samples) {
+      if (!writer) {
+        writer = await ShardWriter.create(join(dir, `${prefix}-${String(set.shards.length).padStart(6, '0')}.tar`));
+        set.shards.push(writer.path);
+      }
+      await writer.write(sample);
+      set.samples++;
+      if (writer.samples === samplesPerShard) {
+        await writer.close();
+        writer = undefined;
+      }
+    }
+    await writer?.close();
+  } catch (err) {
+    await writer?.abort();
+    throw err;
+  }
+  return set;
 }

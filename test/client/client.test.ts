@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { CancelledFailure, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import {
   ConfigError,
@@ -15,9 +15,8 @@ import {
   startWorkflowRun,
 } from '../../index';
 import { demoShards } from '../../lib/demo/materialize';
-import type { TrainModelProgress, TrainModelResult } from '../../workflows/train-model';
 import { waitFor } from '../support/processes';
-import { startTestTemporal, type TestTemporal, withWorkers } from '../support/temporal';
+import { useTestTemporal, withWorkers } from '../support/temporal';
 import { tempDir } from '../support/tmp';
 import { smallPipelineConfig } from '../pipeline/small-run';
 
@@ -35,9 +34,9 @@ async function smallConfig(name: string): Promise<RunConfigInput> {
 describe('client API', () => {
   it('exports the schema, the validator and the JSON Schema path', () => {
     assert.ok(existsSync(runConfigJsonSchemaPath), runConfigJsonSchemaPath);
-    assert.equal(runConfigSchema.parse({}).name, 'demo');
-    assert.equal(parseRunConfig({ name: 'x' }).name, 'x');
-    assert.match(runSummary(parseRunConfig({ name: 'nightly' })), /^SEPT run nightly: pool fashion-mnist \+ mnist\/train, target mnist\/train \(20\/class\), budget 8,000, simclr 600 steps$/);
+    assert.equal(runConfigSchema.parse({ demo: true }).name, 'demo');
+    assert.equal(parseRunConfig({ demo: true, name: 'x' }).name, 'x');
+    assert.match(runSummary(parseRunConfig({ demo: true, name: 'nightly' })), /^SEPT run nightly: pool fashion-mnist \+ mnist\/train, target mnist\/train \(20\/class\), budget 8,000, simclr 600 steps$/);
   });
 
   it('refuses an invalid configuration, naming the fields, before connecting or starting anything', async () => {
@@ -46,7 +45,7 @@ describe('client API', () => {
     process.env.TEMPORAL_ADDRESS = '127.0.0.1:1';
     try {
       const started = Date.now();
-      await assert.rejects(startSeptRun({ name: 'bad-run', retrieval: { bugdet: 3 } as never, pool: { sources: [] } }), (err: unknown) => {
+      await assert.rejects(startSeptRun({ name: 'bad-run', retrieval: { bugdet: 3 } as never, pool: { sources: [] }, target: { preset: 'mnist' } }), (err: unknown) => {
         assert.ok(err instanceof ConfigError, String(err));
         assert.match(err.message, /retrieval\.bugdet: unknown field/);
         assert.match(err.message, /pool\.sources:/);
@@ -61,14 +60,10 @@ describe('client API', () => {
 });
 
 describe('client API on a real dev server', () => {
-  let temporal: TestTemporal;
-  before(async () => {
-    temporal = await startTestTemporal();
-  });
-  after(async () => temporal?.stop());
+  const temporal = useTestTemporal();
 
   it('an invalid configuration starts no workflow', async () => {
-    await assert.rejects(startSeptRun({ name: 'bad-run', encoder: { crop: 64, size: 32 } }, { client: temporal.client }), /encoder\.crop: crop must not exceed size/);
+    await assert.rejects(startSeptRun({ demo: true, name: 'bad-run', encoder: { crop: 64, size: 32 } }, { client: temporal.client }), /encoder\.crop: crop must not exceed size/);
     await assert.rejects(temporal.client.workflow.getHandle('bad-run').describe(), WorkflowNotFoundError);
   });
 
@@ -133,7 +128,7 @@ describe('client API on a real dev server', () => {
     const error = await withWorkers(
       temporal,
       async () => {
-        const run = await startWorkflowRun<TrainModelProgress, TrainModelResult>('trainModel', config, { client: temporal.client });
+        const run = await startWorkflowRun('trainModel', config, { client: temporal.client });
         const progress = await waitFor('the pretrain stage', async () => {
           const p = await run.progress().catch(() => undefined);
           return p?.stage === 'pretrain' ? p : undefined;

@@ -6,11 +6,11 @@ import { after, describe, it } from 'node:test';
 import { encode as encodePng } from 'fast-png';
 import sharp from 'sharp';
 import { Embedder } from '../../lib/embed/embedder';
-import { prepareEmbedTarget } from '../../lib/embed/prepare';
+import { prepareVectorDestination } from '../../lib/embed/prepare';
 import { stageShard } from '../../lib/embed/stage-shard';
 import { listShards } from '../../lib/sources/list-shards';
-import { commitStagedShards } from '../../lib/store/commit';
-import { openStore } from '../../lib/store/connect';
+import { commitStagedShards } from '../../lib/vectors/commit';
+import { openStore } from '../../lib/vectors/connect';
 import { writeShard } from '../../lib/webdataset/writer';
 import { tempDir } from '../support/tmp';
 import { demoEmbedConfig, quarantineRows, storedVectors } from './support';
@@ -40,21 +40,21 @@ describe('bad samples', () => {
     const dir = tempDir();
     await badSamplesShard(join(dir, 'shards', 'bad-000.tar'));
     const config = await demoEmbedConfig(dir, [join(dir, 'shards')], { encoder: { maxPixels: 1_000_000 } });
-    const target = await prepareEmbedTarget(config.encoder, config.store.uri);
+    const destination = await prepareVectorDestination(config.encoder, config.store.uri);
     const [shard] = await listShards(config.pool.sources[0]);
 
-    const staged = await stageShard(shard, target);
+    const staged = await stageShard(shard, destination);
     assert.deepEqual(staged, { shardId: shard.id, samples: GOOD + 4, embedded: GOOD, quarantined: 4, status: 'staged' });
-    await commitStagedShards(await openStore(target.store), target.encoderId, target.dims, [shard.id]);
+    await commitStagedShards(await openStore(destination.store), destination.encoderId, destination.dims, [shard.id]);
 
-    const reasons = Object.fromEntries((await quarantineRows(target.store, target.encoderId)).map((q) => [q.id, q.reason]));
+    const reasons = Object.fromEntries((await quarantineRows(destination.store, destination.encoderId)).map((q) => [q.id, q.reason]));
     assert.deepEqual(reasons, {
       [`${shard.source}/zero-bytes`]: 'empty',
       [`${shard.source}/text-named-png`]: 'not-an-image',
       [`${shard.source}/truncated-jpeg`]: 'truncated',
       [`${shard.source}/oversized`]: 'too-many-pixels',
     });
-    const stored = await storedVectors(target.store, target.encoderId, target.dims);
+    const stored = await storedVectors(destination.store, destination.encoderId, destination.dims);
     assert.deepEqual(stored.ids.sort(), Array.from({ length: GOOD }, (_, i) => `${shard.source}/good-${String(i).padStart(3, '0')}`));
   });
 });

@@ -12,7 +12,7 @@ import { encoderSpecOf } from '../../lib/encoder/spec';
 import { DEMO_CNN, ensureTestEncoder } from '../../lib/encoder/test-encoders';
 import { tempDir } from '../support/tmp';
 
-const idOf = (encoder: object) => encoderIdOf(encoderSpecOf(parseRunConfig({ encoder }).encoder));
+const idOf = (encoder: object) => encoderIdOf(encoderSpecOf(parseRunConfig({ demo: true, encoder }).encoder));
 
 async function failure(promise: Promise<unknown>): Promise<ApplicationFailure> {
   try {
@@ -50,18 +50,18 @@ describe('encoder', () => {
     const dir = tempDir();
     const model = await ensureTestEncoder(DEMO_CNN, dir);
     const store = join(dir, 'lancedb');
-    const missing = await failure(prepareEncoder(parseRunConfig({ encoder: { model: join(dir, 'nope.onnx') } }).encoder, store));
+    const missing = await failure(prepareEncoder(parseRunConfig({ demo: true, encoder: { model: join(dir, 'nope.onnx') } }).encoder, store));
     assert.equal(missing.nonRetryable, true);
     assert.match(missing.message, /not found: .*nope\.onnx/);
-    const unset = await failure(prepareEncoder(parseRunConfig({}).encoder, store));
+    const unset = await failure(prepareEncoder(parseRunConfig({ demo: true }).encoder, store));
     assert.equal(unset.nonRetryable, true);
     assert.match(unset.message, /encoder\.model is not set/);
     const rgb = { model, channels: 3, mean: [0.5], std: [0.5] };
-    const shape = await failure(prepareEncoder(parseRunConfig({ encoder: rgb }).encoder, store));
+    const shape = await failure(prepareEncoder(parseRunConfig({ demo: true, encoder: rgb }).encoder, store));
     assert.equal(shape.nonRetryable, true);
     assert.equal(shape.type, 'Encoder:shape-mismatch');
     assert.match(shape.message, /rejects input \[n, 3, 28, 28\]/);
-    const names = await failure(prepareEncoder(parseRunConfig({ encoder: { model, outputName: 'features' } }).encoder, store));
+    const names = await failure(prepareEncoder(parseRunConfig({ demo: true, encoder: { model, outputName: 'features' } }).encoder, store));
     assert.equal(names.type, 'Encoder:shape-mismatch');
   });
 
@@ -70,7 +70,7 @@ describe('encoder', () => {
     const model = await ensureTestEncoder(DEMO_CNN, dir);
     writeFileSync(join(dir, 'a-file'), '');
     // A store path under a regular file cannot be created, like a store that does not answer.
-    await assert.rejects(prepareEncoder(parseRunConfig({ encoder: { model } }).encoder, join(dir, 'a-file', 'lancedb')), (err) => {
+    await assert.rejects(prepareEncoder(parseRunConfig({ demo: true, encoder: { model } }).encoder, join(dir, 'a-file', 'lancedb')), (err) => {
       assert.ok(!(err instanceof ApplicationFailure && err.nonRetryable), String(err));
       return true;
     });

@@ -1,27 +1,21 @@
 // End to end against a real dev server, LanceDB and onnxruntime-node, with the demo CNN test
 // encoder (RANDOM weights).
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { embedShardImages } from '../../lib/embed/shard-vectors';
 import { Embedder } from '../../lib/embed/embedder';
 import { encoderSpecOf } from '../../lib/encoder/spec';
 import { listShards } from '../../lib/sources/list-shards';
 import { DEMO_CNN } from '../../lib/encoder/test-encoders';
 import { CPU_QUEUE } from '../../lib/temporal/queues';
-import type { EmbedPoolResult } from '../../workflows/embed-pool';
-import { startTestTemporal, type TestTemporal, withWorkers } from '../support/temporal';
+import type { embedPool } from '../../workflows/embed-pool';
+import { useTestTemporal, withWorkers } from '../support/temporal';
 import { tempDir } from '../support/tmp';
 import { demoEmbedConfig, fashionShards, storedVectors } from './support';
 
 describe('embedPool on demo images', () => {
-  let temporal: TestTemporal;
-  before(async () => {
-    temporal = await startTestTemporal();
-  });
-  after(async () => {
-    await Embedder.closeAll();
-    await temporal?.stop();
-  });
+  const temporal = useTestTemporal();
+  after(() => Embedder.closeAll());
 
   it('embeds every sample once, adds nothing on a second run, and stores what a direct embedding gives', { timeout: 180_000 }, async () => {
     const dir = tempDir();
@@ -29,8 +23,8 @@ describe('embedPool on demo images', () => {
     const config = await demoEmbedConfig(dir, await fashionShards(3), { embed: { window: 2, shardsPerExecution: 2 } });
     const run = (suffix: string) =>
       withWorkers(temporal, () =>
-        temporal.client.workflow.execute('embedPool', { taskQueue: CPU_QUEUE, workflowId: `embed-e2e-${suffix}`, args: [config] }),
-      ) as Promise<EmbedPoolResult>;
+        temporal.client.workflow.execute<typeof embedPool>('embedPool', { taskQueue: CPU_QUEUE, workflowId: `embed-e2e-${suffix}`, args: [config] }),
+      );
 
     const first = await run('first');
     assert.equal(first.shards, 3);

@@ -3,14 +3,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { listShards } from '../../lib/sources/list-shards';
-import { readShardImages } from '../../lib/sources/read-images';
+import { sourceSamples } from '../../lib/sources/samples';
 import { tempDir } from '../support/tmp';
 
 async function idsOf(shards: Awaited<ReturnType<typeof listShards>>) {
   const out: string[][] = [];
   for (const shard of shards) {
     const ids: string[] = [];
-    for await (const s of readShardImages(shard)) ids.push(s.image ? s.id : `${s.id} (missing)`);
+    for await (const s of sourceSamples(shard)) ids.push(s.image ? s.id : `${s.id} (missing)`);
     out.push(ids);
   }
   return out;

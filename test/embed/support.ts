@@ -3,9 +3,9 @@ import { parseRunConfig } from '../../lib/config/validate';
 import type { RunConfig, RunConfigInput } from '../../lib/config/schema';
 import { demoShards } from '../../lib/demo/materialize';
 import { DEMO_CNN, ensureTestEncoder } from '../../lib/encoder/test-encoders';
-import { openStore } from '../../lib/store/connect';
-import { stringColumn, vectorColumn } from '../../lib/store/arrow';
-import { tableNames } from '../../lib/store/tables';
+import { openStore } from '../../lib/vectors/connect';
+import { stringColumn, vectorColumn } from '../../lib/vectors/arrow';
+import { tableNames } from '../../lib/vectors/tables';
 
 /** Paths of the first `count` Fashion-MNIST train shards (1,000 demo images each). */
 export async function fashionShards(count: number): Promise<string[]> {
@@ -25,6 +25,7 @@ export async function demoEmbedConfig(
   return parseRunConfig({
     name: 'embed-test',
     pool: { sources: [{ kind: 'webdataset', name: 'fashion-mnist', shards }] },
+    target: { preset: 'mnist' },
     encoder: { model, batchSize: 128, ...extra.encoder },
     embed: extra.embed,
     store: { uri: join(dir, 'lancedb') },

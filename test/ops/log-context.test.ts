@@ -5,7 +5,7 @@
 // debug level so that the SDK's own activity and workflow lines are there to check.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import pino from 'pino';
 import type { RunConfigInput } from '../../lib/config/schema';
 import { demoShards } from '../../lib/demo/materialize';
@@ -13,25 +13,20 @@ import { Embedder } from '../../lib/embed/embedder';
 import { DEMO_CNN, ensureTestEncoder } from '../../lib/encoder/test-encoders';
 import { PinoTemporalLogger } from '../../lib/temporal/logger';
 import { CPU_QUEUE } from '../../lib/temporal/queues';
-import type { EmbedPoolResult } from '../../workflows/embed-pool';
-import type { PipelineProgress } from '../../workflows/pipeline-types';
+import type { embedPool } from '../../workflows/embed-pool';
+import { pipelineProgressQuery } from '../../workflows/queries';
+import type { septPipeline } from '../../workflows/sept-pipeline';
 import { demoEmbedConfig, fashionShards } from '../embed/support';
-import { startTestTemporal, type TestTemporal, withWorkers } from '../support/temporal';
+import { useTestTemporal, withWorkers } from '../support/temporal';
 import { tempDir } from '../support/tmp';
 
 type Line = Record<string, unknown>;
 
 describe('worker log lines carry workflow id, run, stage and shard', () => {
   const lines: Line[] = [];
-  let temporal: TestTemporal;
-  before(async () => {
-    const json = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Line) });
-    temporal = await startTestTemporal({ logger: new PinoTemporalLogger(json.child({ queue: 'cpu' })) });
-  });
-  after(async () => {
-    await Embedder.closeAll();
-    await temporal?.stop();
-  });
+  const json = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Line) });
+  const temporal = useTestTemporal({ logger: new PinoTemporalLogger(json.child({ queue: 'cpu' })) });
+  after(() => Embedder.closeAll());
 
   /** Activity lines of a workflow; "Activity started" is written before interceptors see the headers (README). */
   const activityLines = (workflowId: string) => lines.filter((l) => l.workflowId === workflowId && l.activityType && l.msg !== 'Activity started');
@@ -79,14 +74,14 @@ describe('worker log lines carry workflow id, run, stage and shard', () => {
     await withWorkers(
       temporal,
       async () => {
-        const handle = await temporal.client.workflow.start('septPipeline', { taskQueue: CPU_QUEUE, workflowId: 'logs', args: [config] });
+        const handle = await temporal.client.workflow.start<typeof septPipeline>('septPipeline', { taskQueue: CPU_QUEUE, workflowId: 'logs', args: [config] });
         let settled = false;
         const result = handle.result().finally(() => (settled = true));
         result.catch(() => undefined);
         let stage = '';
         while (!settled && !['pretrain', 'finetune', 'report', 'done'].includes(stage)) {
           await new Promise((r) => setTimeout(r, 500));
-          stage = (await handle.query<PipelineProgress>('progress').catch(() => undefined))?.stage ?? stage;
+          stage = (await handle.query(pipelineProgressQuery).catch(() => undefined))?.stage ?? stage;
         }
         if (!settled) await handle.terminate('the test needs the embed and select stages only');
       },
@@ -107,11 +102,11 @@ describe('worker log lines carry workflow id, run, stage and shard', () => {
 
   it('a standalone embedPool: the run from its config, the stage from its type, across continue-as-new', { timeout: 180_000 }, async () => {
     const config = await demoEmbedConfig(tempDir(), await fashionShards(2), { embed: { shardsPerExecution: 1 } });
-    const result = (await withWorkers(
+    const result = await withWorkers(
       temporal,
-      () => temporal.client.workflow.execute('embedPool', { taskQueue: CPU_QUEUE, workflowId: 'logs-standalone', args: [config] }),
+      () => temporal.client.workflow.execute<typeof embedPool>('embedPool', { taskQueue: CPU_QUEUE, workflowId: 'logs-standalone', args: [config] }),
       ['cpu'],
-    )) as EmbedPoolResult;
+    );
     assert.equal(result.shards, 2);
 
     const own = assertContext('logs-standalone', config.name, 'embed');

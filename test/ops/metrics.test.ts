@@ -11,12 +11,15 @@ import { gpuActivities } from '../../activities';
 import { type DevServer, freePort, startDevServer } from '../../infra/dev-server';
 import { spawnWorker, type WorkerProcess } from '../../infra/local-stack';
 import type { ShardRef } from '../../lib/sources/shard-ref';
-import type { Census } from '../../lib/census';
+import type { Census } from '../../lib/sources/census';
+import { workerSettingsFromEnv } from '../../lib/config/worker-settings';
 import { demoShards } from '../../lib/demo/materialize';
 import type { PinoTemporalLogger } from '../../lib/temporal/logger';
 import { CPU_QUEUE, GPU_QUEUE } from '../../lib/temporal/queues';
 import { recordEmbedded, recordQuarantined, recordTrainerProgress } from '../../lib/telemetry/metrics';
 import { installRuntime, metricsBindAddress } from '../../workers/telemetry';
+import { workerOptions } from '../../workers/worker';
+import type { census as censusWorkflow } from '../../workflows/census';
 import { waitFor } from '../support/processes';
 import { tempDir } from '../support/tmp';
 
@@ -106,7 +109,7 @@ describe('worker metrics and log context', () => {
     try {
       const gpuWorker = await Worker.create({
         connection,
-        taskQueue: GPU_QUEUE,
+        ...workerOptions('gpu', workerSettingsFromEnv()),
         activities: {
           ...gpuActivities,
           async countLabels(shards: ShardRef[]): Promise<Census> {
@@ -120,14 +123,14 @@ describe('worker metrics and log context', () => {
           },
         },
       });
-      census = (await gpuWorker.runUntil(
-        client.workflow.execute('census', {
+      census = await gpuWorker.runUntil(
+        client.workflow.execute<typeof censusWorkflow>('census', {
           taskQueue: CPU_QUEUE,
           workflowId,
           workflowExecutionTimeout: '2m',
-          args: [{ pool: { sources: [{ kind: 'webdataset', name: 'mnist-part', shards: pool }] } }],
+          args: [{ pool: { sources: [{ kind: 'webdataset', name: 'mnist-part', shards: pool }] }, target: { preset: 'mnist' } }],
         }),
-      )) as Census;
+      );
       // The runtime (and its metrics endpoint) shuts down with its last connection: scrape first.
       gpuText = (await scrape(gpuPort)) ?? '';
     } finally {

@@ -10,10 +10,11 @@ import { NativeConnection } from '@temporalio/worker';
 import { type DevServer, startDevServer } from '../../infra/dev-server';
 import { spawnWorker, type WorkerProcess } from '../../infra/local-stack';
 import { startTlsProxy, type TlsProxy } from '../../infra/tls-proxy';
-import type { Census } from '../../lib/census';
+import type { Census } from '../../lib/sources/census';
 import { demoShards } from '../../lib/demo/materialize';
 import { connectClient, connectConfig } from '../../lib/temporal/connection';
 import { CPU_QUEUE, GPU_QUEUE } from '../../lib/temporal/queues';
+import type { census as censusWorkflow } from '../../workflows/census';
 import { generateTestCerts, type TestCerts } from '../support/certs';
 import { tempDir } from '../support/tmp';
 
@@ -65,11 +66,11 @@ async function censusThroughProxy(proxy: TlsProxy, env: Record<string, string | 
   const { census, history } = await withEnv(env, async () => {
     const client = await connectClient();
     try {
-      const run = client.workflow.execute('census', {
+      const run = client.workflow.execute<typeof censusWorkflow>('census', {
         taskQueue: CPU_QUEUE,
         workflowId,
         workflowExecutionTimeout: '3m',
-        args: [{ pool: { sources: [{ kind: 'webdataset', name: 'mnist-part', shards: pool }] } }],
+        args: [{ pool: { sources: [{ kind: 'webdataset', name: 'mnist-part', shards: pool }] }, target: { preset: 'mnist' } }],
       });
       const census = (await Promise.race([run, ...workers.map((w) => exitOf(w, logDir))])) as Census;
       return { census, history: await client.workflow.getHandle(workflowId).fetchHistory() };

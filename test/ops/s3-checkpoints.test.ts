@@ -10,12 +10,12 @@ import { startS3Server, type S3Server } from '../../infra/s3-server';
 import type { RunConfigInput } from '../../lib/config/schema';
 import { parseRunConfig } from '../../lib/config/validate';
 import { demoShards } from '../../lib/demo/materialize';
-import { ObjectStore, ObjectStoreError } from '../../lib/storage/object-store';
+import { ObjectStore, ObjectStoreError } from '../../lib/object-store';
 import { CPU_QUEUE } from '../../lib/temporal/queues';
 import { CheckpointMirror, checkpointKeys, localCheckpoint, type MirrorLog } from '../../lib/trainer/checkpoint-mirror';
 import { latestCheckpoint } from '../../lib/trainer/checkpoints';
 import { KEEP_CHECKPOINTS } from '../../lib/trainer/stage-config';
-import type { TrainModelResult } from '../../workflows/train-model';
+import type { trainModel } from '../../workflows/train-model';
 import { pidsMatching, waitFor } from '../support/processes';
 import { listKeys } from '../support/s3';
 import { startTestTemporal, type TestTemporal, withWorkers } from '../support/temporal';
@@ -80,7 +80,7 @@ describe('trainer checkpoints on S3-compatible object storage', () => {
   it('mirrors serially, retries a failed upload with the next checkpoint, prunes, and restores a newer checkpoint', async () => {
     const outputDir = join(dir, 'mirror-unit');
     const late = 'septflow-late-bucket';
-    const config = parseRunConfig({ name: 'unit', outputDir, trainer: { checkpointUri: `s3://${late}/ckpt` } });
+    const config = parseRunConfig({ demo: true, name: 'unit', outputDir, trainer: { checkpointUri: `s3://${late}/ckpt` } });
     const checkpoints = join(outputDir, 'unit', 'train', 'main', 'pretrain', 'checkpoints');
     const mirror = CheckpointMirror.forStage(config, 2, quiet)!;
     mirror.checkpointWritten(await fakeCheckpoint(checkpoints, 5));
@@ -99,7 +99,7 @@ describe('trainer checkpoints on S3-compatible object storage', () => {
     );
 
     // Another machine (another output folder) finds the mirror newer than its empty folder.
-    const elsewhere = parseRunConfig({ name: 'unit', outputDir: join(dir, 'machine-b'), trainer: { checkpointUri: `s3://${late}/ckpt` } });
+    const elsewhere = parseRunConfig({ demo: true, name: 'unit', outputDir: join(dir, 'machine-b'), trainer: { checkpointUri: `s3://${late}/ckpt` } });
     const localB = join(dir, 'machine-b', 'unit', 'train', 'main', 'pretrain', 'checkpoints');
     await fakeCheckpoint(localB, 10);
     const restored = await CheckpointMirror.forStage(elsewhere, 2, quiet)!.restore(localB);
@@ -130,10 +130,10 @@ describe('trainer checkpoints on S3-compatible object storage', () => {
     let second: ReturnType<typeof spawnWorker> | undefined;
     let remoteAtKill: number[] = [];
     try {
-      const result = (await withWorkers(
+      const result = await withWorkers(
         temporal,
         async () => {
-          const handle = await temporal.client.workflow.start('trainModel', { taskQueue: CPU_QUEUE, workflowId: 'test/s3-checkpoints', args: [config, { pretrainOnly: true }] });
+          const handle = await temporal.client.workflow.start<typeof trainModel>('trainModel', { taskQueue: CPU_QUEUE, workflowId: 'test/s3-checkpoints', args: [config, { pretrainOnly: true }] });
           await waitFor('a first checkpoint in the bucket', async () => (await listKeys(s3, BUCKET, prefix)).length > 0);
           await first.stop('SIGKILL');
           remoteAtKill = checkpointKeys(await listKeys(s3, BUCKET, prefix)).map((c) => c.step);
@@ -143,7 +143,7 @@ describe('trainer checkpoints on S3-compatible object storage', () => {
           return handle.result();
         },
         ['cpu'],
-      )) as TrainModelResult;
+      );
 
       const localA = await latestCheckpoint(join(machineA, 'runs', stage, 'checkpoints'));
       const resumed = result.progress.jobs.pretrain;
@@ -201,10 +201,10 @@ describe('trainer checkpoints on S3-compatible object storage', () => {
     const first = spawnWorker('gpu', { address: temporal.server.address, logDir, env: { ...env, SEPT_DATA_DIR: machineA } });
     let second: ReturnType<typeof spawnWorker> | undefined;
     try {
-      const result = (await withWorkers(
+      const result = await withWorkers(
         temporal,
         async () => {
-          const handle = await temporal.client.workflow.start('trainModel', { taskQueue: CPU_QUEUE, workflowId: 'test/s3-stop', args: [config, { pretrainOnly: true }] });
+          const handle = await temporal.client.workflow.start<typeof trainModel>('trainModel', { taskQueue: CPU_QUEUE, workflowId: 'test/s3-stop', args: [config, { pretrainOnly: true }] });
           await waitFor('the trainer past step 10', progressed, 180_000);
           assert.deepEqual(await listKeys(s3, BUCKET, prefix), [], 'no checkpoint in the bucket before the stop');
           first.process.kill('SIGTERM');
@@ -215,10 +215,10 @@ describe('trainer checkpoints on S3-compatible object storage', () => {
           assert.equal(stopped.length, 1, `the stop checkpoint alone: ${stopped}`);
           assert.ok(stopped[0] >= 10, `stop checkpoint at step ${stopped[0]}`);
           second = spawnWorker('gpu', { address: temporal.server.address, logDir, env: { ...env, SEPT_DATA_DIR: machineB } });
-          return Object.assign((await handle.result()) as TrainModelResult, { stopStep: stopped[0] });
+          return Object.assign(await handle.result(), { stopStep: stopped[0] });
         },
         ['cpu'],
-      )) as TrainModelResult & { stopStep: number };
+      );
       const resumed = result.progress.jobs.pretrain;
       console.log(`stop checkpoint at step ${result.stopStep}; machine B resumed attempt ${resumed.attempt} from step ${resumed.resumedFromStep}`);
       assert.equal(resumed.attempt, 2);

@@ -8,15 +8,15 @@ import { startS3Server, type S3Server } from '../../infra/s3-server';
 import { parseRunConfig } from '../../lib/config/validate';
 import { demoShards } from '../../lib/demo/materialize';
 import { Embedder } from '../../lib/embed/embedder';
-import { prepareEmbedTarget } from '../../lib/embed/prepare';
+import { prepareVectorDestination } from '../../lib/embed/prepare';
 import { stageShard } from '../../lib/embed/stage-shard';
 import { DEMO_CNN, ensureTestEncoder } from '../../lib/encoder/test-encoders';
 import { listShards } from '../../lib/sources/list-shards';
-import { stringColumn } from '../../lib/store/arrow';
-import { commitStagedShards, compactEncoderTables } from '../../lib/store/commit';
-import { openStore, storageOptionsFromEnv } from '../../lib/store/connect';
-import { dropAllStaging } from '../../lib/store/staging';
-import { tableNames } from '../../lib/store/tables';
+import { stringColumn } from '../../lib/vectors/arrow';
+import { commitStagedShards, compactEncoderTables } from '../../lib/vectors/commit';
+import { openStore, storageOptionsFromEnv } from '../../lib/vectors/connect';
+import { dropAllStaging } from '../../lib/vectors/staging';
+import { tableNames } from '../../lib/vectors/tables';
 import { listKeys as listBucketKeys } from '../support/s3';
 import { tempDir } from '../support/tmp';
 
@@ -64,31 +64,32 @@ describe('LanceDB store on S3-compatible object storage', () => {
     const config = parseRunConfig({
       name: 's3-store',
       pool: { sources: [{ kind: 'webdataset', name: 'mnist-part', shards }] },
+      target: { preset: 'mnist' },
       encoder: { model, batchSize: 128 },
       store: { uri: STORE },
       outputDir: join(dir, 'runs'),
     });
     const started = Date.now();
-    const target = await prepareEmbedTarget(config.encoder, config.store.uri);
+    const destination = await prepareVectorDestination(config.encoder, config.store.uri);
     const [shard] = await listShards(config.pool.sources[0]);
-    const db = await openStore(target.store);
+    const db = await openStore(destination.store);
 
     // A zombie attempt and its retry stage the same shard concurrently (two writers of one table on S3).
-    const [a, b] = await Promise.all([stageShard(shard, target), stageShard(shard, target)]);
+    const [a, b] = await Promise.all([stageShard(shard, destination), stageShard(shard, destination)]);
     assert.equal(a.samples, 1000);
     assert.equal(b.samples, 1000);
     assert.ok((await listKeys(s3, 'lancedb/staging_')).length > 0, 'the shard is staged in the bucket');
-    const first = await commitStagedShards(db, target.encoderId, target.dims, [shard.id]);
-    const second = await commitStagedShards(db, target.encoderId, target.dims, [shard.id]);
+    const first = await commitStagedShards(db, destination.encoderId, destination.dims, [shard.id]);
+    const second = await commitStagedShards(db, destination.encoderId, destination.dims, [shard.id]);
     assert.equal(first.committed.length, 1);
     assert.equal(second.alreadyCommitted.length, 1);
-    const late = await stageShard(shard, target);
+    const late = await stageShard(shard, destination);
     assert.equal(late.status, 'already-committed');
-    await dropAllStaging(db, target.encoderId);
-    await compactEncoderTables(db, target.encoderId);
+    await dropAllStaging(db, destination.encoderId);
+    await compactEncoderTables(db, destination.encoderId);
     console.log(`embedded and committed 1,000 samples on S3 in ${Date.now() - started} ms`);
 
-    const vectors = await (await db.openTable(tableNames(target.encoderId).vectors)).query().toArrow();
+    const vectors = await (await db.openTable(tableNames(destination.encoderId).vectors)).query().toArrow();
     const ids = stringColumn(vectors, 'id');
     assert.equal(ids.length, 1000);
     assert.equal(new Set(ids).size, 1000);
@@ -96,7 +97,7 @@ describe('LanceDB store on S3-compatible object storage', () => {
 
     // The rows are objects in the bucket, not files on this machine.
     const keys = await listKeys(s3, 'lancedb/');
-    const table = `lancedb/${tableNames(target.encoderId).vectors}.lance/`;
+    const table = `lancedb/${tableNames(destination.encoderId).vectors}.lance/`;
     assert.ok(keys.some((k) => k.startsWith(`${table}data/`) && k.endsWith('.lance')), `data files under ${table}`);
     assert.ok(keys.some((k) => k.startsWith(`${table}_versions/`)), `manifests under ${table}`);
     assert.deepEqual((await db.tableNames()).filter((n) => n.startsWith('staging_')), [], 'staging tables dropped');

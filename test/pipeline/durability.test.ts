@@ -8,7 +8,9 @@ import { spawnWorker, type WorkerKind, type WorkerProcess } from '../../infra/lo
 import type { RunConfigInput } from '../../lib/config/schema';
 import { CPU_QUEUE } from '../../lib/temporal/queues';
 import { latestCheckpoint } from '../../lib/trainer/checkpoints';
-import type { PipelineProgress, SeptRunResult } from '../../workflows/pipeline-types';
+import type { SeptRunResult } from '../../workflows/pipeline-types';
+import { pipelineProgressQuery } from '../../workflows/queries';
+import type { septPipeline } from '../../workflows/sept-pipeline';
 import { pidsMatching, waitFor } from '../support/processes';
 import { startTestTemporal, type TestTemporal } from '../support/temporal';
 import { tempDir } from '../support/tmp';
@@ -52,7 +54,7 @@ describe('septPipeline survives its infrastructure: many workers, killed workers
     return w;
   };
   const start = (config: RunConfigInput, client = temporal.client) =>
-    client.workflow.start('septPipeline', { taskQueue: CPU_QUEUE, workflowId: config.name!, args: [config] });
+    client.workflow.start<typeof septPipeline>('septPipeline', { taskQueue: CPU_QUEUE, workflowId: config.name!, args: [config] });
 
   before(async () => {
     temporal = await startTestTemporal({ dbFile });
@@ -67,7 +69,7 @@ describe('septPipeline survives its infrastructure: many workers, killed workers
   it('spreads the work over two sept-cpu and two sept-gpu workers', async () => {
     const config = await durable('spread');
     const pool = [spawn('cpu'), spawn('cpu'), spawn('gpu'), spawn('gpu')];
-    reference = (await (await start(config)).result()) as SeptRunResult;
+    reference = await (await start(config)).result();
     await Promise.all(pool.map((w) => w.stop()));
     const spread = await activityWorkers(temporal.client, ['spread', 'spread/encoder', 'spread/embed', 'spread/select', 'spread/pretrain', 'spread/finetune']);
     console.log('activity workers per queue:', JSON.stringify(Object.fromEntries(Object.entries(spread).map(([q, ids]) => [q, [...ids]]))));
@@ -91,7 +93,7 @@ describe('septPipeline survives its infrastructure: many workers, killed workers
     await waitFor('the orphaned trainer to exit', () => pidsMatching(join('killed', 'train')).length === 0, 60_000);
     spawn('cpu');
     spawn('gpu');
-    const result = (await handle.result()) as SeptRunResult;
+    const result = await handle.result();
     assert.ok(result.pretrain.progress.jobs.pretrain.attempt >= 2, 'the pre-training was retried');
     assert.ok(result.pretrain.progress.jobs.pretrain.resumedFromStep > 0, 'and resumed from its checkpoint');
     assert.deepEqual(figures(result), figures(reference), 'same subset and accuracy as the undisturbed run');
@@ -100,13 +102,13 @@ describe('septPipeline survives its infrastructure: many workers, killed workers
   it('completes with the same result when the Temporal server restarts mid-run on the same SQLite file', async () => {
     const config = await durable('restart');
     const handle = await start(config);
-    await waitFor('the pre-training stage', async () => (await handle.query<PipelineProgress>('progress').catch(() => undefined))?.stage === 'pretrain', 300_000);
+    await waitFor('the pre-training stage', async () => (await handle.query(pipelineProgressQuery).catch(() => undefined))?.stage === 'pretrain', 300_000);
     const port = Number(temporal.server.address.split(':').at(-1));
     await temporal.stop();
     const server = await startDevServer({ port, headless: true, dbFile, logFile: join(tempDir(), 'temporal.log') });
     const connection = await Connection.connect({ address: server.address });
     temporal = { server, client: new Client({ connection, namespace: server.namespace }), stop: async () => (await connection.close(), await server.stop()) };
-    const result = (await temporal.client.workflow.getHandle('restart').result()) as SeptRunResult;
+    const result = await temporal.client.workflow.getHandle<typeof septPipeline>('restart').result();
     assert.deepEqual(figures(result), figures(reference));
   });
 });

@@ -2,17 +2,18 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { RunConfigInput } from '../../lib/config/schema';
 import { demoShards } from '../../lib/demo/materialize';
-import { PIPELINE_STAGES } from '../../lib/report/types';
+import { PIPELINE_STAGES } from '../../lib/pipeline/stages';
 import { CPU_QUEUE } from '../../lib/temporal/queues';
 import { SEPT_SEARCH_ATTRIBUTES } from '../../lib/temporal/search-attributes';
 import { readShard } from '../../lib/webdataset/reader';
 import { ShardWriter } from '../../lib/webdataset/writer';
-import type { PipelineProgress, SeptRunResult } from '../../workflows/pipeline-types';
-import { startTestTemporal, type TestTemporal, withWorkers } from '../support/temporal';
+import { pipelineProgressQuery } from '../../workflows/queries';
+import type { septPipeline } from '../../workflows/sept-pipeline';
+import { useTestTemporal, withWorkers } from '../support/temporal';
 import { tempDir } from '../support/tmp';
 import { smallPipelineConfig } from './small-run';
 
@@ -29,25 +30,21 @@ async function mnistTestShard(keep: (label: number) => boolean): Promise<string>
 }
 
 describe('septPipeline on a real dev server, with stage 0, real retrieval and the reference trainer', () => {
-  let temporal: TestTemporal;
-  before(async () => {
-    temporal = await startTestTemporal();
-  });
-  after(async () => temporal?.stop());
+  const temporal = useTestTemporal();
 
   const run = (workflowId: string, config: RunConfigInput) =>
-    withWorkers(temporal, async () => (await temporal.client.workflow.start('septPipeline', { taskQueue: CPU_QUEUE, workflowId, args: [config] })).result()) as Promise<SeptRunResult>;
+    withWorkers(temporal, async () => (await temporal.client.workflow.start<typeof septPipeline>('septPipeline', { taskQueue: CPU_QUEUE, workflowId, args: [config] })).result());
 
   /** Runs a pipeline while polling its progress query; returns the result and the stages the query reported. */
   const runWatched = (workflowId: string, config: RunConfigInput) =>
     withWorkers(temporal, async () => {
-      const handle = await temporal.client.workflow.start('septPipeline', { taskQueue: CPU_QUEUE, workflowId, args: [config] });
-      const result = handle.result() as Promise<SeptRunResult>;
+      const handle = await temporal.client.workflow.start<typeof septPipeline>('septPipeline', { taskQueue: CPU_QUEUE, workflowId, args: [config] });
+      const result = handle.result();
       let finished = false;
       void result.finally(() => (finished = true)).catch(() => undefined);
       const seen = new Set<string>();
       while (!finished) {
-        const p = await handle.query<PipelineProgress>('progress').catch(() => undefined);
+        const p = await handle.query(pipelineProgressQuery).catch(() => undefined);
         if (p) seen.add(p.stage);
         await new Promise((r) => setTimeout(r, 250));
       }

@@ -3,13 +3,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RunConfigInput } from '../../lib/config/schema';
+import { RunLayout } from '../../lib/run-layout';
 import { Embedder } from '../../lib/embed/embedder';
 import { DEMO_CNN, ensureTestEncoder } from '../../lib/encoder/test-encoders';
 import { seededRandom } from '../../lib/retrieval/synthetic';
 import { sourceOf } from '../../lib/selection/stats';
 import { CPU_QUEUE } from '../../lib/temporal/queues';
-import type { SelectSubsetResult } from '../../workflows/select-subset';
-import { startTestTemporal, type TestTemporal, withWorkers } from '../support/temporal';
+import type { embedPool } from '../../workflows/embed-pool';
+import type { selectSubset } from '../../workflows/select-subset';
+import { useTestTemporal, withWorkers } from '../support/temporal';
 import { tempDir } from '../support/tmp';
 import { demoRows } from './demo-pool';
 
@@ -18,12 +20,13 @@ import { demoRows } from './demo-pool';
 // the target's test images itself (a child embedPool) and selects. Even random conv features tell
 // handwritten digits from clothing, which is what this test measures.
 describe('composition of the subset on real demo embeddings', () => {
-  let temporal: TestTemporal;
+  const temporal = useTestTemporal();
+  // The embedding stage's threads would keep this test process alive.
+  after(() => Embedder.closeAll());
   const dir = tempDir();
   let config: RunConfigInput;
 
   before(async () => {
-    temporal = await startTestTemporal();
     config = {
       name: 'compose',
       // 10,000 Fashion-MNIST and ~8,600 MNIST images: a random subset is about half MNIST.
@@ -42,17 +45,12 @@ describe('composition of the subset on real demo embeddings', () => {
       retrieval: { budget: 2000, k: 20, leakageGuard: { threshold: 0.9999 }, contactSheet: { targets: 10, neighbours: 8 } },
     };
   });
-  after(async () => {
-    await temporal?.stop();
-    // The embedding stage's threads would keep this test process alive.
-    await Embedder.closeAll();
-  });
 
   it('takes the subset from the target’s own dataset, far above a random subset of the same size', async () => {
-    const result = (await withWorkers(temporal, async () => {
-      await temporal.client.workflow.execute('embedPool', { taskQueue: CPU_QUEUE, workflowId: 'test/compose-embed', args: [config] });
-      return temporal.client.workflow.execute('selectSubset', { taskQueue: CPU_QUEUE, workflowId: 'test/compose-select', args: [config] });
-    })) as SelectSubsetResult;
+    const result = await withWorkers(temporal, async () => {
+      await temporal.client.workflow.execute<typeof embedPool>('embedPool', { taskQueue: CPU_QUEUE, workflowId: 'test/compose-embed', args: [config] });
+      return temporal.client.workflow.execute<typeof selectSubset>('selectSubset', { taskQueue: CPU_QUEUE, workflowId: 'test/compose-select', args: [config] });
+    });
     assert.equal(result.stats.size, 2000);
     const own = (result.stats.perSource.mnist ?? 0) / result.stats.size;
 
@@ -65,7 +63,7 @@ describe('composition of the subset on real demo embeddings', () => {
     assert.ok(own - randomOwn >= 0.35, `selected ${own} vs random ${randomOwn}`);
     // Target instances themselves never enter the subset.
     const manifest = readFileSync(result.outputs.manifest, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
-    const targets = readFileSync(join(dir, 'runs', 'compose', 'selection', 'targets.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
+    const targets = readFileSync(new RunLayout(join(dir, 'runs'), 'compose').selection.targets, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
     const targetSet = new Set(targets);
     assert.ok(!manifest.some((id) => targetSet.has(id)));
     console.log(`# composition: ${(own * 100).toFixed(1)}% MNIST selected vs ${(randomOwn * 100).toFixed(1)}% in a random subset; path ${result.plan.path}`);

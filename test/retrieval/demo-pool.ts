@@ -8,7 +8,7 @@ import { encoderSpecOf } from '../../lib/encoder/spec';
 import { parseRunConfig } from '../../lib/config/validate';
 import { seededRandom } from '../../lib/retrieval/synthetic';
 import { listShards } from '../../lib/sources/list-shards';
-import { readShard } from '../../lib/webdataset/reader';
+import { sourceSamples } from '../../lib/sources/samples';
 import { writeVectors } from './pool-table';
 
 export interface DemoRows {
@@ -20,10 +20,10 @@ export interface DemoRows {
 export async function demoRows(spec: SourceSpec): Promise<DemoRows> {
   const out: DemoRows = { ids: [], shards: [], labels: [] };
   for (const ref of await listShards(spec)) {
-    for await (const s of readShard(ref.path)) {
-      out.ids.push(`${ref.source}/${s.key}`);
+    for await (const { id, label } of sourceSamples(ref)) {
+      out.ids.push(id);
       out.shards.push(ref.id);
-      out.labels.push((JSON.parse(s.files.json.toString()) as { label: number }).label);
+      out.labels.push(Number(label));
     }
   }
   return out;
@@ -47,7 +47,7 @@ export function labelVectors(labels: number[], dim: number, seed: number): Float
 export async function fakeEncoder(dir: string): Promise<{ model: string; encoderId: string }> {
   const model = join(dir, 'encoder.onnx');
   await writeFile(model, 'not a real model: retrieval tests only hash it');
-  return { model, encoderId: await encoderIdOf(encoderSpecOf(parseRunConfig({ encoder: { model } }).encoder)) };
+  return { model, encoderId: await encoderIdOf(encoderSpecOf(parseRunConfig({ demo: true, encoder: { model } }).encoder)) };
 }
 
 export { writeVectors };

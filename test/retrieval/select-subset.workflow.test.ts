@@ -1,28 +1,28 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { connect } from '@lancedb/lancedb';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { RunConfigInput } from '../../lib/config/schema';
+import { RunLayout } from '../../lib/run-layout';
 import { CPU_QUEUE } from '../../lib/temporal/queues';
 import { readShard } from '../../lib/webdataset/reader';
-import type { SelectSubsetResult } from '../../workflows/select-subset';
-import { startTestTemporal, type TestTemporal, withWorkers } from '../support/temporal';
+import type { selectSubset } from '../../workflows/select-subset';
+import { useTestTemporal, withWorkers } from '../support/temporal';
 import { tempDir } from '../support/tmp';
 import { demoRows, fakeEncoder, labelVectors, writeVectors } from './demo-pool';
 
 const DIM = 32;
 
 describe('selectSubset workflow on a real dev server', () => {
-  let temporal: TestTemporal;
+  const temporal = useTestTemporal();
   const dir = tempDir();
   let config: RunConfigInput;
   const leaked: string[] = [];
 
   before(async () => {
-    temporal = await startTestTemporal();
     const { model, encoderId } = await fakeEncoder(dir);
     // Pool: the 10k Fashion-MNIST test images; target: MNIST, 5 labels per class, and its test split.
     const pool = await demoRows({ kind: 'demo', dataset: 'fashion-mnist', split: 'test' });
@@ -60,15 +60,11 @@ describe('selectSubset workflow on a real dev server', () => {
       },
     };
   });
-  after(async () => temporal?.stop());
 
   // Failures are caught inside withWorkers, so the workers shut down before the test looks at them.
   const attempt = (workflowId: string, input: RunConfigInput) =>
     withWorkers(temporal, () =>
-      temporal.client.workflow.execute('selectSubset', { taskQueue: CPU_QUEUE, workflowId, args: [input] }).then(
-        (result) => result as SelectSubsetResult,
-        (err: unknown) => err as Error,
-      ),
+      temporal.client.workflow.execute<typeof selectSubset>('selectSubset', { taskQueue: CPU_QUEUE, workflowId, args: [input] }).catch((err: unknown) => err as Error),
     );
   const run = async (workflowId: string, input: RunConfigInput) => {
     const result = await attempt(workflowId, input);
@@ -104,15 +100,16 @@ describe('selectSubset workflow on a real dev server', () => {
   });
 
   it('selects the identical subset when run again', async () => {
-    const first = readFileSync(join(dir, 'runs', 'wf', 'selection', 'subset.jsonl'), 'utf8');
+    const selection = new RunLayout(join(dir, 'runs'), 'wf').selection;
+    const first = readFileSync(selection.manifest, 'utf8');
     await run('test/select-again', config);
-    assert.equal(readFileSync(join(dir, 'runs', 'wf', 'selection', 'subset.jsonl'), 'utf8'), first);
-    assert.equal(readdirSync(join(dir, 'runs', 'wf', 'selection', 'shards')).length, 3);
-    assert.ok(existsSync(join(dir, 'runs', 'wf', 'selection', 'stats.json')));
+    assert.equal(readFileSync(selection.manifest, 'utf8'), first);
+    assert.equal(readdirSync(selection.shards).length, 3);
+    assert.ok(existsSync(selection.stats));
   });
 
   it('selects nearly the same subset through the ANN index (built once, then reused)', async () => {
-    const exact = readFileSync(join(dir, 'runs', 'wf', 'selection', 'subset.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
+    const exact = readFileSync(new RunLayout(join(dir, 'runs'), 'wf').selection.manifest, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
     // These synthetic targets lie between the pool's class blobs, the hard case for IVF; probing 60
     // of the 100 partitions (an override) makes the point here; default recall is tested on clustered vectors.
     const result = await run('test/select-ann', { ...config, name: 'wf-ann', retrieval: { ...config.retrieval, search: 'ann', ann: { nprobes: 60 } } });

@@ -4,18 +4,18 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { parseRunConfig } from '../../lib/config/validate';
 import { demoShards } from '../../lib/demo/materialize';
-import { PIPELINE_STAGES } from '../../lib/report/types';
-import { openStore } from '../../lib/store/connect';
-import { tableNames } from '../../lib/store/tables';
+import { PIPELINE_STAGES } from '../../lib/pipeline/stages';
+import { openStore } from '../../lib/vectors/connect';
+import { tableNames } from '../../lib/vectors/tables';
 import { createSchedule, describeSchedule, triggerSchedule } from '../../lib/temporal/schedules';
 import type { SeptRunResult } from '../../workflows/pipeline-types';
 import { smallPipelineConfig } from '../pipeline/small-run';
 import { waitFor } from '../support/processes';
-import { startTestTemporal, type TestTemporal, withWorkers } from '../support/temporal';
+import { type TestTemporal, useTestTemporal, withWorkers } from '../support/temporal';
 import { tempDir } from '../support/tmp';
 
 /** Activities of one type that a workflow execution scheduled, from its history. */
@@ -25,11 +25,7 @@ async function scheduledActivities(temporal: TestTemporal, workflowId: string, t
 }
 
 describe('a scheduled septPipeline over a growing pool', () => {
-  let temporal: TestTemporal;
-  before(async () => {
-    temporal = await startTestTemporal();
-  });
-  after(async () => temporal?.stop());
+  const temporal = useTestTemporal();
 
   it('re-embeds only the new shard, reuses the encoder, and selects again', async () => {
     const poolDir = join(tempDir(), 'pool');

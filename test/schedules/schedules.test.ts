@@ -5,12 +5,12 @@ import { after, before, describe, it } from 'node:test';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { Command } from 'commander';
 import { registerSchedule } from '../../cli/commands/schedule';
-import type { Census } from '../../lib/census';
+import type { Census } from '../../lib/sources/census';
 import { parseRunConfig } from '../../lib/config/validate';
 import { demoShards } from '../../lib/demo/materialize';
 import { buildScheduleOptions, describeSchedule, listSchedules, ScheduleInputError } from '../../lib/temporal/schedules';
 import { waitFor } from '../support/processes';
-import { startTestTemporal, type TestTemporal, withWorkers } from '../support/temporal';
+import { useTestTemporal, withWorkers } from '../support/temporal';
 import { tempDir } from '../support/tmp';
 
 /** Runs `sept schedule …` in-process; scheduled runs start `census` (seconds) instead of septPipeline. */
@@ -23,7 +23,7 @@ async function sept(...args: string[]): Promise<string> {
 }
 
 describe('schedule options (pure)', () => {
-  const config = parseRunConfig({ name: 'nightly' });
+  const config = parseRunConfig({ demo: true, name: 'nightly' });
 
   it('start septPipeline on sept-cpu with the validated config, id = run name', () => {
     const options = buildScheduleOptions({ scheduleId: 'nightly', config, every: '24h', overlap: 'buffer-one', catchupWindow: '2h', note: 'why' });
@@ -54,26 +54,24 @@ describe('schedule options (pure)', () => {
 });
 
 describe('sept schedule on a real dev server', () => {
-  let temporal: TestTemporal;
+  const temporal = useTestTemporal();
   let configFile: string;
   let badConfigFile: string;
   const savedAddress = process.env.TEMPORAL_ADDRESS;
   // Made here, not in before(): the folder must outlive the hook, until the suite ends.
   const dir = tempDir();
   before(async () => {
-    temporal = await startTestTemporal();
     // The commands connect the way the CLI does: from the environment.
     process.env.TEMPORAL_ADDRESS = temporal.server.address;
     configFile = join(dir, 'run.json');
     const shards = (await demoShards('mnist', 'test')).slice(0, 1);
-    writeFileSync(configFile, JSON.stringify({ name: 'sched-census', outputDir: dir, pool: { sources: [{ kind: 'webdataset', name: 'mnist-part', shards }] } }));
+    writeFileSync(configFile, JSON.stringify({ name: 'sched-census', outputDir: dir, pool: { sources: [{ kind: 'webdataset', name: 'mnist-part', shards }] }, target: { preset: 'mnist' } }));
     badConfigFile = join(dir, 'bad.json');
     writeFileSync(badConfigFile, JSON.stringify({ name: 'sched-bad', retrieval: { bugdet: 3 } }));
   });
-  after(async () => {
+  after(() => {
     if (savedAddress === undefined) delete process.env.TEMPORAL_ADDRESS;
     else process.env.TEMPORAL_ADDRESS = savedAddress;
-    await temporal?.stop();
   });
 
   it('refuses bad input with a clear message and creates nothing', async () => {

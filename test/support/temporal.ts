@@ -1,14 +1,14 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import type { Logger } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { type DevServer, startDevServer } from '../../infra/dev-server';
-import { cpuActivities, gpuActivities } from '../../activities';
+import { workerSettingsFromEnv } from '../../lib/config/worker-settings';
 import { Embedder } from '../../lib/embed/embedder';
-import { CPU_QUEUE, GPU_QUEUE } from '../../lib/temporal/queues';
 import { LOG_CONTEXT_INTERCEPTORS } from '../../workers/log-context';
-import { GPU_WORKER_OPTIONS } from '../../workers/worker';
+import { workerOptions } from '../../workers/worker';
 
 /** A real dev server of the project's pinned CLI, on free ports, with a client for the test. */
 export interface TestTemporal {
@@ -17,14 +17,20 @@ export interface TestTemporal {
   stop(): Promise<void>;
 }
 
-let runtimeInstalled = false;
-
 /**
  * `ui`: serve the Web UI on a free port too (headless otherwise). `logger`: where workers in this
  * process log, set by the process's first call (default: warnings and errors only, so test output
  * stays readable).
  */
-export async function startTestTemporal(opts: { dbFile?: string; ui?: boolean; logger?: Logger } = {}): Promise<TestTemporal> {
+export interface TestTemporalOptions {
+  dbFile?: string;
+  ui?: boolean;
+  logger?: Logger;
+}
+
+let runtimeInstalled = false;
+
+export async function startTestTemporal(opts: TestTemporalOptions = {}): Promise<TestTemporal> {
   if (!runtimeInstalled) {
     Runtime.install({ logger: opts.logger ?? new DefaultLogger('WARN') });
     runtimeInstalled = true;
@@ -39,6 +45,33 @@ export async function startTestTemporal(opts: { dbFile?: string; ui?: boolean; l
       await connection.close();
       await server.stop();
     },
+  };
+}
+
+/**
+ * The dev server of the test file or suite this is called in: its `before` hook starts it, its
+ * `after` hook stops it. The fields are there from that `before` on (in tests and later hooks).
+ * `after` hooks run in the order they are registered, so teardown that needs the server (worker
+ * processes connected to it) is registered before this call.
+ */
+export function useTestTemporal(opts: TestTemporalOptions = {}): TestTemporal {
+  let started: TestTemporal | undefined;
+  before(async () => {
+    started = await startTestTemporal(opts);
+  });
+  after(async () => started?.stop());
+  const current = (): TestTemporal => {
+    if (!started) throw new Error('the test dev server is not started: use it in tests and hooks, not while the file loads');
+    return started;
+  };
+  return {
+    get server() {
+      return current().server;
+    },
+    get client() {
+      return current().client;
+    },
+    stop: () => current().stop(),
   };
 }
 
@@ -60,16 +93,11 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
  */
 export async function withWorkers<T>(t: TestTemporal, fn: () => Promise<T>, queues: ('cpu' | 'gpu')[] = ['cpu', 'gpu']): Promise<T> {
   const connection = await NativeConnection.connect({ address: t.server.address });
-  // As workers/worker.ts; the workflow interceptors are in the bundle.
-  const interceptors = { activity: LOG_CONTEXT_INTERCEPTORS.activity };
+  const settings = workerSettingsFromEnv();
   try {
     const workers = [];
-    if (queues.includes('cpu')) {
-      workers.push(await Worker.create({ connection, taskQueue: CPU_QUEUE, workflowBundle: await workflowBundle(), activities: cpuActivities, interceptors }));
-    }
-    if (queues.includes('gpu')) {
-      workers.push(await Worker.create({ connection, taskQueue: GPU_QUEUE, activities: gpuActivities, interceptors, ...GPU_WORKER_OPTIONS }));
-    }
+    if (queues.includes('cpu')) workers.push(await Worker.create({ connection, ...workerOptions('cpu', settings, { workflowBundle: await workflowBundle() }) }));
+    if (queues.includes('gpu')) workers.push(await Worker.create({ connection, ...workerOptions('gpu', settings) }));
     const work = fn();
     const done = work.catch(() => undefined);
     // Let the workers shut down before the connection closes, whether the work failed or not.

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { spawnWorker, type WorkerProcess } from '../../infra/local-stack';
 import type { RunConfigInput } from '../../lib/config/schema';
 import { demoShards } from '../../lib/demo/materialize';
 import { CPU_QUEUE } from '../../lib/temporal/queues';
 import { latestCheckpoint } from '../../lib/trainer/checkpoints';
-import type { TrainModelResult } from '../../workflows/train-model';
+import type { trainModel } from '../../workflows/train-model';
 import { pidsMatching, waitFor } from '../support/processes';
-import { startTestTemporal, type TestTemporal, withWorkers } from '../support/temporal';
+import { useTestTemporal, withWorkers } from '../support/temporal';
 import { tempDir } from '../support/tmp';
 
 interface TrainerEvent {
@@ -28,11 +28,7 @@ function exited(worker: WorkerProcess): Promise<{ code: number | null; signal: N
 }
 
 describe('a sept-gpu worker told to stop', () => {
-  let temporal: TestTemporal;
-  before(async () => {
-    temporal = await startTestTemporal();
-  });
-  after(async () => temporal?.stop());
+  const temporal = useTestTemporal();
 
   it('has its trainer checkpoint at once, fails the attempt retryably within the grace, and the next worker resumes there', async () => {
     const outputDir = tempDir();
@@ -59,10 +55,10 @@ describe('a sept-gpu worker told to stop', () => {
     let second: WorkerProcess | undefined;
     try {
       const workflowId = 'test/graceful-shutdown';
-      const result = (await withWorkers(
+      const result = await withWorkers(
         temporal,
         async () => {
-          const handle = await temporal.client.workflow.start('trainModel', { taskQueue: CPU_QUEUE, workflowId, args: [config] });
+          const handle = await temporal.client.workflow.start<typeof trainModel>('trainModel', { taskQueue: CPU_QUEUE, workflowId, args: [config] });
           const seen = await waitFor('the trainer past step 10', () => events().find((e) => e.event === 'progress' && e.step! >= 10), 180_000);
           assert.equal(trainerProcesses().length, 1, 'one trainer runs');
           assert.equal(await latestCheckpoint(join(stageDir, 'checkpoints')), undefined, 'no checkpoint yet');
@@ -99,14 +95,14 @@ describe('a sept-gpu worker told to stop', () => {
           assert.equal(beat && defaultPayloadConverter.fromPayload<{ checkpointStep?: number }>(beat).checkpointStep, last.step, 'the heartbeat carries the stop checkpoint');
 
           second = spawnWorker('gpu', { address: temporal.server.address, logDir, env });
-          const result = (await handle.result()) as TrainModelResult;
+          const result = await handle.result();
           // The second attempt continued after the stop checkpoint.
           const resumed = events().slice(stopped.length).find((e) => e.event === 'progress');
           assert.ok(resumed && resumed.attempt === 2 && resumed.step! > last.step!, `resumed at step ${resumed?.step} (attempt ${resumed?.attempt})`);
           return Object.assign(result, { stopStep: last.step! });
         },
         ['cpu'],
-      )) as TrainModelResult & { stopStep: number };
+      );
       assert.equal(result.progress.jobs.pretrain.attempt, 2);
       assert.equal(result.progress.jobs.pretrain.resumedFromStep, result.stopStep);
       assert.ok(result.stopStep > 0);

@@ -1,20 +1,20 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { RunConfigInput } from '../../lib/config/schema';
 import { demoShards } from '../../lib/demo/materialize';
 import { CPU_QUEUE } from '../../lib/temporal/queues';
 import { latestCheckpoint } from '../../lib/trainer/checkpoints';
-import type { TrainModelResult } from '../../workflows/train-model';
+import type { trainModel } from '../../workflows/train-model';
 import { pidsMatching, waitFor } from '../support/processes';
-import { startTestTemporal, type TestTemporal, withWorkers } from '../support/temporal';
+import { type TestTemporal, useTestTemporal, withWorkers } from '../support/temporal';
 import { tempDir } from '../support/tmp';
 
 /** A small but real run: SimCLR on two MNIST shards, 5 labels per class, evaluated on MNIST test. */
-async function smallRun(name: string, overrides: RunConfigInput = {}): Promise<RunConfigInput> {
+async function smallRun(name: string, overrides: Partial<RunConfigInput> = {}): Promise<RunConfigInput> {
   const poolShards = (await demoShards('mnist', 'train')).slice(0, 2);
   return {
     name,
@@ -44,18 +44,14 @@ function checkpointsOf(config: RunConfigInput, job = 'pretrain'): string {
 }
 
 describe('trainModel on a real dev server with the reference trainer', () => {
-  let temporal: TestTemporal;
-  before(async () => {
-    temporal = await startTestTemporal();
-  });
-  after(async () => temporal?.stop());
+  const temporal = useTestTemporal();
 
   const start = (workflowId: string, config: RunConfigInput) =>
-    temporal.client.workflow.start('trainModel', { taskQueue: CPU_QUEUE, workflowId, args: [config] });
+    temporal.client.workflow.start<typeof trainModel>('trainModel', { taskQueue: CPU_QUEUE, workflowId, args: [config] });
 
   it('pre-trains, fine-tunes and evaluates, reporting accuracy above chance', async () => {
     const config = await smallRun('e2e');
-    const result = (await withWorkers(temporal, async () => (await start('test/train-e2e', config)).result())) as TrainModelResult;
+    const result = await withWorkers(temporal, async () => (await start('test/train-e2e', config)).result());
     console.log('metrics of the small run:', JSON.stringify(result.metrics));
     assert.deepEqual(result.progress.completed, ['pretrain', 'evaluate-pretrained', 'finetune', 'evaluate']);
     for (const key of ['top1', 'knn_top1', 'linear_probe_top1']) {
@@ -67,7 +63,7 @@ describe('trainModel on a real dev server with the reference trainer', () => {
 
   it('resumes from the last checkpoint when the trainer process is killed', async () => {
     const config = await smallRun('kill-trainer', { pretrain: { steps: 80, batchSize: 32 }, finetune: { epochs: 1, batchSize: 25 } });
-    const result = (await withWorkers(temporal, async () => {
+    const result = await withWorkers(temporal, async () => {
       const handle = await start('test/train-kill-trainer', config);
       const seen = await waitFor('a first checkpoint', () => latestCheckpoint(checkpointsOf(config)));
       const pids = pidsMatching(join(config.name!, 'train', 'main', 'pretrain', 'pretrain.config.json'));
@@ -75,7 +71,7 @@ describe('trainModel on a real dev server with the reference trainer', () => {
       process.kill(pids[0], 'SIGKILL');
       assert.ok(seen.step >= 5);
       return handle.result();
-    })) as TrainModelResult;
+    });
     assert.equal(result.progress.jobs.pretrain.attempt, 2);
     assert.ok(result.progress.jobs.pretrain.resumedFromStep >= 5, `resumed from step ${result.progress.jobs.pretrain.resumedFromStep}, not 0`);
   });

@@ -1,21 +1,17 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { spawnWorker } from '../../infra/local-stack';
 import { demoShards } from '../../lib/demo/materialize';
 import { CPU_QUEUE } from '../../lib/temporal/queues';
 import { latestCheckpoint } from '../../lib/trainer/checkpoints';
-import type { TrainModelResult } from '../../workflows/train-model';
+import type { trainModel } from '../../workflows/train-model';
 import { pidsMatching, waitFor } from '../support/processes';
-import { startTestTemporal, type TestTemporal, withWorkers } from '../support/temporal';
+import { useTestTemporal, withWorkers } from '../support/temporal';
 import { tempDir } from '../support/tmp';
 
 describe('a killed sept-gpu worker', () => {
-  let temporal: TestTemporal;
-  before(async () => {
-    temporal = await startTestTemporal();
-  });
-  after(async () => temporal?.stop());
+  const temporal = useTestTemporal();
 
   it('takes its trainer down with it, and a new worker resumes from the checkpoint after the heartbeat timeout', async () => {
     const outputDir = tempDir();
@@ -33,10 +29,10 @@ describe('a killed sept-gpu worker', () => {
     const first = spawnWorker('gpu', { address: temporal.server.address, logDir });
     let second: ReturnType<typeof spawnWorker> | undefined;
     try {
-      const result = (await withWorkers(
+      const result = await withWorkers(
         temporal,
         async () => {
-          const handle = await temporal.client.workflow.start('trainModel', { taskQueue: CPU_QUEUE, workflowId: 'test/kill-gpu-worker', args: [config] });
+          const handle = await temporal.client.workflow.start<typeof trainModel>('trainModel', { taskQueue: CPU_QUEUE, workflowId: 'test/kill-gpu-worker', args: [config] });
           await waitFor('a first checkpoint', () => latestCheckpoint(join(outputDir, 'kill-worker', 'train', 'main', 'pretrain', 'checkpoints')));
           assert.equal(pidsMatching(trainerArgs).length, 1);
           await first.stop('SIGKILL');
@@ -46,7 +42,7 @@ describe('a killed sept-gpu worker', () => {
           return handle.result();
         },
         ['cpu'],
-      )) as TrainModelResult;
+      );
       assert.equal(result.progress.jobs.pretrain.attempt, 2);
       assert.ok(result.progress.jobs.pretrain.resumedFromStep >= 5, `resumed from ${result.progress.jobs.pretrain.resumedFromStep}`);
     } finally {

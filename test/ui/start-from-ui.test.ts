@@ -12,7 +12,7 @@ import { CPU_QUEUE } from '../../lib/temporal/queues';
 import type { SeptRunResult } from '../../workflows/pipeline-types';
 import { smallPipelineConfig } from '../pipeline/small-run';
 import { launchChromium } from '../support/browser';
-import { startTestTemporal, type TestTemporal, withWorkers } from '../support/temporal';
+import { useTestTemporal, withWorkers } from '../support/temporal';
 
 /** The workflow started from the form, and its input: a small but complete SEPT run. */
 const WORKFLOW_TYPE = 'septPipeline';
@@ -65,16 +65,12 @@ async function saveDebug(page: Page, name: string): Promise<string> {
 }
 
 describe('starting a run from the Temporal Web UI', () => {
-  let temporal: TestTemporal;
+  const temporal = useTestTemporal({ ui: true });
   let browser: Browser;
   before(async () => {
     browser = await launchChromium();
-    temporal = await startTestTemporal({ ui: true });
   });
-  after(async () => {
-    await browser?.close();
-    await temporal?.stop();
-  });
+  after(async () => browser?.close());
 
   it(`starts ${WORKFLOW_TYPE} on ${CPU_QUEUE} from the form and shows it completed, with input and result`, async (t) => {
     const { uiUrl, namespace } = temporal.server;
@@ -129,7 +125,7 @@ describe('starting a run from the Temporal Web UI', () => {
         for (const stage of ['encoder', 'embed', 'select', 'pretrain', 'finetune']) {
           await page.getByText(`SEPT run ${RUN_NAME}: ${stage}`).first().waitFor({ timeout: UI_TIMEOUT_MS });
         }
-        // The run's current details (stage table and figures, workflows/pipeline-details.ts): the UI
+        // The run's current details (stage table and figures, lib/pipeline/progress.ts): the UI
         // asks a worker for them with a query and renders the Markdown in an iframe of its own.
         const details = page.frameLocator('iframe[title="output"]').locator('body');
         await details.getByText('top-1 (fine-tuned)').waitFor({ timeout: UI_TIMEOUT_MS });

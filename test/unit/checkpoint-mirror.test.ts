@@ -1,17 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { s3ClientConfigFromEnv } from '../../lib/storage/object-store';
-import { checkpointKeys, checkpointsToPrune, mirrorKey } from '../../lib/trainer/checkpoint-mirror';
+import { s3ClientConfigFromEnv } from '../../lib/object-store';
+import { RunLayout } from '../../lib/run-layout';
+import { checkpointKeys, checkpointsToPrune } from '../../lib/trainer/checkpoint-mirror';
 
 const dir = 'run/train/main/pretrain/checkpoints';
 
 describe('checkpoint mirror layout and pruning', () => {
   it('keys files by their path under the output folder, wherever that folder is', () => {
+    const mirrorKey = (outputDir: string, run: string, path: string) => new RunLayout(outputDir, run).keyOf(path);
     assert.equal(mirrorKey('/data/a/runs', 'run', '/data/a/runs/run/train/main/pretrain/checkpoints/checkpoint-00000005.pt'), `${dir}/checkpoint-00000005.pt`);
     // Written on a machine with another data dir: recognized by the run's layout.
     assert.equal(mirrorKey('/data/b/runs', 'run', '/data/a/runs/run/train/main/pretrain/checkpoints/checkpoint-00000005.pt'), `${dir}/checkpoint-00000005.pt`);
     assert.equal(mirrorKey('/data/b/runs', 'run', '/data/a/runs/other/train/main/pretrain/metrics.json'), undefined);
     assert.equal(mirrorKey('/data/b/runs', 'run', '/elsewhere/weights.pt'), undefined);
+    assert.equal(new RunLayout('/data/b/runs', 'run').fileOf(`${dir}/checkpoint-00000005.pt`), `/data/b/runs/${dir}/checkpoint-00000005.pt`, 'the same key on this machine');
   });
 
   it('orders checkpoints by step and prunes all but the newest `keep`', () => {

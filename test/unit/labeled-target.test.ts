@@ -25,7 +25,7 @@ describe('the labeled target set', () => {
       files: { png: Buffer.from(`img${i}`), json: Buffer.from(JSON.stringify(i % 5 === 4 ? { id: `t/s${i}` } : { id: `t/s${i}`, label: i % 3 })) },
     }));
     await writeShard(join(dir, 'train', 'shard-0.tar'), samples);
-    const config = parseRunConfig({ name: 'few', outputDir: dir, target: { train: { kind: 'webdataset', shards: join(dir, 'train') }, labelsPerClass: 2 } });
+    const config = parseRunConfig({ demo: true, name: 'few', outputDir: dir, target: { train: { kind: 'webdataset', shards: join(dir, 'train') }, labelsPerClass: 2 } });
     const set = await prepareLabeledSet(config);
     assert.deepEqual(set.perLabel, { 0: 2, 1: 2, 2: 2 });
     assert.equal(set.numClasses, 3);
@@ -39,7 +39,7 @@ describe('the labeled target set', () => {
     const png = await sharp({ create: { width: 4, height: 4, channels: 3, background: '#808080' } }).png().toBuffer();
     writeFileSync(join(dir, 'a.png'), png);
     writeFileSync(join(dir, 'target.jsonl'), ['{"id":"a","uri":"a.png","label":1}', '{"id":"b","uri":"a.png","label":0}', '{"id":"c","uri":"a.png"}'].join('\n'));
-    const config = parseRunConfig({ name: 'm', outputDir: dir, target: { train: { kind: 'manifest', path: join(dir, 'target.jsonl') } } });
+    const config = parseRunConfig({ demo: true, name: 'm', outputDir: dir, target: { train: { kind: 'manifest', path: join(dir, 'target.jsonl') } } });
     const set = await prepareLabeledSet(config);
     assert.equal(set.samples, 2);
     assert.deepEqual(await readBack(set.source.kind === 'webdataset' ? (set.source.shards as string) : ''), [

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseRunConfig } from '../../lib/config/validate';
@@ -9,6 +9,7 @@ import { summarizeArms, writeExperimentReport } from '../../lib/report/experimen
 import { writeRunReport } from '../../lib/report/run-report';
 import { niceScale } from '../../lib/report/svg';
 import type { ExperimentRow, RunReportInput } from '../../lib/report/types';
+import { RunLayout } from '../../lib/run-layout';
 import { tempDir } from '../support/tmp';
 
 /** Tags must nest and close, and no `<` may be left in text: what an XML parser would reject first. */
@@ -106,13 +107,21 @@ describe('svg charts', () => {
   });
 });
 
-function runInput(runDir: string, contactSheet?: string): RunReportInput {
+/** A run folder under a fresh output folder, created. */
+function runFolder(): RunLayout {
+  const run = new RunLayout(tempDir(), 'demo');
+  mkdirSync(run.dir, { recursive: true });
+  return run;
+}
+
+function runInput(run: RunLayout, contactSheet?: string): RunReportInput {
+  const runDir = run.dir;
   const stage = (seconds: number, workflowId?: string) => ({ status: 'done' as const, seconds, startedAt: 1_700_000_000_000, workflowId });
   return {
     run: 'demo<1>',
     workflowId: 'sept-demo',
-    runDir,
-    config: parseRunConfig({ name: 'demo' }),
+    files: run.report,
+    config: parseRunConfig({ demo: true }),
     startedAt: 1_700_000_000_000,
     finishedAt: 1_700_000_000_000 + 3_723_000,
     stages: {
@@ -156,11 +165,12 @@ function runInput(runDir: string, contactSheet?: string): RunReportInput {
 
 describe('run report', () => {
   it('writes markdown, self-contained html and figures with the right numbers', async () => {
-    const dir = tempDir();
+    const run = runFolder();
+    const dir = run.dir;
     const sheet = join(dir, 'sheet.png');
     writeFileSync(sheet, Buffer.from([0x89, 0x50, 0x4e, 0x47]));
     writeFileSync(join(dir, 'events-pretrain.jsonl'), resumedEvents);
-    const files = await writeRunReport(runInput(dir, sheet));
+    const files = await writeRunReport(runInput(run, sheet));
 
     assert.equal(files.markdown, join(dir, 'report.md'));
     assert.equal(files.html, join(dir, 'report.html'));
@@ -201,11 +211,12 @@ describe('run report', () => {
   });
 
   it('leaves the same bytes when written again, and shows no contact sheet when there is none', async () => {
-    const dir = tempDir();
-    const first = await writeRunReport(runInput(dir, join(dir, 'missing.png')));
+    const run = runFolder();
+    const dir = run.dir;
+    const first = await writeRunReport(runInput(run, join(dir, 'missing.png')));
     const read = () => [first.markdown, first.html, ...first.figures].map((f) => readFileSync(f));
     const before = read();
-    const second = await writeRunReport(runInput(dir, join(dir, 'missing.png')));
+    const second = await writeRunReport(runInput(run, join(dir, 'missing.png')));
     assert.deepEqual(second, first);
     assert.deepEqual(read(), before);
     assert.ok(!existsSync(join(dir, 'figures', 'contact-sheet.png')));
@@ -235,8 +246,7 @@ describe('experiment report', () => {
   });
 
   it('writes results.md and results.json and returns the README table', async () => {
-    const dir = join(tempDir(), 'experiment');
-    const input = { run: 'exp', dir, config: parseRunConfig({ name: 'exp' }), poolImages: 10_000, poolPerSource: { mnist: 1_000, 'fashion-mnist': 9_000 }, rows, startedAt: 0, finishedAt: 90_000 };
+    const input = { run: 'exp', files: new RunLayout(tempDir(), 'exp').experiment, config: parseRunConfig({ demo: true, name: 'exp' }), poolImages: 10_000, poolPerSource: { mnist: 1_000, 'fashion-mnist': 9_000 }, rows, startedAt: 0, finishedAt: 90_000 };
     const out = await writeExperimentReport(input);
     const lines = out.table.split('\n');
     assert.equal(lines.length, 2 + 4);

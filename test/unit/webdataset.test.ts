@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, truncateSync, writeFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, truncateSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { readShard, ShardFormatError, type Sample, writeShard } from '../../lib/webdataset';
+import { readShard, ShardFormatError, type Sample, webdatasetKey, writeShard, writeShardSet } from '../../lib/webdataset';
 import { tempDir } from '../support/tmp';
 
 function samples(n: number): Sample[] {
@@ -122,5 +122,42 @@ describe('WebDataset shards', () => {
     const { error } = await readUntilError(path);
     assert.ok(error instanceof ShardFormatError);
     assert.equal(error.offset, 0);
+  });
+});
+
+describe('numbered shard sets', () => {
+  const cases: { samples: number; perShard: number; sizes: number[] }[] = [
+    { samples: 0, perShard: 3, sizes: [] },
+    { samples: 2, perShard: 3, sizes: [2] },
+    { samples: 3, perShard: 3, sizes: [3] },
+    { samples: 7, perShard: 3, sizes: [3, 3, 1] },
+    { samples: 4, perShard: 1, sizes: [1, 1, 1, 1] },
+  ];
+  for (const c of cases) {
+    it(`rolls ${c.samples} samples over every ${c.perShard} into shards of ${JSON.stringify(c.sizes)}`, async () => {
+      const dir = tempDir();
+      const written = samples(c.samples);
+      const set = await writeShardSet(dir, 'part', c.perShard, written);
+      assert.deepEqual(set.shards, c.sizes.map((_, i) => join(dir, `part-${String(i).padStart(6, '0')}.tar`)));
+      assert.equal(set.samples, c.samples);
+      const read: Sample[][] = [];
+      for (const shard of set.shards) read.push(await readAll(shard));
+      assert.deepEqual(read.map((r) => r.length), c.sizes);
+      assert.deepEqual(read.flat(), written, 'every sample once, in order');
+    });
+  }
+
+  it('leaves only whole shards when the samples fail midway', async () => {
+    const dir = tempDir();
+    async function* failing(): AsyncGenerator<Sample> {
+      yield* samples(4);
+      throw new Error('source gone');
+    }
+    await assert.rejects(writeShardSet(dir, 'part', 3, failing()), /source gone/);
+    assert.deepEqual(readdirSync(dir), ['part-000000.tar'], 'the closed shard, no temporary file of the open one');
+  });
+
+  it('turns sample ids into keys the writer accepts', () => {
+    assert.equal(webdatasetKey('pool/img.v2/a.b'), 'pool/img_v2/a_b');
   });
 });

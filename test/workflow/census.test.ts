@@ -1,27 +1,23 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Census } from '../../lib/census';
 import { CPU_QUEUE, GPU_QUEUE } from '../../lib/temporal/queues';
-import { startTestTemporal, type TestTemporal, withWorkers } from '../support/temporal';
+import type { census as censusWorkflow } from '../../workflows/census';
+import { useTestTemporal, withWorkers } from '../support/temporal';
 
 describe('census workflow on a real dev server', () => {
-  let temporal: TestTemporal;
-  before(async () => {
-    temporal = await startTestTemporal();
-  });
-  after(async () => temporal?.stop());
+  const temporal = useTestTemporal();
 
   it('lists shards on sept-cpu and counts labels on sept-gpu', async () => {
     const workflowId = 'test/census';
     const census = await withWorkers(temporal, () =>
-      temporal.client.workflow.execute('census', {
+      temporal.client.workflow.execute<typeof censusWorkflow>('census', {
         taskQueue: CPU_QUEUE,
         workflowId,
-        args: [{ pool: { sources: [{ kind: 'demo', dataset: 'mnist', split: 'all' }] } }],
+        args: [{ pool: { sources: [{ kind: 'demo', dataset: 'mnist', split: 'all' }] }, target: { preset: 'mnist' } }],
       }),
-    ) as Census;
+    );
     assert.equal(census.total, 10_000);
     assert.equal(Object.keys(census.sources.mnist.perLabel).length, 10);
 
@@ -58,10 +54,10 @@ describe('census workflow on a real dev server', () => {
   it('fails non-retryably, naming the path, when a pool source does not exist', async () => {
     const error = await withWorkers(temporal, () =>
       temporal.client.workflow
-        .execute('census', {
+        .execute<typeof censusWorkflow>('census', {
           taskQueue: CPU_QUEUE,
           workflowId: 'test/census-missing',
-          args: [{ pool: { sources: [{ kind: 'webdataset', shards: '/nonexistent/pool' }] } }],
+          args: [{ pool: { sources: [{ kind: 'webdataset', shards: '/nonexistent/pool' }] }, target: { preset: 'mnist' } }],
         })
         .then(() => undefined, (err: unknown) => err),
     );

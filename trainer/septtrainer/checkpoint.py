@@ -1,16 +1,42 @@
 """Checkpoints: written atomically, the last N kept, holding everything an exact resume needs."""
-import glob
 import os
 import random
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from . import atomic
 from .config import ConfigError
 
 FORMAT = "septtrainer-checkpoint/1"
 NAME = re.compile(r"^checkpoint-(\d{8})\.pt$")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What a checkpoint file holds (trainer/PROTOCOL.md, Checkpoints), besides its `format`.
+
+    Stored as a dict of plain values and tensors, so that it loads with weights_only=True.
+    """
+
+    stage: str
+    config: dict
+    architecture: dict  # encoders.architecture: what rebuilds the encoder and feeds it
+    model: dict  # the stage model's state dict; the encoder's weights are those under `encoder.`
+    optimizer: dict
+    scheduler: dict
+    scaler: dict  # the mixed-precision grad scaler
+    rng: dict  # rng_states()
+    step: int
+    total_steps: int
+    epoch: int
+    step_in_epoch: int
+    epoch_seed: int
+
+    def encoder_weights(self):
+        return {k[len("encoder."):]: v for k, v in self.model.items() if k.startswith("encoder.")}
 
 
 def rng_states():
@@ -36,31 +62,6 @@ def restore_rng_states(states):
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
-def _fsync_dir(directory):
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def save_atomic(obj, path):
-    """Writes to a hidden temporary name, fsyncs, then renames: readers see the whole file or none."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    _fsync_dir(directory)
-
-
 def listed(directory):
     """Checkpoint paths in the directory, oldest step first."""
     names = [n for n in os.listdir(directory) if NAME.match(n)] if os.path.isdir(directory) else []
@@ -68,22 +69,27 @@ def listed(directory):
 
 
 def write(directory, state, keep):
-    path = os.path.join(directory, f"checkpoint-{state['step']:08d}.pt")
-    save_atomic({"format": FORMAT, **state}, path)
+    """Writes a Checkpoint as `checkpoint-<step>.pt` and keeps the newest `keep`; returns its path."""
+    path = os.path.join(directory, f"checkpoint-{state.step:08d}.pt")
+
+    def save(tmp):
+        with open(tmp, "wb") as f:
+            torch.save({"format": FORMAT, **vars(state)}, f)
+
+    atomic.write(path, save)
     for old in listed(directory)[:-keep]:
         os.remove(old)
-    # Temporaries of killed writers (other pids) would otherwise pile up.
-    for stale in glob.glob(os.path.join(directory, ".checkpoint-*.pt.tmp-*")):
-        if not stale.endswith(f".tmp-{os.getpid()}"):
-            os.remove(stale)
+    # Temporaries of killed writers would otherwise pile up.
+    atomic.remove_stale(directory, "checkpoint-*.pt")
     return path
 
 
 def read(path):
+    """The Checkpoint in a file; ValueError for a file of another format."""
     state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
+    if not isinstance(state, dict) or state.pop("format", None) != FORMAT:
         raise ValueError(f"{path} is not a septtrainer checkpoint")
-    return state
+    return Checkpoint(**state)
 
 
 def read_for(field, path, architecture, stage=None):
@@ -94,12 +100,17 @@ def read_for(field, path, architecture, stage=None):
         state = read(path)
     except Exception as err:  # torch.load raises many types for a file that is not a checkpoint
         raise ConfigError(field, f"cannot read {path}: {err}") from err
-    if stage and state["stage"] != stage:
-        raise ConfigError(field, f"{path} is a {state['stage']} checkpoint, not {stage}")
+    if stage and state.stage != stage:
+        raise ConfigError(field, f"{path} is a {state.stage} checkpoint, not {stage}")
     for key, value in architecture.items():
-        if state["architecture"].get(key) != value:
-            raise ConfigError(f"config.{key}", f"is {value!r} but {path} was trained with {state['architecture'].get(key)!r}")
+        if state.architecture.get(key) != value:
+            raise ConfigError(f"config.{key}", f"is {value!r} but {path} was trained with {state.architecture.get(key)!r}")
     return state
+
+
+def read_init(config, architecture):
+    """config.init_checkpoint, whose architecture must be the config's."""
+    return read_for("config.init_checkpoint", config["init_checkpoint"], architecture)
 
 
 # Fields that change where and how a run reports, not the trajectory it computes.
@@ -109,9 +120,5 @@ OPERATIONAL_FIELDS = {"device", "threads", "output_dir", "checkpoint_dir", "chec
 
 def check_resumable(config, state):
     for key, value in config.items():
-        if key not in OPERATIONAL_FIELDS and state["config"].get(key) != value:
+        if key not in OPERATIONAL_FIELDS and state.config.get(key) != value:
             raise ConfigError(f"config.{key}", "differs from the config of the --resume checkpoint; exact resume needs the same")
-
-
-def encoder_weights(state):
-    return {k[len("encoder."):]: v for k, v in state["model"].items() if k.startswith("encoder.")}

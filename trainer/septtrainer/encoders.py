@@ -87,11 +87,17 @@ def build_encoder(arch):
     return ViTEncoder(arch["image_size"], arch["channels"], **arch["vit"])
 
 
+def checkpoint_encoder(state):
+    """The encoder a Checkpoint holds, rebuilt from the architecture it records."""
+    encoder = build_encoder(state.architecture)
+    encoder.load_state_dict(state.encoder_weights())
+    return encoder
+
+
 def initial_encoder(config, arch):
     """A fresh encoder, or the one of config.init_checkpoint (which must match the architecture)."""
-    encoder = build_encoder(arch)
-    if config["init_checkpoint"]:
-        state = checkpoint.read_for("config.init_checkpoint", config["init_checkpoint"], arch)
-        encoder.load_state_dict(checkpoint.encoder_weights(state))
-        protocol.log(f"encoder initialized from {config['init_checkpoint']}")
+    if not config["init_checkpoint"]:
+        return build_encoder(arch)
+    encoder = checkpoint_encoder(checkpoint.read_init(config, arch))
+    protocol.log(f"encoder initialized from {config['init_checkpoint']}")
     return encoder

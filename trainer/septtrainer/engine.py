@@ -34,23 +34,23 @@ def train(stage, config, model, dataset, labels, device, architecture, resume_st
 
     step = 0
     if resume_state is not None:
-        model.load_state_dict(resume_state["model"])
-        optimizer.load_state_dict(resume_state["optimizer"])
-        scheduler.load_state_dict(resume_state["scheduler"])
-        scaler.load_state_dict(resume_state["scaler"])
-        checkpoint.restore_rng_states(resume_state["rng"])
-        step = resume_state["step"]
-        protocol.log(f"resumed at step {step} (epoch {resume_state['epoch']}, step {resume_state['step_in_epoch']} of it)")
+        model.load_state_dict(resume_state.model)
+        optimizer.load_state_dict(resume_state.optimizer)
+        scheduler.load_state_dict(resume_state.scheduler)
+        scaler.load_state_dict(resume_state.scaler)
+        checkpoint.restore_rng_states(resume_state.rng)
+        step = resume_state.step
+        protocol.log(f"resumed at step {step} (epoch {resume_state.epoch}, step {resume_state.step_in_epoch} of it)")
 
     def save():
         started = time.perf_counter()
         epoch, step_in_epoch = divmod(step, steps_per_epoch)
-        state = {
-            "stage": stage, "config": config, "architecture": architecture, "step": step, "total_steps": total,
-            "epoch": epoch, "step_in_epoch": step_in_epoch, "epoch_seed": epoch_seed(seed, epoch),
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "scaler": scaler.state_dict(), "rng": checkpoint.rng_states(),
-        }
+        state = checkpoint.Checkpoint(
+            stage=stage, config=config, architecture=architecture, step=step, total_steps=total,
+            epoch=epoch, step_in_epoch=step_in_epoch, epoch_seed=epoch_seed(seed, epoch),
+            model=model.state_dict(), optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
+            scaler=scaler.state_dict(), rng=checkpoint.rng_states(),
+        )
         path = checkpoint.write(config["checkpoint_dir"], state, config["keep_checkpoints"])
         protocol.checkpoint(path, step, time.perf_counter() - started)
         return path

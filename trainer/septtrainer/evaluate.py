@@ -1,5 +1,4 @@
 """Stage evaluate: top-1 of a fine-tuned classifier, kNN and linear-probe top-1 of a frozen encoder."""
-import json
 import os
 import time
 
@@ -7,10 +6,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import checkpoint, protocol
+from . import atomic, checkpoint, protocol
 from .augment import normalize
 from .data import BatchLoader, ShardDataset
-from .encoders import architecture, build_encoder
+from .encoders import architecture, checkpoint_encoder
 from .methods import Classifier
 
 
@@ -67,27 +66,19 @@ def linear_probe_top1(train_features, train_labels, test_features, test_labels, 
         return top1(head((test_features - mean) / std).argmax(dim=1), test_labels)
 
 
-def write_metrics(path, values):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(values, f, indent=2)
-    os.replace(tmp, path)
-
-
 def run(config, device, resume_state, stop):
     arch = architecture(config)
-    state = checkpoint.read_for("config.init_checkpoint", config["init_checkpoint"], arch)
-    encoder = build_encoder(arch)
-    encoder.load_state_dict(checkpoint.encoder_weights(state))
+    state = checkpoint.read_init(config, arch)
+    encoder = checkpoint_encoder(state)
     encoder.to(device).eval()
     settings, num_classes = config["evaluate"], config["num_classes"]
     test_set = ShardDataset(config["test_shards"], "config.test_shards", config["image_size"], config["channels"])
     test_labels = test_set.labels(num_classes, "config.test_shards")
 
     values = {"test_samples": len(test_set)}
-    if state["stage"] == "finetune":
+    if state.stage == "finetune":
         classifier = Classifier(encoder, num_classes, config["finetune"], config["mean"], config["std"])
-        classifier.load_state_dict(state["model"])
+        classifier.load_state_dict(state.model)
         logits = forward_all(classifier.to(device).eval(), test_set, config, device, "classifier on test")
         values["top1"] = top1(logits.argmax(dim=1), test_labels)
 
@@ -104,7 +95,6 @@ def run(config, device, resume_state, stop):
                                                             settings["linear_probe_steps"], settings["linear_probe_lr"],
                                                             num_classes)
     protocol.metrics("evaluate", values)
-    os.makedirs(config["output_dir"], exist_ok=True)
     path = os.path.join(config["output_dir"], "metrics.json")
-    write_metrics(path, {"checkpoint": config["init_checkpoint"], "checkpoint_stage": state["stage"], **values})
+    atomic.write_json(path, {"checkpoint": config["init_checkpoint"], "checkpoint_stage": state.stage, **values})
     protocol.artifact("metrics", path)

@@ -4,28 +4,17 @@ The spec is what septflow's embedding code reads to preprocess pool images exact
 saw them in training: resize the shorter side to `size`, center-crop `crop`, scale pixels to [0, 1],
 subtract `mean` and divide by `std` per channel, then L2-normalize the output embedding.
 """
-import json
 import os
 
 import numpy as np
 import torch
 
-from . import checkpoint, protocol
-from .encoders import architecture, build_encoder
+from . import atomic, checkpoint, protocol
+from .encoders import architecture, checkpoint_encoder
 
 INPUT_NAME = "images"
 OUTPUT_NAME = "embedding"
 TOLERANCE = 1e-4
-
-
-def _replace_atomically(write, path):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def verify(path, encoder, arch):
@@ -42,12 +31,9 @@ def verify(path, encoder, arch):
 
 def run(config, device, resume_state, stop):
     arch = architecture(config)
-    state = checkpoint.read_for("config.init_checkpoint", config["init_checkpoint"], arch)
-    encoder = build_encoder(arch)
-    encoder.load_state_dict(checkpoint.encoder_weights(state))
+    encoder = checkpoint_encoder(checkpoint.read_init(config, arch))
     encoder.eval()  # export on CPU in float32: the artifact must not depend on the training device
 
-    os.makedirs(config["output_dir"], exist_ok=True)
     onnx_path = os.path.join(config["output_dir"], "encoder.onnx")
     spec_path = os.path.join(config["output_dir"], "encoder.json")
     example = torch.zeros(2, arch["channels"], arch["image_size"], arch["image_size"])
@@ -59,7 +45,7 @@ def run(config, device, resume_state, stop):
         )
         program.save(path, external_data=False)
 
-    _replace_atomically(write_onnx, onnx_path)
+    atomic.write(onnx_path, write_onnx)
     difference = verify(onnx_path, encoder, arch)
     if difference > TOLERANCE:
         raise RuntimeError(f"ONNX output differs from torch by {difference} (> {TOLERANCE})")
@@ -70,12 +56,7 @@ def run(config, device, resume_state, stop):
         "size": arch["image_size"], "crop": arch["image_size"], "mean": arch["mean"], "std": arch["std"],
         "l2_normalize": True, "dim": encoder.dim,
     }
-
-    def write_spec(path):
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(spec, f, indent=2)
-
-    _replace_atomically(write_spec, spec_path)
+    atomic.write_json(spec_path, spec)
     protocol.metrics("export", {"onnx_max_abs_diff": difference})
     protocol.artifact("onnx_encoder", onnx_path)
     protocol.artifact("preprocess_spec", spec_path)

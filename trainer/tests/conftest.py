@@ -4,8 +4,8 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
+from septtrainer import checkpoint
 from synthetic import write_shard
 
 TRAINER = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,7 +49,7 @@ def run_trainer(stage, config_path, resume=None, timeout=120):
 
 def final_weights(events):
     path = [e for e in events if e["event"] == "checkpoint"][-1]["path"]
-    return torch.load(path, weights_only=True)["model"]
+    return checkpoint.read(path).model
 
 
 def max_weight_difference(a, b):

@@ -1,3 +1,4 @@
+import dataclasses
 import os
 
 import pytest
@@ -8,7 +9,9 @@ from septtrainer.config import ConfigError
 
 
 def state(step):
-    return {"step": step, "model": {"w": torch.full((4,), float(step))}}
+    return checkpoint.Checkpoint(stage="pretrain", config={}, architecture={}, model={"w": torch.full((4,), float(step))},
+                                 optimizer={}, scheduler={}, scaler={}, rng={}, step=step, total_steps=5, epoch=0,
+                                 step_in_epoch=step, epoch_seed=0)
 
 
 def test_a_failed_write_leaves_no_visible_file(tmp_path, monkeypatch):
@@ -29,11 +32,11 @@ def test_only_the_last_n_are_kept_and_stale_temporaries_go(tmp_path):
     for step in range(1, 6):
         checkpoint.write(str(tmp_path), state(step), keep=2)
     assert sorted(os.listdir(tmp_path)) == ["checkpoint-00000004.pt", "checkpoint-00000005.pt"]
-    assert checkpoint.read(str(tmp_path / "checkpoint-00000005.pt"))["model"]["w"][0] == 5
+    assert checkpoint.read(str(tmp_path / "checkpoint-00000005.pt")).model["w"][0] == 5
 
 
 def test_resume_refuses_a_config_that_changes_the_trajectory():
-    saved = {"config": {"batch_size": 32, "lr": 0.1, "output_dir": "/a"}}
+    saved = dataclasses.replace(state(1), config={"batch_size": 32, "lr": 0.1, "output_dir": "/a"})
     checkpoint.check_resumable({"batch_size": 32, "lr": 0.1, "output_dir": "/b"}, saved)
     with pytest.raises(ConfigError, match="config.lr: differs from the config of the --resume checkpoint"):
         checkpoint.check_resumable({"batch_size": 32, "lr": 0.2, "output_dir": "/a"}, saved)

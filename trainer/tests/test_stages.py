@@ -10,7 +10,7 @@ import torch
 
 from conftest import run_trainer, start_trainer, write_config
 from septtrainer import checkpoint
-from septtrainer.encoders import build_encoder
+from septtrainer.encoders import checkpoint_encoder
 
 FIELDS = {
     "progress": {"stage", "epoch", "step", "total_steps", "loss", "lr", "images_per_s"},
@@ -78,9 +78,7 @@ def test_export_matches_torch_and_writes_the_spec(pipeline):
     assert spec == {"input_name": "images", "output_name": "embedding", "layout": "NCHW", "channels": 1, "size": 28,
                     "crop": 28, "mean": [0.5], "std": [0.5], "l2_normalize": True, "dim": 128}
 
-    state = checkpoint.read(pipeline["pretrain"][1][-1]["path"])
-    encoder = build_encoder(state["architecture"])
-    encoder.load_state_dict(checkpoint.encoder_weights(state))
+    encoder = checkpoint_encoder(checkpoint.read(pipeline["pretrain"][1][-1]["path"]))
     encoder.eval()
     session = onnxruntime.InferenceSession(artifacts["onnx_encoder"], providers=["CPUExecutionProvider"])
     for batch in (1, 5):  # dynamic batch

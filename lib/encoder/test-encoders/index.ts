@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../files/atomic-write';
 import { dataDir } from '../../paths';
 import type { TestEncoder } from './models';
 
@@ -13,9 +13,6 @@ export { DEMO_CNN, RESNET18, type TestEncoder } from './models';
 export async function ensureTestEncoder(encoder: TestEncoder, dir = join(dataDir(), 'encoders')): Promise<string> {
   const path = join(dir, encoder.file);
   if (existsSync(path)) return path;
-  await mkdir(dir, { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, encoder.build());
-  await rename(tmp, path);
+  await writeFileAtomic(path, encoder.build());
   return path;
 }

@@ -1,7 +1,7 @@
 // Test encoders with RANDOM weights: they exercise the embedding plumbing and measure its speed;
 // their vectors carry no meaning. Weights come from a seeded generator, so the same model file
 // (and hence the same encoder id) is produced every time.
-import { encodeModel, type Initializer, type Node } from './onnx-graph';
+import { encodeModel, type Initializer, type Node } from '../../onnx/graph';
 
 /** mulberry32 then Box-Muller: deterministic standard normals. */
 function normals(seed: number): () => number {
@@ -46,7 +46,7 @@ class GraphBuilder {
 
   op(op: string, inputs: string[], attributes?: Node['attributes']): string {
     const output = `${op.toLowerCase()}${this.count++}`;
-    this.nodes.push({ op, inputs, output, attributes });
+    this.nodes.push({ op, inputs, outputs: [output], attributes });
     return output;
   }
 
@@ -63,17 +63,17 @@ class GraphBuilder {
   /** Gives the value x (the last node's output) the graph's public output name. */
   outputAs(x: string, name: string): void {
     const last = this.nodes[this.nodes.length - 1];
-    if (last.output !== x) throw new Error(`${x} is not the last node's output`);
-    last.output = name;
+    if (last.outputs[0] !== x) throw new Error(`${x} is not the last node's output`);
+    last.outputs[0] = name;
   }
 
   /** The serialized model: input `input` [batch, channels, size, size], output `embedding` [batch, dims]. */
-  model(name: string, spec: Pick<TestEncoder, 'channels' | 'size' | 'dims'>): Buffer {
+  model(name: string, spec: Pick<TestEncoder, 'channels' | 'size' | 'dims'>): Uint8Array {
     return encodeModel({
       name,
       doc: RANDOM_WEIGHTS,
-      input: { name: 'input', dims: [spec.channels, spec.size, spec.size] },
-      output: { name: 'embedding', dims: [spec.dims] },
+      inputs: [{ name: 'input', type: 'float', dims: ['batch', spec.channels, spec.size, spec.size] }],
+      outputs: [{ name: 'embedding', type: 'float', dims: ['batch', spec.dims] }],
       nodes: this.nodes,
       initializers: this.initializers,
     });
@@ -91,7 +91,7 @@ export interface TestEncoder {
   channels: 1 | 3;
   size: number;
   dims: number;
-  build(): Buffer;
+  build(): Uint8Array;
 }
 
 /** A small CNN for the 28x28 grayscale demo images: three convolutions, pooling, a 64-d projection. */

@@ -5,7 +5,7 @@ import type { EncoderConfig } from '../encoder/spec';
  * (each worker derives its own thread settings from it), the id and vector size fixed once per
  * run, and the store URI.
  */
-export interface EmbedTarget {
+export interface VectorDestination {
   encoder: EncoderConfig;
   encoderId: string;
   dims: number;

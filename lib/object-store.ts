@@ -1,10 +1,10 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { log } from '../log';
+import { produceFileAtomic } from './files/atomic-write';
+import { log } from './log';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -35,7 +35,7 @@ export class ObjectStoreError extends Error {
 
 /**
  * The S3 client configuration from the standard AWS variables, read the way LanceDB's store reads
- * them (lib/store/connect.ts): endpoint from AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or AWS_ENDPOINT;
+ * them (lib/vectors/connect.ts): endpoint from AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or AWS_ENDPOINT;
  * region from AWS_REGION or AWS_DEFAULT_REGION (us-east-1 otherwise); credentials from the SDK's
  * default chain (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, profiles, instance
  * roles); AWS_MAX_ATTEMPTS. A custom endpoint (MinIO, moto, Ceph) gets path-style addressing unless
@@ -138,18 +138,15 @@ export class ObjectStore {
    * or absent. False when there is no such object.
    */
   async get(key: string, file: string): Promise<boolean> {
-    await mkdir(dirname(file), { recursive: true });
-    const tmp = `${file}.download-${process.pid}`;
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
-      await pipeline(res.Body as Readable, createWriteStream(tmp));
-      await rename(tmp, file);
+      await produceFileAtomic(file, async (temp) => {
+        const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+        await pipeline(res.Body as Readable, createWriteStream(temp));
+      });
       return true;
     } catch (err) {
       if ((err as SdkError).name === 'NoSuchKey') return false;
       throw storeError(err, `downloading to ${file}`, this.uriOf(key));
-    } finally {
-      await rm(tmp, { force: true });
     }
   }
 

@@ -1,0 +1,39 @@
+import type { RunConfig } from '../config/schema';
+
+/**
+ * What each reusable stage's result depends on. A run started again under the same name reuses a
+ * stage whose inputs hash to the key of its record (lib/pipeline/stage-record.ts); anything left
+ * out here is silently reused when it changes, anything added makes a rerun redo the stage. Each
+ * stage's inputs include the key of the stage it builds on, so staleness flows downstream.
+ * Pure and sandbox-safe: septPipeline calls these; test/unit/stage-inputs.test.ts holds the rules.
+ * Changing a shape here changes every key: runs in flight then redo their stages once.
+ */
+
+/** What decides an image's pixels for the encoder and the trainer: a change here invalidates what was learned. */
+const imageSettings = (c: RunConfig) => ({ channels: c.encoder.channels, size: c.encoder.size, crop: c.encoder.crop, mean: c.encoder.mean, std: c.encoder.std });
+
+/** Stage 0, the retrieval encoder trained on a pool sample. */
+export const encoderStageInputs = (c: RunConfig) => ({ pool: c.pool, training: c.encoderTraining, image: imageSettings(c), trainer: c.trainer.command ?? null });
+
+/** What the embedding stage hands on: the encoder's identity and how much of the pool it embedded. */
+export interface EmbeddedPool {
+  encoderId: string;
+  shards: number;
+  samplesEmbedded: number;
+}
+
+/** Stage 2, the selection: the pool's vectors (by encoder and size), the target, the retrieval settings. */
+export const selectStageInputs = (c: RunConfig, embed: EmbeddedPool) => ({
+  encoderId: embed.encoderId,
+  shards: embed.shards,
+  samples: embed.samplesEmbedded,
+  pool: c.pool,
+  target: c.target,
+  retrieval: c.retrieval,
+});
+
+/** Stage 3, self-supervised pre-training on the selected subset. */
+export const pretrainStageInputs = (c: RunConfig, selectKey: string) => ({ select: selectKey, pretrain: c.pretrain, image: imageSettings(c), trainer: c.trainer.command ?? null });
+
+/** Stage 4, fine-tuning and evaluation on the labeled target. */
+export const finetuneStageInputs = (c: RunConfig, pretrainKey: string) => ({ pretrain: pretrainKey, finetune: c.finetune, target: c.target });

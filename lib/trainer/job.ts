@@ -1,0 +1,185 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import type { RunConfig } from '../config/schema';
+import type { SourceSpec } from '../config/sources';
+import { writeFileAtomic } from '../files/atomic-write';
+import { RunLayout, type TrainerJobFiles } from '../run-layout';
+import { listAllShards } from '../sources/list-shards';
+import { recordTrainerProgress } from '../telemetry/metrics';
+import { CheckpointMirror, localCheckpoint, type MirrorLog } from './checkpoint-mirror';
+import { type Checkpoint, latestCheckpoint } from './checkpoints';
+import { trainerCommand } from './command';
+import { type TrainerHeartbeat, withProgress } from './heartbeat';
+import { trainerJobError, type TrainerStop } from './job-error';
+import { runTrainerProcess, type TrainerOutcome } from './process';
+import { RESUMABLE_STAGES, type TrainerStage } from './protocol';
+import { trainerStageConfig } from './stage-config';
+
+/**
+ * One trainer job of a run: a stage of the trainer process on its data, in its own folder under the
+ * run. Prepared (configuration, folder, resume point), run (events, mirror, heartbeat), finished
+ * (result, or a TrainerJobError): the training activity adds Temporal around these three.
+ */
+
+export interface TrainerTask {
+  config: RunConfig;
+  stage: TrainerStage;
+  /** Names this job's output folder under the run (`pretrain`, `evaluate-pretrained`, …). */
+  job: string;
+  /** Separates trainings of one run that differ in data (experiment arms). */
+  variant?: string;
+  train: SourceSpec[];
+  test?: SourceSpec[];
+  numClasses: number;
+  initCheckpoint?: string;
+  probes?: boolean;
+}
+
+export interface TrainerResult {
+  stage: TrainerStage;
+  job: string;
+  metrics: Record<string, number | null>;
+  /** `uri`: the artifact's copy in `trainer.checkpointUri`, when one is configured. */
+  artifacts: { kind: string; path: string; uri?: string }[];
+  lastCheckpoint?: Checkpoint;
+  /** The checkpoint this attempt resumed from, if it did not start at step 0. */
+  resumedFrom?: Checkpoint;
+  attempt: number;
+}
+
+export interface TrainerJobLog extends MirrorLog {
+  debug(message: string, meta?: Record<string, unknown>): void;
+}
+
+/** A job ready to start: its configuration file in its folder, its mirror, where it resumes. */
+export interface TrainerJob {
+  task: TrainerTask;
+  /** Its folder under the run: the trainer's output_dir, its checkpoints, its events. */
+  files: TrainerJobFiles;
+  configFile: string;
+  /** Images per step, for the heartbeat's ETA. */
+  batchSize?: number;
+  mirror?: CheckpointMirror;
+  /** The newest checkpoint of earlier attempts (pretrain and finetune only). */
+  resume?: Checkpoint;
+  log: TrainerJobLog;
+}
+
+/** One attempt at a job, as its activity runs it. */
+export interface TrainerAttempt {
+  attempt: number;
+  /** Aborting asks the trainer to checkpoint and stop. */
+  signal: AbortSignal;
+  /** The heartbeat the attempt starts from (startingHeartbeat). */
+  beat: TrainerHeartbeat;
+  /** After every trainer event, with the heartbeat it leads to. */
+  onBeat(beat: TrainerHeartbeat): void;
+}
+
+/** What an attempt's trainer process left. */
+export interface TrainerRun {
+  attempt: number;
+  outcome: TrainerOutcome;
+  /** The last heartbeat: the newest checkpoint the trainer reported, even when its outcome has none. */
+  beat: TrainerHeartbeat;
+}
+
+/** How long a trainer asked to stop may take to write its checkpoint before it is killed. */
+const STOP_GRACE_MS = 120_000;
+
+async function shardPaths(sources: SourceSpec[]): Promise<string[]> {
+  return (await listAllShards(sources)).map((s) => s.path);
+}
+
+/**
+ * Writes the job's trainer configuration into its folder and finds where it resumes. The folder is
+ * the truth (checkpoints are atomic; a heartbeat may lag it by a throttle interval); another
+ * machine's newer checkpoint, if the mirror has one, lands in it first.
+ */
+export async function prepareTrainerJob(task: TrainerTask, log: TrainerJobLog): Promise<TrainerJob> {
+  const files = new RunLayout(task.config.outputDir, task.config.name).trainerJob(task.variant ?? 'main', task.job);
+  const trainerConfig = trainerStageConfig(task.config, task.stage, files, {
+    trainShards: await shardPaths(task.train),
+    testShards: task.test ? await shardPaths(task.test) : undefined,
+    numClasses: task.numClasses,
+    // Written on another GPU machine, it may be only in the checkpoint mirror.
+    initCheckpoint: task.initCheckpoint && (await localCheckpoint(task.config, task.initCheckpoint)),
+    probes: task.probes,
+  });
+  const mirror = CheckpointMirror.forStage(task.config, trainerConfig.keep_checkpoints as number, log);
+  await mkdir(files.dir, { recursive: true });
+  const configFile = files.config(task.stage);
+  await writeFileAtomic(configFile, JSON.stringify(trainerConfig, null, 2));
+
+  let resume: Checkpoint | undefined;
+  if (RESUMABLE_STAGES.includes(task.stage)) {
+    await mirror?.restore(files.checkpoints);
+    resume = await latestCheckpoint(files.checkpoints);
+  }
+  return { task, files, configFile, batchSize: trainerConfig.batch_size as number | undefined, mirror, resume, log };
+}
+
+/**
+ * Runs the job's trainer process to its end, from its resume point: appends every event to the
+ * job's events file, mirrors checkpoints and artifacts, and reports each new heartbeat. Returns
+ * once the uploads in flight (a stop checkpoint, the final artifacts) have ended.
+ */
+export async function runTrainerJob(job: TrainerJob, attempt: TrainerAttempt): Promise<TrainerRun> {
+  const { task, mirror, log } = job;
+  const trainer = trainerCommand(task.config);
+  // Every event of every attempt, timestamped: loss curves and speed for reports and benchmarks.
+  const events = createWriteStream(job.files.events, { flags: 'a' });
+  let beat = attempt.beat;
+  try {
+    const outcome = await runTrainerProcess({
+      command: trainer.command,
+      env: trainer.env,
+      stage: task.stage,
+      configFile: job.configFile,
+      resume: job.resume?.path,
+      signal: attempt.signal,
+      killGraceMs: STOP_GRACE_MS,
+      onEvent: (event) => {
+        events.write(`${JSON.stringify({ ...event, at: Date.now(), attempt: attempt.attempt })}\n`);
+        if (event.event === 'progress') {
+          recordTrainerProgress(event.step - beat.step, event.images_per_s);
+          beat = withProgress(beat, event);
+        }
+        if (event.event === 'checkpoint') {
+          beat = { ...beat, checkpoint: event.path, checkpointStep: event.step };
+          mirror?.checkpointWritten(event);
+        }
+        if (event.event === 'artifact') mirror?.artifactWritten(event.path);
+        // Progress comes every few steps: debug; checkpoints, metrics and artifacts: info.
+        log[event.event === 'progress' ? 'debug' : 'info'](`trainer ${event.event}`, { job: task.job, ...event });
+        attempt.onBeat(beat);
+      },
+      onStderr: (line) => log.debug(line, { job: task.job, stream: 'trainer' }),
+    });
+    return { attempt: attempt.attempt, outcome, beat };
+  } finally {
+    await mirror?.settle();
+    await new Promise((resolve) => events.end(resolve));
+  }
+}
+
+/**
+ * The job's result, or the TrainerJobError that says why there is none. The next stage may run on
+ * another machine: everything must be in the mirror before this one succeeds.
+ */
+export async function finishTrainerJob(job: TrainerJob, run: TrainerRun, stop?: TrainerStop): Promise<TrainerResult> {
+  const { task, mirror, resume } = job;
+  const { outcome } = run;
+  const failure = trainerJobError(task.job, outcome, run.beat, stop);
+  if (failure) throw failure;
+  await mirror?.flush();
+  return {
+    stage: task.stage,
+    job: task.job,
+    metrics: outcome.metrics,
+    artifacts: mirror ? outcome.artifacts.map((a) => ({ ...a, uri: mirror.uriOf(a.path) })) : outcome.artifacts,
+    lastCheckpoint: outcome.lastCheckpoint ?? resume,
+    resumedFrom: resume,
+    attempt: run.attempt,
+  };
+}

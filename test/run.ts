@@ -17,11 +17,9 @@ type Tier = (typeof TIERS)[number];
 const testRoot = join(projectRoot, 'test');
 
 function testFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return testFiles(path);
-    return entry.name.endsWith('.test.ts') ? [path] : [];
-  });
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((path) => path.endsWith('.test.ts'))
+    .map((path) => join(dir, path));
 }
 
 function tierOf(file: string): Tier {
@@ -31,7 +29,7 @@ function tierOf(file: string): Tier {
 }
 
 function step(name: string, cmd: string, args: string[]): boolean {
-  console.log(`\n=== ${name}: ${[cmd, ...args].map((a) => relative(projectRoot, a) || a).join(' ')}`);
+  console.log(`\n=== ${name}: ${[cmd, ...args].map((a) => (a.startsWith(projectRoot) ? relative(projectRoot, a) : a)).join(' ')}`);
   const started = Date.now();
   const res = spawnSync(cmd, args, { cwd: projectRoot, stdio: 'inherit' });
   console.log(`=== ${name}: ${res.status === 0 ? 'ok' : `FAILED (exit ${res.status ?? res.signal})`} in ${((Date.now() - started) / 1000).toFixed(0)} s`);

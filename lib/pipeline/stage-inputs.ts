@@ -5,7 +5,7 @@ import type { RunConfig } from '../config/schema';
  * stage whose inputs hash to the key of its record (lib/pipeline/stage-record.ts); anything left
  * out here is silently reused when it changes, anything added makes a rerun redo the stage. Each
  * stage's inputs include the key of the stage it builds on, so staleness flows downstream.
- * Pure and sandbox-safe: septPipeline calls these; test/unit/stage-inputs.test.ts holds the rules.
+ * Pure and sandbox-safe: septPipeline calls these; test/unit/lib/pipeline/stage-inputs.test.ts holds the rules.
  * Changing a shape here changes every key: runs in flight then redo their stages once.
  */
 

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { connect, type Table } from '@lancedb/lancedb';
+import { annIndexReady, annParams, annSearch, ensureAnnIndex } from '../../../lib/retrieval/ann';
+import { exactSearch } from '../../../lib/retrieval/exact-search';
+import { scanPool } from '../../../lib/retrieval/pool-scan';
+import { clusteredVectors } from '../../../lib/retrieval/synthetic';
+import { shardFilter, vectorsById } from '../../../lib/retrieval/vector-store';
+import { selectByPolicy } from '../../../lib/selection/policy';
+import { tempDir } from '../../support/tmp';
+import { bruteForceTopK } from '../../support/search-oracle';
+import { poolRows, writeVectors } from '../../support/pool-table';
+
+// Synthetic clustered vectors of the demo pool's size and the demo encoder's dimension (the
+// embedding stage's real demo vectors are used by the composition test).
+const DIM = 64;
+const POOL = 80_000;
+const K = 50;
+
+describe('search over a LanceDB pool table', () => {
+  let table: Table;
+  const pool = clusteredVectors({ count: POOL, dim: DIM, centers: 400, seed: 21, spread: 0.8 });
+  const rows = poolRows('pool', POOL);
+  const targets = clusteredVectors({ count: 400, dim: DIM, centers: 400, seed: 22, spread: 0.8 }).vectors;
+
+  const dir = tempDir();
+  before(async () => {
+    ({ table } = await writeVectors(dir, 'enc', { ...rows, vectors: pool.vectors, dim: DIM }));
+  });
+
+  it('exact search over streamed blocks of a partition equals the oracle on that partition', async () => {
+    // Partition: the first 7 shards only, through the shard filter.
+    const shardIds = [...new Set(rows.shards)].slice(0, 7);
+    const n = 7000;
+    const top = await exactSearch(targets.subarray(0, 50 * DIM), DIM, scanPool(table, { filter: shardFilter(shardIds), blockRows: 3000, dim: DIM }), { k: 20 });
+    const oracle = bruteForceTopK(targets.subarray(0, 50 * DIM), pool.vectors.subarray(0, n * DIM), rows.ids.slice(0, n), DIM, 20);
+    for (let t = 0; t < 50; t++) assert.deepEqual(top.neighbours(t).map((x) => x.poolId), oracle[t].map((x) => x.poolId), `target ${t}`);
+  });
+
+  it('reads target vectors by id, reports missing ids, refuses another encoder’s rows', async () => {
+    const { vectors, missing } = await vectorsById(table, 'enc', [rows.ids[5], 'pool/nope', rows.ids[2]], DIM);
+    assert.deepEqual(missing, ['pool/nope']);
+    assert.deepEqual(vectors.subarray(0, DIM), pool.vectors.subarray(5 * DIM, 6 * DIM));
+    await assert.rejects(vectorsById(table, 'other-encoder', [rows.ids[0]], DIM), /encoder mismatch: target pool\/0000000 was embedded by encoder enc, the pool by other-encoder/);
+    await assert.rejects(vectorsById(table, 'enc', [rows.ids[0]], 128), /dimension 64, pool vectors 128/);
+  });
+
+  it('the default ANN index reaches recall@k >= 0.95 and selection overlap >= 0.95 against exact search', async () => {
+    const params = annParams(POOL, DIM);
+    assert.equal((await ensureAnnIndex(table, params)).built, true);
+    assert.equal((await ensureAnnIndex(table, params)).built, false, 'reused while the table is unchanged');
+    assert.equal(await annIndexReady(table, params), true);
+
+    const exact = await exactSearch(targets, DIM, scanPool(table, { blockRows: 32768, dim: DIM }), { k: K });
+    const ann = await annSearch(table, targets, DIM, { k: K, params });
+    let found = 0;
+    for (let t = 0; t < 400; t++) {
+      const truth = new Set(exact.neighbours(t).map((n) => n.poolId));
+      found += ann[t].filter((n) => truth.has(n.poolId)).length;
+    }
+    const recall = found / (400 * K);
+    assert.ok(recall >= 0.95, `recall@${K} ${recall}`);
+
+    const policy = { policy: 'budget' as const, budget: 5000, k: K, balanceClasses: false };
+    const none = { leaked: new Set<string>(), targetIds: new Set<string>() };
+    const asTargets = (lists: { poolId: string; distance: number }[][]) => lists.map((neighbours, t) => ({ targetId: `t/${t}`, neighbours }));
+    const fromExact = selectByPolicy(asTargets(Array.from({ length: 400 }, (_, t) => exact.neighbours(t))), policy, none);
+    const fromAnn = selectByPolicy(asTargets(ann), policy, none);
+    const exactIds = new Set(fromExact.samples.map((s) => s.poolId));
+    const overlap = fromAnn.samples.filter((s) => exactIds.has(s.poolId)).length / fromExact.samples.length;
+    assert.ok(overlap >= 0.95, `selection overlap ${overlap}`);
+
+    // Rows added after the build leave the index stale: it is no longer reused.
+    const more = poolRows('pool', 10, POOL);
+    await writeVectors(dir, 'enc', { ...more, vectors: pool.vectors.subarray(0, 10 * DIM), dim: DIM });
+    assert.equal(await annIndexReady(await (await connect(dir)).openTable(table.name), params), false);
+  });
+});

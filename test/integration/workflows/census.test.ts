@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { CPU_QUEUE, GPU_QUEUE } from '../../../lib/temporal/queues';
+import type { census as censusWorkflow } from '../../../workflows/census';
+import { useTestTemporal, withWorkers } from '../../support/temporal';
+
+describe('census workflow on a real dev server', () => {
+  const temporal = useTestTemporal();
+
+  it('lists shards on sept-cpu and counts labels on sept-gpu', async () => {
+    const workflowId = 'test/census';
+    const census = await withWorkers(temporal, () =>
+      temporal.client.workflow.execute<typeof censusWorkflow>('census', {
+        taskQueue: CPU_QUEUE,
+        workflowId,
+        args: [{ pool: { sources: [{ kind: 'demo', dataset: 'mnist', split: 'all' }] }, target: { preset: 'mnist' } }],
+      }),
+    );
+    assert.equal(census.total, 10_000);
+    assert.equal(Object.keys(census.sources.mnist.perLabel).length, 10);
+
+    const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
+    const queues = (history.events ?? [])
+      .filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => [e.activityTaskScheduledEventAttributes!.activityType!.name, e.activityTaskScheduledEventAttributes!.taskQueue!.name]);
+    assert.deepEqual(queues, [
+      ['listSourceShards', CPU_QUEUE],
+      ['countLabels', GPU_QUEUE],
+    ]);
+  });
+
+  it('fails at once, not retryable, naming the field, when started with invalid input', async () => {
+    const workflowId = 'test/census-invalid';
+    const error = await withWorkers(temporal, () =>
+      temporal.client.workflow
+        .execute('census', { taskQueue: CPU_QUEUE, workflowId, args: [{ retrieval: { bugdet: 3 }, pool: { sources: [] } }] })
+        .then(() => undefined, (err: unknown) => err),
+    );
+    assert.ok(error instanceof WorkflowFailedError, String(error));
+    const cause = error.cause;
+    assert.ok(cause instanceof ApplicationFailure);
+    assert.equal(cause.nonRetryable, true);
+    assert.equal(cause.type, 'InvalidRunConfig');
+    assert.match(cause.message, /retrieval\.bugdet: unknown field/);
+    assert.match(cause.message, /pool\.sources:/);
+    const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
+    const events = history.events ?? [];
+    assert.equal(events.filter((e) => e.activityTaskScheduledEventAttributes).length, 0, 'no activity ran');
+    assert.equal(events.filter((e) => e.workflowTaskFailedEventAttributes).length, 0, 'no workflow task retries');
+  });
+
+  it('fails non-retryably, naming the path, when a pool source does not exist', async () => {
+    const error = await withWorkers(temporal, () =>
+      temporal.client.workflow
+        .execute<typeof censusWorkflow>('census', {
+          taskQueue: CPU_QUEUE,
+          workflowId: 'test/census-missing',
+          args: [{ pool: { sources: [{ kind: 'webdataset', shards: '/nonexistent/pool' }] }, target: { preset: 'mnist' } }],
+        })
+        .then(() => undefined, (err: unknown) => err),
+    );
+    assert.ok(error instanceof WorkflowFailedError);
+    const failure = error.cause?.cause;
+    assert.ok(failure instanceof ApplicationFailure, String(error.cause));
+    assert.equal(failure.nonRetryable, true);
+    assert.match(failure.message, /no such shard or folder: \/nonexistent\/pool/);
+  });
+});

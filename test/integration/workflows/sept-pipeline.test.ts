@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { RunConfigInput } from '../../../lib/config/schema';
+import { demoShards } from '../../../lib/demo/materialize';
+import { PIPELINE_STAGES } from '../../../lib/pipeline/stages';
+import { CPU_QUEUE } from '../../../lib/temporal/queues';
+import { SEPT_SEARCH_ATTRIBUTES } from '../../../lib/temporal/search-attributes';
+import { readShard } from '../../../lib/webdataset/reader';
+import { ShardWriter } from '../../../lib/webdataset/writer';
+import { pipelineProgressQuery } from '../../../workflows/queries';
+import type { septPipeline } from '../../../workflows/sept-pipeline';
+import { useTestTemporal, withWorkers } from '../../support/temporal';
+import { tempDir } from '../../support/tmp';
+import { smallPipelineConfig } from '../../support/small-run';
+
+/** A WebDataset shard of the MNIST test images whose label passes `keep` (none: an empty shard). */
+async function mnistTestShard(keep: (label: number) => boolean): Promise<string> {
+  const path = join(tempDir(), 'shard-000000.tar');
+  const writer = await ShardWriter.create(path);
+  for await (const sample of readShard((await demoShards('mnist', 'test'))[0])) {
+    const { label } = JSON.parse(sample.files.json!.toString('utf8')) as { label: number };
+    if (keep(label)) await writer.write(sample);
+  }
+  await writer.close();
+  return path;
+}
+
+describe('septPipeline on a real dev server, with stage 0, real retrieval and the reference trainer', () => {
+  const temporal = useTestTemporal();
+
+  const run = (workflowId: string, config: RunConfigInput) =>
+    withWorkers(temporal, async () => (await temporal.client.workflow.start<typeof septPipeline>('septPipeline', { taskQueue: CPU_QUEUE, workflowId, args: [config] })).result());
+
+  /** Runs a pipeline while polling its progress query; returns the result and the stages the query reported. */
+  const runWatched = (workflowId: string, config: RunConfigInput) =>
+    withWorkers(temporal, async () => {
+      const handle = await temporal.client.workflow.start<typeof septPipeline>('septPipeline', { taskQueue: CPU_QUEUE, workflowId, args: [config] });
+      const result = handle.result();
+      let finished = false;
+      void result.finally(() => (finished = true)).catch(() => undefined);
+      const seen = new Set<string>();
+      while (!finished) {
+        const p = await handle.query(pipelineProgressQuery).catch(() => undefined);
+        if (p) seen.add(p.stage);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      return { result: await result, seen };
+    });
+
+  it('runs every stage, selects mostly target-like images, reports, and reuses complete stages when run again', async () => {
+    const config = await smallPipelineConfig('e2e');
+    const { result: first, seen } = await runWatched('e2e', config);
+    assert.ok(seen.has('embed') && seen.has('pretrain') && seen.has('finetune'), `the progress query reported the stages ${[...seen]}`);
+    console.log('small pipeline:', JSON.stringify({ metrics: first.metrics, subset: first.selection.stats.perSource, stages: first.progress.stages }));
+
+    assert.deepEqual(
+      PIPELINE_STAGES.map((s) => first.progress.stages[s].status),
+      ['done', 'done', 'done', 'done', 'done', 'done'],
+    );
+    assert.equal(first.encoder.trainedInRun, true);
+    assert.match(first.encoder.model, /train\/encoder\/export\/encoder\.onnx$/);
+    assert.equal(first.embed.samplesEmbedded, 5000);
+    // The pool is 40% MNIST; the target is MNIST: retrieval must find the digits.
+    const { perSource, size } = first.selection.stats;
+    assert.equal(size, 300);
+    assert.ok((perSource.mnist ?? 0) / size > 0.8, `subset composition ${JSON.stringify(perSource)}`);
+    for (const key of ['top1', 'knn_top1', 'linear_probe_top1']) {
+      const value = first.metrics[key];
+      assert.ok(typeof value === 'number' && value > 0.1 && value <= 1, `${key} = ${value}`);
+    }
+    for (const file of [first.report.markdown, first.report.html, ...first.report.figures]) assert.ok(existsSync(file), `${file} exists`);
+    const html = readFileSync(first.report.html, 'utf8');
+    assert.match(html, new RegExp(`${(100 * first.metrics.top1!).toFixed(1)}%`));
+
+    const description = await temporal.client.workflow.getHandle('e2e').describe();
+    assert.equal(description.typedSearchAttributes.get(SEPT_SEARCH_ATTRIBUTES.stage), 'done');
+    assert.equal(description.typedSearchAttributes.get(SEPT_SEARCH_ATTRIBUTES.runName), 'e2e');
+    assert.equal(description.typedSearchAttributes.get(SEPT_SEARCH_ATTRIBUTES.subsetSize), size);
+    assert.equal(description.typedSearchAttributes.get(SEPT_SEARCH_ATTRIBUTES.top1), first.metrics.top1);
+    for (const stage of ['encoder', 'embed', 'select', 'pretrain', 'finetune']) {
+      const child = await temporal.client.workflow.getHandle(`e2e/${stage}`).describe();
+      assert.equal(child.status.name, 'COMPLETED', `e2e/${stage}`);
+      assert.equal(child.typedSearchAttributes.get(SEPT_SEARCH_ATTRIBUTES.runName), 'e2e');
+    }
+
+    const again = await run('e2e', config);
+    assert.deepEqual(
+      PIPELINE_STAGES.map((s) => again.progress.stages[s].status),
+      ['reused', 'done', 'reused', 'reused', 'reused', 'done'],
+    );
+    assert.deepEqual(again.metrics, first.metrics);
+    assert.equal(again.embed.samplesEmbedded, first.embed.samplesEmbedded, 'embedding found every shard committed');
+  });
+
+  describe('bad input fails the run at its first step, naming the setting, and leaves no stage behind', () => {
+    const failure = async (name: string, overrides: Partial<RunConfigInput>): Promise<{ message: string; config: RunConfigInput }> => {
+      const config = await smallPipelineConfig(name, overrides);
+      const err = await run(name, config).then(
+        () => assert.fail('the run should fail'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof WorkflowFailedError);
+      const history = await temporal.client.workflow.getHandle(name).fetchHistory();
+      const activities = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
+      assert.deepEqual(activities, ['checkRunInputs'], 'nothing runs after the input check');
+      assert.ok(!existsSync(join(config.outputDir!, name, 'stages')), 'no stage recorded as complete');
+      // The workflow fails with its first activity's failure: the message is the innermost cause's.
+      let cause: Error = err;
+      while (cause.cause instanceof Error) cause = cause.cause;
+      return { message: cause.message, config };
+    };
+
+    it('a pool path that does not exist', async () => {
+      const { message } = await failure('bad-pool', { pool: { sources: [{ kind: 'webdataset', shards: '/nonexistent/pool' }] } });
+      assert.match(message, /pool\.sources\[0\]: .*\/nonexistent\/pool/);
+    });
+
+    it('an empty target set', async () => {
+      const empty = await mnistTestShard(() => false);
+      const { message } = await failure('empty-target', { target: { train: { kind: 'webdataset', shards: empty } } });
+      assert.match(message, /target\.train/);
+    });
+
+    it('a target label missing from the target test set', async () => {
+      const fewClasses = await mnistTestShard((label) => label < 5);
+      const { message } = await failure('missing-label', { target: { labelsPerClass: 5, test: { kind: 'webdataset', shards: fewClasses } } });
+      assert.match(message, /target\.test: has no image of class 5, 6, 7, 8, 9/);
+    });
+
+    it('an encoder file that is not ONNX', async () => {
+      const notOnnx = join(tempDir(), 'encoder.onnx');
+      await writeFile(notOnnx, 'this is not a model');
+      const { message } = await failure('bad-encoder', { encoder: { model: notOnnx, threads: 1 } });
+      assert.match(message, /encoder\.model: .*encoder\.onnx is not an ONNX model/);
+    });
+  });
+});

@@ -1,0 +1,84 @@
+// Which configuration changes make which pipeline stage stale: the reuse rules of septPipeline,
+// as a table. A rerun under the same name reuses a stage whose inputs hash to its record's key.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { RunConfig } from '../../../../lib/config/schema';
+import { parseRunConfig } from '../../../../lib/config/validate';
+import { stageKey } from '../../../../lib/pipeline/stage-record';
+import { encoderStageInputs, finetuneStageInputs, pretrainStageInputs, selectStageInputs } from '../../../../lib/pipeline/stage-inputs';
+
+const base = parseRunConfig({
+  name: 'rules',
+  pool: { sources: [{ kind: 'demo', dataset: 'fashion-mnist', split: 'all' }] },
+  target: { train: { kind: 'demo', dataset: 'mnist', split: 'train' }, test: { kind: 'demo', dataset: 'mnist', split: 'test' }, labelsPerClass: 20 },
+});
+
+type Stage = 'encoder' | 'select' | 'pretrain' | 'finetune';
+
+/**
+ * The keys of one run's reusable stages. The embedding stage's result stands in as a function of
+ * what decides it: the encoder (a configured model and its preprocessing, or stage 0's key) and the pool.
+ */
+function keys(c: RunConfig): Record<Stage, string> {
+  const encoder = stageKey(encoderStageInputs(c));
+  const encoderId = c.encoder.model ? stageKey({ model: c.encoder.model, size: c.encoder.size, channels: c.encoder.channels }) : encoder;
+  const poolSize = JSON.stringify(c.pool).length;
+  const select = stageKey(selectStageInputs(c, { encoderId, shards: poolSize, samplesEmbedded: poolSize * 1000 }));
+  const pretrain = stageKey(pretrainStageInputs(c, select));
+  const finetune = stageKey(finetuneStageInputs(c, pretrain));
+  return { encoder, select, pretrain, finetune };
+}
+
+const with_ = (patch: (c: RunConfig) => void): RunConfig => {
+  const c = structuredClone(base);
+  patch(c);
+  return c;
+};
+
+const ALL: Stage[] = ['encoder', 'select', 'pretrain', 'finetune'];
+const CASES: [string, (c: RunConfig) => void, Stage[]][] = [
+  ['nothing changed', () => {}, []],
+  ['another run name (records are per name already)', (c) => (c.name = 'other'), []],
+  ['embedding window', (c) => (c.embed.window = 3), []],
+  ['trainer device and threads', (c) => Object.assign(c.trainer, { device: 'cpu', threads: 1 }), []],
+  ['checkpoint interval', (c) => (c.trainer.checkpointEverySteps = 7), []],
+  ['retrieval budget', (c) => (c.retrieval.budget = 123), ['select', 'pretrain', 'finetune']],
+  ['retrieval k', (c) => (c.retrieval.k = 3), ['select', 'pretrain', 'finetune']],
+  ['labels per class of the target', (c) => (c.target.labelsPerClass = 5), ['select', 'pretrain', 'finetune']],
+  ['pre-training steps', (c) => (c.pretrain.steps = 11), ['pretrain', 'finetune']],
+  ['pre-training method', (c) => (c.pretrain.method = c.pretrain.method === 'simclr' ? 'mae' : 'simclr'), ['pretrain', 'finetune']],
+  ['fine-tuning epochs', (c) => (c.finetune.epochs = 2), ['finetune']],
+  ['fine-tuning learning rate', (c) => (c.finetune.lr = 0.5), ['finetune']],
+  ['stage 0 steps', (c) => (c.encoderTraining.steps = 9), ALL],
+  ['image size', (c) => (c.encoder.size = 32), ALL],
+  ['normalisation', (c) => (c.encoder.mean = [0.25]), ALL],
+  ['trainer command', (c) => (c.trainer.command = ['my-trainer']), ALL],
+  ['pool sources', (c) => c.pool.sources.push({ kind: 'demo', dataset: 'mnist', split: 'train' } as never), ALL],
+];
+
+describe('stage reuse keys', () => {
+  const before = keys(base);
+  for (const [what, patch, stale] of CASES) {
+    it(`${what}: ${stale.length ? stale.join(', ') : 'nothing'} redone`, () => {
+      const after = keys(with_(patch));
+      const changed = ALL.filter((s) => after[s] !== before[s]);
+      assert.deepEqual(changed, stale);
+    });
+  }
+
+  it('a configured encoder: stage 0 settings change nothing downstream', () => {
+    const k = keys(with_((c) => (c.encoder.model = '/models/enc.onnx')));
+    const retrained = keys(
+      with_((c) => {
+        c.encoder.model = '/models/enc.onnx';
+        c.encoderTraining.steps = 9;
+      }),
+    );
+    assert.deepEqual([retrained.select, retrained.pretrain, retrained.finetune], [k.select, k.pretrain, k.finetune]);
+  });
+
+  it('keys do not depend on the order of fields', () => {
+    const reordered = Object.fromEntries(Object.entries(base).reverse()) as RunConfig;
+    assert.deepEqual(keys(reordered), before);
+  });
+});

@@ -3,7 +3,7 @@ import type { ExportedEncoder } from '../lib/encoder/exported';
 import { ENCODER_VARIANT } from '../lib/pipeline/trainer-jobs';
 import { cpuWork, trainer } from './activity-options';
 import { resolvedRunConfig } from './run-config';
-import { artifactPath } from './trainer-activities';
+import { artifactPath } from './trainer-artifacts';
 
 export interface TrainEncoderResult {
   /** The exported model and its preprocessing: what the embedding stage uses. */

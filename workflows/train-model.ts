@@ -4,7 +4,7 @@ import type { SourceSpec } from '../lib/config/sources';
 import { cpuWork, trainer as trainerActivities } from './activity-options';
 import { trainProgressQuery } from './queries';
 import { resolvedRunConfig } from './run-config';
-import { artifactPath } from './trainer-activities';
+import { artifactPath } from './trainer-artifacts';
 
 /** How to train, beyond the run configuration. */
 export interface TrainModelOptions {

@@ -5,7 +5,7 @@ import { resolveEncoderSettings } from '../lib/encoder/exported';
 
 /**
  * A run's configuration with every default filled in, and a configured model's settings from the
- * encoder.json beside it (lib/encoder/exported.ts), computed once (a local activity, recorded in
+ * encoder.json beside it (lib/encoder/exported.ts), computed once (an activity, its result recorded in
  * the workflow's history) so that a later change of a default in the schema cannot change what a
  * running workflow does when it replays. Invalid input fails at once, not retryable, naming each field.
  */

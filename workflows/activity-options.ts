@@ -19,6 +19,12 @@ export const CPU_WORK: ActivityOptions = { taskQueue: CPU_QUEUE, startToCloseTim
 
 export const cpuWork = () => proxyActivities<typeof cpuActivities>(CPU_WORK);
 
+/**
+ * Resolving a run's configuration, the first thing every workflow does: seconds of work (it may read
+ * an encoder.json), so a start-to-close of a minute; a bad configuration is not retried.
+ */
+export const configResolution = () => proxyActivities<typeof cpuActivities>({ taskQueue: CPU_QUEUE, startToCloseTimeout: '1m', retry: { maximumAttempts: 5 } });
+
 /** The census's label count on `sept-gpu` (it reads the pool where the trainer would). */
 export const gpuCount = () => proxyActivities<typeof gpuActivities>({ ...CPU_WORK, taskQueue: GPU_QUEUE });
 

@@ -41,7 +41,7 @@ A run is one small JSON (or YAML) document, validated by one zod schema
 and the workflow itself. A run names its \`pool\` and its \`target\`, or asks for the demo with
 \`"demo": true\` (\`{}\` is refused, naming both fields, rather than silently pre-training on MNIST);
 every other field has a default. Each workflow resolves its configuration once, before its first
-command (a local activity recorded in its history), so a default changed by a later release never
+command (an activity whose result its history records), so a default changed by a later release never
 changes a run in flight. An encoder that septflow exported (\`encoder.onnx\` with \`encoder.json\`
 beside it) can be named by \`encoder.model\` alone: \`encoder.json\` supplies its input and output
 names and its preprocessing; settings the run gives must agree with it, and a disagreement is an

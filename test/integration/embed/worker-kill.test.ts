@@ -6,12 +6,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import { spawnWorker, type WorkerProcess } from '../../../infra/local-stack';
 import { decodeTimeoutType } from '@temporalio/common';
+import { Worker } from '@temporalio/worker';
 import { DEMO_CNN } from '../../../lib/encoder/test-encoders';
 import { CPU_QUEUE } from '../../../lib/temporal/queues';
 import type { embedPool } from '../../../workflows/embed-pool';
 import type { EmbedProgress } from '../../../workflows/embed-progress';
 import { embedProgressQuery } from '../../../workflows/queries';
-import { useTestTemporal } from '../../support/temporal';
+import { useTestTemporal, workflowBundle } from '../../support/temporal';
 import { tempDir } from '../../support/tmp';
 import { demoEmbedConfig, fashionShards, storedVectors } from '../../support/embedding';
 
@@ -64,8 +65,10 @@ describe('embedPool when its worker dies', () => {
     // alone have a start-to-close of minutes instead (embed.commitTimeout, 10 s here). The retried
     // attempts' last failures say which timeout fired.
     const timeouts: string[] = [];
+    const histories: { workflowId: string; history: Awaited<ReturnType<typeof handle.fetchHistory>> }[] = [];
     for await (const execution of temporal.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` })) {
       const history = await temporal.client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
+      histories.push({ workflowId: `${execution.workflowId}/${execution.runId}`, history });
       const types = new Map<string, string>();
       for (const event of history.events ?? []) {
         const scheduled = event.activityTaskScheduledEventAttributes;
@@ -77,5 +80,12 @@ describe('embedPool when its worker dies', () => {
     }
     const slow = timeouts.filter((t) => !t.endsWith(': HEARTBEAT') && t !== 'commitShards: START_TO_CLOSE');
     assert.deepEqual(slow, [], `timeouts of retried attempts: ${timeouts.join(', ')}`);
+
+    // A kill, a new worker and queries all the while make histories that a quiet run never does
+    // (a result recorded in one workflow task, the workflow's reaction in the next); each of them
+    // must replay, or a later worker could not pick the run up.
+    for await (const replay of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
+      assert.equal(replay.error, undefined, `${replay.workflowId} does not replay: ${replay.error?.message}`);
+    }
   });
 });

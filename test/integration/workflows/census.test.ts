@@ -26,6 +26,7 @@ describe('census workflow on a real dev server', () => {
       .filter((e) => e.activityTaskScheduledEventAttributes)
       .map((e) => [e.activityTaskScheduledEventAttributes!.activityType!.name, e.activityTaskScheduledEventAttributes!.taskQueue!.name]);
     assert.deepEqual(queues, [
+      ['resolveRunConfig', CPU_QUEUE],
       ['listSourceShards', CPU_QUEUE],
       ['countLabels', GPU_QUEUE],
     ]);
@@ -47,7 +48,10 @@ describe('census workflow on a real dev server', () => {
     assert.match(cause.message, /pool\.sources:/);
     const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
     const events = history.events ?? [];
-    assert.equal(events.filter((e) => e.activityTaskScheduledEventAttributes).length, 0, 'no activity ran');
+    const ran = events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
+    assert.deepEqual(ran, ['resolveRunConfig'], 'nothing ran but the resolution of the configuration');
+    const attempts = events.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+    assert.deepEqual(attempts, [1], 'the resolution was not retried');
     assert.equal(events.filter((e) => e.workflowTaskFailedEventAttributes).length, 0, 'no workflow task retries');
   });
 

@@ -106,7 +106,7 @@ describe('septPipeline on a real dev server, with stage 0, real retrieval and th
       assert.ok(err instanceof WorkflowFailedError);
       const history = await temporal.client.workflow.getHandle(name).fetchHistory();
       const activities = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
-      assert.deepEqual(activities, ['checkRunInputs'], 'nothing runs after the input check');
+      assert.deepEqual(activities, ['resolveRunConfig', 'checkRunInputs'], 'nothing runs after the input check');
       assert.ok(!existsSync(join(config.outputDir!, name, 'stages')), 'no stage recorded as complete');
       // The workflow fails with its first activity's failure: the message is the innermost cause's.
       let cause: Error = err;

@@ -121,7 +121,12 @@ describe('septPipeline (stand-in children, mocked activities)', () => {
     assert.match(error.cause.message, /retrieval\.bugdet: unknown field/);
 
     const history = await temporal.client.workflow.getHandle('plan/first').fetchHistory();
-    const marker = history.events?.find((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
-    assert.ok(marker, 'the resolved configuration is recorded as a local activity marker');
+    const events = history.events ?? [];
+    const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'resolveRunConfig');
+    assert.ok(scheduled, 'the configuration is resolved by an activity');
+    const completed = events.find((e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === String(scheduled.eventId));
+    assert.ok(completed?.activityTaskCompletedEventAttributes?.result, 'the resolved configuration is recorded in the history');
+    // A local activity's result may be recorded a workflow task before the workflow's reaction to it, which cannot be replayed after a patch (docs/architecture.md).
+    assert.equal(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length, 0, 'no local activities');
   });
 });

@@ -8,7 +8,7 @@ import type { VectorDestination } from '../lib/embed/destination';
 import type { EncoderConfig } from '../lib/encoder/spec';
 import { RunLayout } from '../lib/run-layout';
 import type { ShardRef } from '../lib/sources/shard-ref';
-import { type CommitOutcome, commitStagedShards, committedShards, compactEncoderTables } from '../lib/vectors/commit';
+import { type CommitOutcome, commitStagedShards, compactEncoderTables, currentlyCommitted } from '../lib/vectors/commit';
 import { openStore } from '../lib/vectors/connect';
 import { quarantineCounts } from '../lib/vectors/quarantine';
 import { dropAllStaging, type ShardTally } from '../lib/vectors/staging';
@@ -38,11 +38,12 @@ export async function readShardPage(plan: ShardPlan, offset: number, limit: numb
 
 /**
  * A page of the plan: the shards still to embed, grouped into activities (lib/embed/shard-groups.ts),
- * and those this encoder already committed (a rerun, a grown pool), which need no activity at all.
+ * and those this encoder already committed as they are now (a rerun, a grown pool), which need no
+ * activity at all. A shard whose content changed since its commit is embedded again.
  */
 export async function readShardPageToEmbed(plan: ShardPlan, offset: number, limit: number, destination: VectorDestination, grouping: ShardGrouping): Promise<ShardPageToEmbed> {
   const page = await readShardPlanPage(plan, offset, limit);
-  const committed = await committedShards(await openStore(destination.store), destination.encoderId, page.map((s) => s.id));
+  const committed = await currentlyCommitted(await openStore(destination.store), destination.encoderId, page);
   const done = new Set(committed.map((t) => t.shardId));
   return { groups: await failFastOnBadInput(() => groupShards(page.filter((s) => !done.has(s.id)), grouping)), committed };
 }

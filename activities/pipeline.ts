@@ -12,6 +12,7 @@ import { RunLayout } from '../lib/run-layout';
 import { writeRandomPoolSample } from '../lib/selection/random-sample';
 import { listTargetInstances } from '../lib/selection/target-set';
 import { listAllShards } from '../lib/sources/list-shards';
+import { prepareLabeledSet } from '../lib/target/labeled-subset';
 import { failFastOnBadInput } from './failures';
 
 /** The run's first step: a missing path, an empty or inconsistent target, a file that is not ONNX fail here, naming the setting. */
@@ -22,11 +23,11 @@ export async function checkRunInputs(config: RunConfig): Promise<{ poolShards: n
 /** A completed stage of an earlier run of the same name with the same inputs, if any, and the inputs' key. */
 export async function findStageRecord<T>(config: RunConfig, stage: string, inputs: unknown): Promise<{ key: string; result?: T }> {
   const key = stageKey(inputs);
-  return { key, result: await readStageRecord<T>(config, stage, key) };
+  return { key, result: await failFastOnBadInput(() => readStageRecord<T>(config, stage, key)) };
 }
 
 export async function saveStageRecord(config: RunConfig, stage: string, key: string, result: unknown): Promise<void> {
-  await writeStageRecord(config, stage, key, result);
+  await failFastOnBadInput(() => writeStageRecord(config, stage, key, result));
 }
 
 export interface PoolSample {
@@ -60,21 +61,26 @@ export async function poolComposition(config: RunConfig): Promise<Record<string,
 }
 
 /** What septPipeline asks the report of: the run's figures, and its trainer jobs by name. */
-export type ReportRequest = Omit<RunReportInput, 'files' | 'trainerEvents' | 'poolPerSource'> & { trainerJobs: TrainerJobRef[] };
+export type ReportRequest = Omit<RunReportInput, 'files' | 'trainerEvents' | 'poolPerSource' | 'target'> & { trainerJobs: TrainerJobRef[] };
 
-/** Stage 5: report.md, report.html and figures under the run's output folder. */
+/** Stage 5: report.md, report.html and figures under the run's output folder or prefix. */
 export async function writeReport(request: ReportRequest): Promise<RunReportFiles> {
-  const { trainerJobs, ...rest } = request;
-  const run = new RunLayout(request.config.outputDir, request.config.name);
-  return writeRunReport({
-    ...rest,
-    files: run.report,
-    poolPerSource: await poolPerSource(request.config),
-    trainerEvents: trainerJobs.map((j) => ({ label: j.label, path: run.trainerJob(j.variant, j.job).events })),
+  return failFastOnBadInput(async () => {
+    const { trainerJobs, ...rest } = request;
+    const run = new RunLayout(request.config.outputDir, request.config.name);
+    // Written by the training stages, read back here.
+    const labeled = await prepareLabeledSet(request.config);
+    return writeRunReport({
+      ...rest,
+      files: run.report,
+      poolPerSource: await poolPerSource(request.config),
+      trainerEvents: trainerJobs.map((j) => ({ label: j.label, path: run.trainerJob(j.variant, j.job).events })),
+      target: { classes: labeled.classes, classesFile: labeled.classesFile, trainPerLabel: labeled.perLabel, testPerLabel: labeled.test.perLabel },
+    });
   });
 }
 
 /** The experiment's results table (results.md, results.json) under `<run>/experiment`. */
 export async function writeExperiment(input: Omit<ExperimentReportInput, 'files'>): Promise<{ markdown: string; json: string; table: string }> {
-  return writeExperimentReport({ ...input, files: new RunLayout(input.config.outputDir, input.config.name).experiment });
+  return failFastOnBadInput(() => writeExperimentReport({ ...input, files: new RunLayout(input.config.outputDir, input.config.name).experiment }));
 }

@@ -33,7 +33,7 @@ export async function runTrainer(task: TrainerTask): Promise<TrainerResult> {
   });
 }
 
-/** The target's labeled train set with `labelsPerClass` applied, as trainer-readable shards. */
+/** The target's labeled train set with `labelsPerClass` applied, and its test set, as trainer-readable shards with the run's class indices. */
 export async function prepareLabeledTarget(config: RunConfig): Promise<LabeledSet> {
   return failFastOnBadInput(() => prepareLabeledSet(config));
 }

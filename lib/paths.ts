@@ -21,8 +21,8 @@ export function moduleArgs(module: string): string[] {
 }
 
 /** Where data, LanceDB tables and run outputs go unless a config names absolute paths or URIs. */
-export function dataDir(): string {
-  return resolve(process.env.SEPT_DATA_DIR ?? join(projectRoot, 'data'));
+export function dataDir(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.SEPT_DATA_DIR ?? join(projectRoot, 'data'));
 }
 
 /** Resolves a config path: URIs (s3://…) and absolute paths as given, others under dataDir(). */

@@ -1,5 +1,7 @@
 // Where every file of a run lives: the one place that turns a run's output folder and name into
-// locations. Object storage (an s3:// outputDir) and confinement to allowed roots belong here too.
+// locations (lib/storage/location.ts): local paths, or `s3://` objects when outputDir is a bucket.
+// A trainer reads and writes local files: with a bucket, each job runs in the same layout under the
+// worker's scratch folder, and its files go up to the bucket as they are written (lib/trainer/job.ts).
 //
 //   <outputDir>/                           several runs share it; mirror keys are relative to it
 //     <run>/
@@ -16,6 +18,9 @@
 //         sample.jsonl                     its manifest
 //         shards/subset-000000.tar …
 //       target/train[-<n>-per-class]/      the labeled target train set: shard-000000.tar …, index.json
+//       target/test/                       the labeled target test set, alike
+//       target/classes.json                the target's class indices, one mapping for train and test
+//                                          (in a bucket, a split's index.json is written last: it marks the split complete)
 //       train/<variant>/<job>/             one trainer job (variant `main`, or an experiment arm)
 //         <stage>.config.json              its trainer configuration
 //         events.jsonl                     every trainer event of every attempt
@@ -24,8 +29,10 @@
 //       report.md, report.html             the run report
 //       figures/                           the report's figures
 //       experiment/results.md, results.json
+import { createHash } from 'node:crypto';
 import { isAbsolute, join, relative, sep } from 'node:path';
-import { resolveDataPath } from './paths';
+import { isObjectUri } from './object-store';
+import { locationIn, outputLocation, scratchDir } from './storage/location';
 
 const TRAIN = 'train';
 
@@ -33,18 +40,18 @@ const TRAIN = 'train';
 export function selectionFiles(dir: string) {
   return {
     dir,
-    targets: join(dir, 'targets.jsonl'),
-    poolShards: join(dir, 'pool-shards.json'),
-    manifest: join(dir, 'subset.jsonl'),
-    stats: join(dir, 'stats.json'),
-    contactSheet: join(dir, 'contact-sheet.png'),
-    shards: join(dir, 'shards'),
+    targets: locationIn(dir, 'targets.jsonl'),
+    poolShards: locationIn(dir, 'pool-shards.json'),
+    manifest: locationIn(dir, 'subset.jsonl'),
+    stats: locationIn(dir, 'stats.json'),
+    contactSheet: locationIn(dir, 'contact-sheet.png'),
+    shards: locationIn(dir, 'shards'),
   };
 }
 export type SelectionFiles = ReturnType<typeof selectionFiles>;
 
+/** A trainer job's folder: where the trainer runs, its `output_dir`; or where its files are kept. */
 export interface TrainerJobFiles {
-  /** The trainer's `output_dir`. */
   dir: string;
   /** The trainer's `checkpoint_dir`. */
   checkpoints: string;
@@ -60,6 +67,11 @@ export interface ReportFiles {
   figures: string;
 }
 
+function trainerJobFiles(runDir: string, variant: string, job: string): TrainerJobFiles {
+  const dir = locationIn(runDir, TRAIN, variant, job);
+  return { dir, checkpoints: locationIn(dir, 'checkpoints'), events: locationIn(dir, 'events.jsonl'), config: (stage) => locationIn(dir, `${stage}.config.json`) };
+}
+
 /** The locations of one run, named by what they hold. */
 export class RunLayout {
   /** `<outputDir>/<run>`: everything the run writes is under it. */
@@ -70,60 +82,96 @@ export class RunLayout {
     outputDir: string,
     readonly run: string,
   ) {
-    this.outputRoot = resolveDataPath(outputDir);
-    this.dir = join(this.outputRoot, run);
+    this.outputRoot = outputLocation(outputDir);
+    this.dir = locationIn(this.outputRoot, run);
+  }
+
+  /** Whether the run's files are objects in a bucket. */
+  get inBucket(): boolean {
+    return isObjectUri(this.outputRoot);
+  }
+
+  /**
+   * Where this machine keeps the run's trainer files: the output folder itself, or for a bucket the
+   * same layout in this worker's scratch folder, one folder per output prefix.
+   */
+  private get localRoot(): string {
+    if (!this.inBucket) return this.outputRoot;
+    return join(scratchDir(), 'outputs', createHash('sha256').update(this.outputRoot).digest('hex').slice(0, 16));
   }
 
   stageRecord(stage: string): string {
-    return join(this.dir, 'stages', `${stage}.json`);
+    return locationIn(this.dir, 'stages', `${stage}.json`);
   }
 
   get poolShardPlan(): string {
-    return join(this.dir, 'embed-shards.jsonl');
+    return locationIn(this.dir, 'embed-shards.jsonl');
   }
 
   get selection(): SelectionFiles {
-    return selectionFiles(join(this.dir, 'selection'));
+    return selectionFiles(locationIn(this.dir, 'selection'));
   }
 
   poolSample(name: string): { manifest: string; shards: string } {
-    const dir = join(this.dir, 'samples', name);
-    return { manifest: join(dir, 'sample.jsonl'), shards: join(dir, 'shards') };
+    const dir = locationIn(this.dir, 'samples', name);
+    return { manifest: locationIn(dir, 'sample.jsonl'), shards: locationIn(dir, 'shards') };
   }
 
   /** The labeled target train set's folder, one per `labelsPerClass`. */
   labeledTarget(perClass: number | undefined): string {
-    return join(this.dir, 'target', perClass ? `train-${perClass}-per-class` : 'train');
+    return locationIn(this.dir, 'target', perClass ? `train-${perClass}-per-class` : 'train');
   }
 
+  /** The labeled target test set's folder. */
+  get labeledTargetTest(): string {
+    return locationIn(this.dir, 'target', 'test');
+  }
+
+  /** The target's class indices (lib/target/classes.ts), beside the labeled sets that use them. */
+  get targetClasses(): string {
+    return locationIn(this.dir, 'target', 'classes.json');
+  }
+
+  /** Where a trainer job's files are kept. */
   trainerJob(variant: string, job: string): TrainerJobFiles {
-    const dir = join(this.dir, TRAIN, variant, job);
-    return { dir, checkpoints: join(dir, 'checkpoints'), events: join(dir, 'events.jsonl'), config: (stage) => join(dir, `${stage}.config.json`) };
+    return trainerJobFiles(this.dir, variant, job);
+  }
+
+  /** Where a trainer job runs on this machine: its own folder, or for a bucket its scratch copy (localRoot). */
+  localTrainerJob(variant: string, job: string): TrainerJobFiles {
+    return this.inBucket ? trainerJobFiles(join(this.localRoot, this.run), variant, job) : this.trainerJob(variant, job);
   }
 
   get report(): ReportFiles {
-    return { markdown: join(this.dir, 'report.md'), html: join(this.dir, 'report.html'), figures: join(this.dir, 'figures') };
+    return { markdown: locationIn(this.dir, 'report.md'), html: locationIn(this.dir, 'report.html'), figures: locationIn(this.dir, 'figures') };
   }
 
   get experiment(): { markdown: string; json: string } {
-    const dir = join(this.dir, 'experiment');
-    return { markdown: join(dir, 'results.md'), json: join(dir, 'results.json') };
+    const dir = locationIn(this.dir, 'experiment');
+    return { markdown: locationIn(dir, 'results.md'), json: locationIn(dir, 'results.json') };
   }
 
   /**
    * A file's key: its `/`-separated path under the output folder (`<run>/train/…`), the same on every
-   * machine, as the checkpoint mirror stores it. A path written on another machine (another data
-   * dir) is recognized by this run's trainer folder; undefined for anything else.
+   * machine, as the checkpoint mirror stores it; for a bucket, also an object's under its prefix. A
+   * path written on another machine (another data dir) is recognized by this run's trainer folder;
+   * undefined for anything else.
    */
   keyOf(path: string): string | undefined {
-    const rel = relative(this.outputRoot, path);
+    if (isObjectUri(path)) return path.startsWith(`${this.outputRoot}/`) ? path.slice(this.outputRoot.length + 1) : undefined;
+    const rel = relative(this.localRoot, path);
     if (rel && !rel.startsWith('..') && !isAbsolute(rel)) return rel.split(sep).join('/');
     const at = path.lastIndexOf(`${sep}${this.run}${sep}${TRAIN}${sep}`);
     return at >= 0 ? path.slice(at + 1).split(sep).join('/') : undefined;
   }
 
-  /** The file of a key on this machine. */
+  /** The file of a key on this machine (localRoot). */
   fileOf(key: string): string {
-    return join(this.outputRoot, ...key.split('/'));
+    return join(this.localRoot, ...key.split('/'));
+  }
+
+  /** Where the file of a key is kept: under the output folder or prefix. */
+  locationOf(key: string): string {
+    return locationIn(this.outputRoot, ...key.split('/'));
   }
 }

@@ -12,6 +12,9 @@ const runName = z
   .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lowercase letters, digits, ".", "_" and "-", at most 63 characters');
 
 /** A required field's message when it is absent, saying what to give. */
+/** `s3://bucket` or `s3://bucket/prefix`. */
+const S3_PREFIX = /^s3:\/\/[^/\s]+(\/\S*)?$/i;
+
 const ifMissing = (message: string) => ({ error: (issue: { input?: unknown }) => (issue.input === undefined ? `missing: ${message}` : undefined) });
 
 /** How to ask for the demo, for the messages of the fields it fills in. */
@@ -74,7 +77,10 @@ const target = z.preprocess(
       preset: z.enum(DEMO_DATASETS).optional().describe('a demo target task: train and test default to that dataset\'s demo splits'),
       train: sourceSpec
         .prefault({ kind: 'demo', dataset: 'mnist', split: 'train' })
-        .describe("labeled train source (a WebDataset sample's json `label`, a class subfolder, a manifest's `label`): these instances retrieve the subset and fine-tune the model"),
+        .describe(
+          "labeled train source (a class subfolder, a manifest's `label`, a WebDataset sample's `.cls` or json `label`): these instances retrieve the subset and fine-tune the model. " +
+            'Integer labels are the class indices; otherwise the sorted class names are numbered from 0 (as torchvision ImageFolder), once per run, recorded in <outputDir>/<name>/target/classes.json',
+        ),
       test: sourceSpec
         .prefault({ kind: 'demo', dataset: 'mnist', split: 'test' })
         .describe('labeled test source: top-1 is measured on it, the leakage guard protects it, and it never enters the subset'),
@@ -153,9 +159,9 @@ const trainer = z
     checkpointEverySteps: z.number().int().positive().default(200).describe('the trainer writes a checkpoint every this many steps'),
     checkpointUri: z
       .string()
-      .regex(/^s3:\/\/[^/\s]+(\/\S*)?$/i, 'an s3://bucket/prefix URI')
+      .regex(S3_PREFIX, 'an s3://bucket/prefix URI')
       .optional()
-      .describe('s3://bucket/prefix: every GPU worker mirrors trainer checkpoints and final artifacts there, so any worker resumes another\'s work; endpoint and credentials from the AWS_* variables'),
+      .describe('s3://bucket/prefix: every GPU worker mirrors trainer checkpoints and final artifacts there, so any worker resumes another\'s work; endpoint and credentials from the AWS_* variables. Not needed when outputDir is a bucket: checkpoints are kept under it'),
   })
   .strict()
   .describe('the trainer process that pre-trains, fine-tunes and evaluates on sept-gpu workers (trainer/PROTOCOL.md)');
@@ -183,10 +189,18 @@ const encoderTraining = z
   .strict()
   .describe('stage 0, when encoder.model is absent: the retrieval encoder is trained self-supervised on a random pool sample, then exported to ONNX');
 
+/** Fine-tuning's batch size where a run sets none and the labeled train set is larger. */
+export const FINETUNE_BATCH_SIZE = 64;
+
 const finetune = z
   .object({
     epochs: z.number().int().positive().default(30).describe('passes over the labeled target train set'),
-    batchSize: z.number().int().positive().default(64).describe('images per step'),
+    batchSize: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(`images per step; default ${FINETUNE_BATCH_SIZE}, or every labeled train image where the target has fewer (a few-shot target); a value larger than the labeled train set fails the run at its first step`),
     lr: z.number().positive().default(1e-3).describe('learning rate'),
     seed: z.number().int().nonnegative().default(0).describe('seeds the linear head, data order and augmentation'),
   })
@@ -261,7 +275,15 @@ export const runConfigFields = z
     pretrain: pretrain.prefault({}),
     finetune: finetune.prefault({}),
     trainer: trainer.prefault({}),
-    outputDir: z.string().min(1).default('runs').describe('run outputs go to <outputDir>/<name>; relative to SEPT_DATA_DIR'),
+    outputDir: z
+      .string()
+      .min(1)
+      // Anything else that looks like a URI would become a local folder named after its scheme.
+      .refine((p) => S3_PREFIX.test(p) || !/^([a-z][a-z0-9+.-]*:\/\/|s3:)/i.test(p), 'a path, or an s3://bucket/prefix URI')
+      .default('runs')
+      .describe(
+        "run outputs go to <outputDir>/<name>: a path (relative to SEPT_DATA_DIR), or s3://bucket/prefix, which then holds every artifact of the run (endpoint and credentials from the AWS_* variables; workers keep only a bounded cache, SEPT_CACHE_DIR, and stage the trainer's shards there)",
+      ),
   })
   .strict();
 

@@ -19,16 +19,18 @@ const webdatasetSource = z
     name: z.string().regex(/^[\w.-]+$/).optional().describe('source name used in sample ids (default: folder name)'),
     shards: z
       .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
-      .describe('a folder of .tar/.tar.gz shards, a glob such as data/pool-{000..099}.tar or data/*.tar, or a list of paths'),
+      .describe(
+        'a folder of .tar/.tar.gz shards, a glob such as data/pool-{000..099}.tar or data/*.tar, the same in a bucket (s3://bucket/prefix/pool-{00000..09999}.tar, s3://bucket/prefix/*.tar, s3://bucket/prefix/), or a list of these; objects are listed once (ListObjectsV2) and streamed',
+      ),
   })
   .strict()
-  .describe('WebDataset shards (.tar or .tar.gz): `<key>.png|jpg|jpeg|webp` plus `<key>.json` with at least {"id", "label"}');
+  .describe('WebDataset shards (.tar or .tar.gz): `<key>.png|jpg|jpeg|webp`, labeled by `<key>.cls` (text: a class index or name) or else by the "label" of `<key>.json`');
 
 const folderSource = z
   .object({
     kind: z.literal('folder'),
     name: z.string().regex(/^[\w.-]+$/).optional().describe('source name used in sample ids (default: the folder\'s name)'),
-    path: z.string().min(1).describe('image folder, read recursively (jpg, png, webp); one subfolder per class for labeled sets'),
+    path: z.string().min(1).describe('image folder or s3://bucket/prefix, read recursively (jpg, png, webp); one subfolder per class for labeled sets'),
     shardSize: z.number().int().positive().default(1000).describe('images per shard (sorted by path)'),
   })
   .strict()
@@ -38,7 +40,10 @@ const manifestSource = z
   .object({
     kind: z.literal('manifest'),
     name: z.string().regex(/^[\w.-]+$/).optional().describe('source name used in sample ids (default: the file\'s name without .jsonl)'),
-    path: z.string().min(1).describe('JSONL file, one {"id", "uri", "label"?} per line; uri absolute, file://, or relative to the manifest'),
+    path: z
+      .string()
+      .min(1)
+      .describe('JSONL file, local or s3://bucket/key, one {"id", "uri", "label"?} per line; uri an s3:// object, absolute, file://, or relative to the manifest (a key next to it, for a manifest in a bucket)'),
     shardSize: z.number().int().positive().default(1000).describe('manifest lines per shard'),
   })
   .strict()

@@ -1,5 +1,6 @@
 import { encoderIdOf } from '../encoder/encoder-id';
-import { type EncoderConfig, encoderSpecOf } from '../encoder/spec';
+import { localEncoderSpec } from '../encoder/model-file';
+import type { EncoderConfig } from '../encoder/spec';
 import { openStore } from '../vectors/connect';
 import { ensureEncoderTables } from '../vectors/tables';
 import { Embedder } from './embedder';
@@ -10,7 +11,7 @@ import type { VectorDestination } from './destination';
  * input, yields vectors), fixes its id, and creates its tables in the store.
  */
 export async function prepareVectorDestination(encoder: EncoderConfig, store: string): Promise<VectorDestination> {
-  const spec = encoderSpecOf(encoder);
+  const spec = await localEncoderSpec(encoder);
   const encoderId = await encoderIdOf(spec);
   const { dims } = await Embedder.of(spec).ready;
   await ensureEncoderTables(await openStore(store), encoderId, dims);

@@ -17,7 +17,8 @@ export interface ShardGrouping {
  */
 export async function groupShards(shards: ShardRef[], grouping: ShardGrouping): Promise<ShardRef[][]> {
   const perGroup = Math.max(1, Math.ceil(shards.length / grouping.window));
-  const bytes = await Promise.all(shards.map(async (s) => (s.format === 'manifest' ? Infinity : (await stat(s.path)).size)));
+  // Plans written before shard sizes were listed name local tars only.
+  const bytes = await Promise.all(shards.map(async (s) => (s.format === 'manifest' ? Infinity : (s.bytes ?? (await stat(s.path)).size))));
   const groups: ShardRef[][] = [];
   let group: ShardRef[] = [];
   let groupBytes = 0;

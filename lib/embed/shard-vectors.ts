@@ -61,7 +61,7 @@ export async function embedShardImages(ref: ShardRef, spec: EncoderSpec, onBatch
   if (ids.length > 0) await submit();
   await Promise.all(inFlight);
 
-  const out: ShardVectors = { shardId: ref.id, samples, ids: [], vectors: new Float32Array(batches.reduce((n, b) => n + b.result!.embedded.length, 0) * dims), quarantined: [] };
+  const out: ShardVectors = { shardId: ref.id, version: ref.version ?? '', format: ref.format ?? 'webdataset', samples, ids: [], vectors: new Float32Array(batches.reduce((n, b) => n + b.result!.embedded.length, 0) * dims), quarantined: [] };
   for (const batch of batches) {
     const { vectors, embedded, bad } = batch.result!;
     out.vectors.set(vectors, out.ids.length * dims);

@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { z } from 'zod';
 import { MODEL_SETTINGS, type ModelSetting } from '../config/schema';
 import { ConfigError } from '../config/validate';
 import { resolveDataPath } from '../paths';
+import { locationIn, readLocationText } from '../storage/location';
 import { EncoderError } from './errors';
 import type { EncoderConfig } from './spec';
 
@@ -24,17 +24,13 @@ type ModelSettings = Pick<EncoderConfig, ModelSetting>;
 /** The encoder settings that an exported model fixes; thread and batch settings stay the run's. */
 export type ExportedEncoder = Pick<EncoderConfig, 'model'> & ModelSettings;
 
-const specPathOf = (modelPath: string) => join(dirname(modelPath), 'encoder.json');
+/** Beside the model, on disk or in a bucket. */
+const specPathOf = (modelPath: string) => locationIn(dirname(modelPath), 'encoder.json');
 
 /** The settings of the export spec at `path`, under the run configuration's names; undefined when there is no such file. */
 async function readExportSpec(path: string): Promise<ModelSettings | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const text = await readLocationText(path);
+  if (text === undefined) return undefined;
   const spec = exportSpec.safeParse(JSON.parse(text));
   if (!spec.success) throw new Error(`not an export spec: ${spec.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const s = spec.data;

@@ -2,9 +2,12 @@ import type { RunConfig } from '../config/schema';
 import type { SourceSpec } from '../config/sources';
 import { ConfigError } from '../config/validate';
 import { prepareVectorDestination } from '../embed/prepare';
+import { isObjectUri, ObjectStore, ObjectStoreError } from '../object-store';
 import { listTargetInstances } from '../selection/target-set';
 import { listShards } from '../sources/list-shards';
 import type { ShardRef } from '../sources/shard-ref';
+import { outputLocation } from '../storage/location';
+import { targetClasses } from '../target/classes';
 
 /** A setting's problem, named by its path in the run configuration. */
 const invalid = (path: string, message: string) => new ConfigError([`${path}: ${message}`]);
@@ -14,10 +17,24 @@ async function shardsOf(path: string, spec: SourceSpec): Promise<ShardRef[]> {
   try {
     shards = await listShards(spec);
   } catch (err) {
+    // A store that does not answer right now may answer the retry; one that refuses will not.
+    if (err instanceof ObjectStoreError && err.retryable) throw err;
     throw invalid(path, (err as Error).message);
   }
   if (shards.length === 0) throw invalid(path, 'lists no shards');
   return shards;
+}
+
+/** A bucket prefix as outputDir is listed once: a missing bucket or refused credentials fail now, in the store's own words. */
+async function checkOutputBucket(outputDir: string): Promise<void> {
+  const location = outputLocation(outputDir);
+  if (!isObjectUri(location)) return;
+  try {
+    for await (const _ of new ObjectStore(location).listObjects('', { pageSize: 1 })) break;
+  } catch (err) {
+    if (err instanceof ObjectStoreError && !err.retryable) throw invalid('outputDir', err.message);
+    throw err;
+  }
 }
 
 /**
@@ -25,6 +42,7 @@ async function shardsOf(path: string, spec: SourceSpec): Promise<ShardRef[]> {
  * unusable target fails the run in seconds, naming the setting, before hours of work start.
  */
 export async function checkRunInputs(config: RunConfig): Promise<{ poolShards: number; targetTrain: number; targetTest: number }> {
+  await checkOutputBucket(config.outputDir);
   let poolShards = 0;
   for (const [i, spec] of config.pool.sources.entries()) poolShards += (await shardsOf(`pool.sources[${i}]`, spec)).length;
   await shardsOf('target.train', config.target.train);
@@ -35,9 +53,14 @@ export async function checkRunInputs(config: RunConfig): Promise<{ poolShards: n
   const test = targets.filter((t) => t.split === 'test');
   if (train.length === 0) throw invalid('target.train', 'holds no images: the target task needs labeled train images');
   if (test.length === 0) throw invalid('target.test', 'holds no images: the target task needs labeled test images');
-  const testLabels = new Set(test.map((t) => t.label));
-  const missing = [...new Set(train.map((t) => t.label))].filter((l) => !testLabels.has(l));
-  if (missing.length > 0) throw invalid('target.test', `has no image of class ${missing.join(', ')}, which target.train has: the test set cannot measure those classes`);
+  targetClasses(targets);
+  // The trainer drops each epoch's last incomplete batch: one larger than the labeled set never forms.
+  const labeled = train.filter((t) => t.label !== undefined).length;
+  const { batchSize } = config.finetune;
+  if (batchSize !== undefined && batchSize > labeled) {
+    const perClass = config.target.labelsPerClass ? ` (target.labelsPerClass: ${config.target.labelsPerClass})` : '';
+    throw invalid('finetune.batchSize', `${batchSize} is larger than the ${labeled} labeled images of target.train${perClass}: lower it, or leave it out to fine-tune on at most that many per step`);
+  }
 
   // A configured encoder is loaded once here, so a file that is not an ONNX image encoder fails now.
   if (config.encoder.model) await prepareVectorDestination(config.encoder, config.store.uri);

@@ -1,4 +1,4 @@
-import type { RunConfig } from '../config/schema';
+import { FINETUNE_BATCH_SIZE, type RunConfig } from '../config/schema';
 
 /**
  * What each reusable stage's result depends on. A run started again under the same name reuses a
@@ -35,5 +35,13 @@ export const selectStageInputs = (c: RunConfig, embed: EmbeddedPool) => ({
 /** Stage 3, self-supervised pre-training on the selected subset. */
 export const pretrainStageInputs = (c: RunConfig, selectKey: string) => ({ select: selectKey, pretrain: c.pretrain, image: imageSettings(c), trainer: c.trainer.command ?? null });
 
-/** Stage 4, fine-tuning and evaluation on the labeled target. */
-export const finetuneStageInputs = (c: RunConfig, pretrainKey: string) => ({ pretrain: pretrainKey, finetune: c.finetune, target: c.target });
+/**
+ * Stage 4, fine-tuning and evaluation on the labeled target. An unset batch size keys as its
+ * default: the two train alike wherever the explicit default can run (a smaller target fails it at
+ * the first step), and runs recorded while the default was written out keep their records.
+ */
+export const finetuneStageInputs = (c: RunConfig, pretrainKey: string) => ({
+  pretrain: pretrainKey,
+  finetune: { ...c.finetune, batchSize: c.finetune.batchSize ?? FINETUNE_BATCH_SIZE },
+  target: c.target,
+});

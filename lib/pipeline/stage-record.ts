@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { RunConfig } from '../config/schema';
-import { writeFileAtomic } from '../files/atomic-write';
 import { RunLayout } from '../run-layout';
+import { readLocationText, writeLocation } from '../storage/location';
 
 /**
  * A completed pipeline stage: its result and the key of the inputs it was computed from. A run
@@ -30,17 +29,14 @@ export const stageKey = (inputs: unknown) => createHash('sha256').update(canonic
 const recordPath = (config: RunConfig, stage: string) => new RunLayout(config.outputDir, config.name).stageRecord(stage);
 
 export async function readStageRecord<T>(config: RunConfig, stage: string, key: string): Promise<T | undefined> {
-  try {
-    const record = JSON.parse(await readFile(recordPath(config, stage), 'utf8')) as StageRecord<T>;
-    return record.key === key ? record.result : undefined;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const text = await readLocationText(recordPath(config, stage));
+  if (text === undefined) return undefined;
+  const record = JSON.parse(text) as StageRecord<T>;
+  return record.key === key ? record.result : undefined;
 }
 
-/** A record is either complete or absent. */
+/** A record is either complete or absent: written whole under its name, a local file by rename, an object by one PUT. */
 export async function writeStageRecord<T>(config: RunConfig, stage: string, key: string, result: T): Promise<void> {
   const record: StageRecord<T> = { key, result, completedAt: new Date().toISOString() };
-  await writeFileAtomic(recordPath(config, stage), JSON.stringify(record, null, 2));
+  await writeLocation(recordPath(config, stage), JSON.stringify(record, null, 2));
 }

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readLocationText } from '../storage/location';
 
 export interface LossPoint {
   step: number;
@@ -51,10 +51,6 @@ export function lossCurve(jsonl: string): LossPoint[] {
 
 /** A job that never started has no events file: its curve is empty, not an error. */
 export async function readLossCurve(path: string): Promise<LossPoint[]> {
-  try {
-    return lossCurve(await readFile(path, 'utf8'));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
+  const events = await readLocationText(path);
+  return events === undefined ? [] : lossCurve(events);
 }

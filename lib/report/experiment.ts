@@ -1,4 +1,4 @@
-import { writeFileAtomic } from '../files/atomic-write';
+import { writeLocation } from '../storage/location';
 import { type Block, type Inline, markdownTable, renderMarkdown } from './document';
 import { NA, count, duration, percent, percentPoints, share, timestamp } from '../format';
 import { byName } from './order';
@@ -151,7 +151,7 @@ export async function writeExperimentReport(input: ExperimentReportInput): Promi
     { kind: 'heading', level: 2, text: 'Configuration' },
     { kind: 'code', language: 'json', text: JSON.stringify(input.config, null, 2) },
   ];
-  await writeFileAtomic(json, `${JSON.stringify(results, null, 2)}\n`);
-  await writeFileAtomic(markdown, renderMarkdown(blocks));
+  await writeLocation(json, `${JSON.stringify(results, null, 2)}\n`);
+  await writeLocation(markdown, renderMarkdown(blocks));
   return { markdown, json, table };
 }

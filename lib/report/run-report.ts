@@ -1,13 +1,13 @@
-import { existsSync } from 'node:fs';
-import { dirname, join, posix, relative, sep } from 'node:path';
+import { dirname, posix } from 'node:path';
 import { histogram, lineChart } from './charts';
 import { compositionChart, sourceShares } from './composition';
 import { type Block, type Inline, renderHtml, renderMarkdown } from './document';
 import { readLossCurve } from './events';
-import { copyFileAtomic, writeFileAtomic } from '../files/atomic-write';
 import { NA, count, duration, fixed, percent, share, timestamp } from '../format';
 import { byName } from './order';
 import { PIPELINE_STAGES } from '../pipeline/stages';
+import { copyLocation, locationExists, locationIn, relativeLink, writeLocation } from '../storage/location';
+import type { TargetClasses } from '../target/classes';
 import type { RunReportFiles, RunReportInput } from './types';
 
 /** The accuracies every run reports, in the order people read them. */
@@ -71,6 +71,33 @@ function stageTable(input: RunReportInput): Block {
     }),
     numeric: [false, false, true, false, false],
   };
+}
+
+const CLASS_RULES: Record<TargetClasses['rule'], string> = {
+  'integer-labels': 'the integer labels themselves',
+  'sorted-names': 'class names in sorted order, numbered from 0 (as torchvision ImageFolder)',
+};
+
+function targetBlocks({ target }: RunReportInput): Block[] {
+  const { classes, trainPerLabel, testPerLabel } = target;
+  const byIndex = Object.entries(classes.classToIndex).sort(([, a], [, b]) => a - b);
+  return [
+    { kind: 'heading', level: 2, text: 'Target classes' },
+    {
+      kind: 'facts',
+      rows: [
+        ['classes', `${count(byIndex.length)} (the trainer's class count: ${count(classes.numClasses)})`],
+        ['class indices', CLASS_RULES[classes.rule]],
+        ['recorded in', { code: target.classesFile }],
+      ],
+    },
+    {
+      kind: 'table',
+      head: ['class index', 'class', 'labeled train images', 'test images'],
+      rows: byIndex.map(([name, index]) => [String(index), name, count(trainPerLabel[name] ?? 0), count(testPerLabel[name] ?? 0)]),
+      numeric: [true, false, true, true],
+    },
+  ];
 }
 
 function embedBlocks(input: RunReportInput): Block[] {
@@ -150,7 +177,7 @@ function subsetBlocks(input: RunReportInput, figures: { composition: Figure; dis
 export async function writeRunReport(input: RunReportInput): Promise<RunReportFiles> {
   const { markdown, html, figures: figuresDir } = input.files;
   // Figures are linked relative to the report, so a copied run folder reads the same.
-  const linkOf = (file: string) => posix.join(relative(dirname(markdown), figuresDir).split(sep).join('/'), file);
+  const linkOf = (file: string) => posix.join(relativeLink(dirname(markdown), figuresDir), file);
   const { stats } = input.selection;
 
   const composition: Figure = {
@@ -173,14 +200,14 @@ export async function writeRunReport(input: RunReportInput): Promise<RunReportFi
   const svgs = [composition, distances, ...losses];
   const written: string[] = [];
   for (const f of svgs) {
-    const path = join(figuresDir, f.file);
-    await writeFileAtomic(path, f.svg);
+    const path = locationIn(figuresDir, f.file);
+    await writeLocation(path, f.svg);
     written.push(path);
   }
   let contactSheet: string | undefined;
-  if (input.selection.contactSheet && existsSync(input.selection.contactSheet)) {
-    const path = join(figuresDir, 'contact-sheet.png');
-    await copyFileAtomic(input.selection.contactSheet, path);
+  if (input.selection.contactSheet && (await locationExists(input.selection.contactSheet))) {
+    const path = locationIn(figuresDir, 'contact-sheet.png');
+    await copyLocation(input.selection.contactSheet, path);
     written.push(path);
     contactSheet = linkOf('contact-sheet.png');
   }
@@ -211,6 +238,7 @@ export async function writeRunReport(input: RunReportInput): Promise<RunReportFi
         ['origin', input.encoder.trainedInRun ? 'trained in this run (self-supervised, on a random pool sample)' : 'configured'],
       ],
     },
+    ...targetBlocks(input),
     ...embedBlocks(input),
     ...subsetBlocks(input, { composition, distances, contactSheet }, linkOf),
     { kind: 'heading', level: 2, text: 'Training' },
@@ -221,7 +249,7 @@ export async function writeRunReport(input: RunReportInput): Promise<RunReportFi
     { kind: 'code', language: 'json', text: JSON.stringify(input.config, null, 2) },
   ];
 
-  await writeFileAtomic(markdown, renderMarkdown(blocks));
-  await writeFileAtomic(html, renderHtml(title, blocks));
+  await writeLocation(markdown, renderMarkdown(blocks));
+  await writeLocation(html, renderHtml(title, blocks));
   return { markdown, html, figures: written };
 }

@@ -2,6 +2,7 @@ import type { RunConfig } from '../config/schema';
 import type { PipelineStage, StageTiming } from '../pipeline/stages';
 import type { ReportFiles } from '../run-layout';
 import type { SelectionStats } from '../selection/stats';
+import type { TargetClasses } from '../target/classes';
 
 /** One trainer job's event log (trainer/PROTOCOL.md events, one JSON object per line, each with `at` ms and `attempt`). */
 export interface TrainerEventsFile {
@@ -28,6 +29,8 @@ export interface RunReportInput {
   /** top1 (fine-tuned), knn_top1 and linear_probe_top1 (frozen pre-trained encoder). */
   metrics: Record<string, number | null>;
   trainerEvents: TrainerEventsFile[];
+  /** The labeled target: its class indices (recorded in `classesFile`), and images per class of its labeled train and test sets. */
+  target: { classes: TargetClasses; classesFile: string; trainPerLabel: Record<string, number>; testPerLabel: Record<string, number> };
 }
 
 export interface RunReportFiles {

@@ -1,6 +1,6 @@
 import sharp, { type OverlayOptions } from 'sharp';
-import { produceFileAtomic } from '../files/atomic-write';
 import type { ShardRef } from '../sources/shard-ref';
+import { writeLocation } from '../storage/location';
 import type { TargetInstance } from './target-set';
 import { sourceSamples } from '../sources/samples';
 
@@ -57,6 +57,5 @@ export async function writeContactSheet(
   }
   const width = GAP + TILE + DIVIDER + columns * (TILE + GAP);
   const height = GAP + rows.length * (TILE + GAP);
-  // png() fixes the format: sharp would otherwise guess it from the temporary name's extension.
-  await produceFileAtomic(path, (temp) => sharp({ create: { width, height, channels: 3, background: '#fff' } }).composite(layers).png().toFile(temp));
+  await writeLocation(path, await sharp({ create: { width, height, channels: 3, background: '#fff' } }).composite(layers).png().toBuffer());
 }

@@ -1,9 +1,9 @@
 import type { RunConfig } from '../config/schema';
 import type { SourceSpec } from '../config/sources';
-import { writeFileAtomic } from '../files/atomic-write';
 import { selectionFiles } from '../run-layout';
 import { listShards } from '../sources/list-shards';
 import type { ShardRef } from '../sources/shard-ref';
+import { writeLocation } from '../storage/location';
 import { openVectors, shardFilter, shardsOf } from '../retrieval/vector-store';
 import { openStore } from '../vectors/connect';
 import { leakageExclusions } from './leakage';
@@ -65,14 +65,14 @@ export async function selectFromHits(plan: SelectionPlan, retrieval: RunConfig['
   const manifest = samples.map((s) =>
     JSON.stringify({ id: s.poolId, shard_id: s.shardId, order: s.order, hit_count: s.hitCount, best_rank: s.bestRank, closest_target: s.closestTarget, closest_label: s.closestLabel, distance: s.distance }),
   );
-  await writeFileAtomic(files.manifest, manifest.join('\n') + '\n');
+  await writeLocation(files.manifest, manifest.join('\n') + '\n');
   const stats = selectionStats(selection, {
     policy: retrieval.policy,
     budget: retrieval.policy === 'budget' ? retrieval.budget : undefined,
     path: plan.path,
     leakageSaturated: saturated,
   });
-  await writeFileAtomic(files.stats, JSON.stringify(stats, null, 2) + '\n');
+  await writeLocation(files.stats, JSON.stringify(stats, null, 2) + '\n');
   return stats;
 }
 

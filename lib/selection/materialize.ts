@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import type { RunConfig } from '../config/schema';
 import { selectionFiles } from '../run-layout';
 import { listShards } from '../sources/list-shards';
+import { readExistingText } from '../storage/location';
 import { openStore } from '../vectors/connect';
 import { sqlIn } from '../vectors/tables';
 import { sheetTargets, writeContactSheet } from './contact-sheet';
@@ -27,7 +27,7 @@ export async function materializeSubset(plan: SelectionPlan, config: RunConfig):
   const sheet = config.retrieval.contactSheet;
   if (sheet.targets > 0) {
     const chosen = sheetTargets((await readTargets(plan.workDir)).filter((t) => t.split === 'train'), sheet.targets);
-    const manifest = (await readFile(files.manifest, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; shard_id: string });
+    const manifest = (await readExistingText(files.manifest)).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; shard_id: string });
     const shardOf = new Map(manifest.map((m) => [m.id, m.shard_id]));
     const db = await openStore(plan.store);
     const hits = await readHits(await db.openTable(selectionTables(plan.run).hits), sqlIn('target_id', chosen.map((t) => t.id)));

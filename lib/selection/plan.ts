@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import type { RunConfig } from '../config/schema';
 import { encoderIdOf } from '../encoder/encoder-id';
-import { encoderSpecOf } from '../encoder/spec';
-import { writeFileAtomic } from '../files/atomic-write';
+import { localEncoderSpec } from '../encoder/model-file';
 import { annIndexReady, annParams, type AnnParams } from '../retrieval/ann';
 import { type SearchCost, searchCost } from '../retrieval/cost';
 import { RetrievalInputError } from '../retrieval/errors';
@@ -10,6 +8,8 @@ import { openVectors, shardFilter, vectorDim, vectorsById } from '../retrieval/v
 import { RunLayout, selectionFiles } from '../run-layout';
 import { listAllShards } from '../sources/list-shards';
 import type { ShardRef } from '../sources/shard-ref';
+import { readExistingText, writeLocation } from '../storage/location';
+import { changedSinceCommit } from '../vectors/commit';
 import { openStore } from '../vectors/connect';
 import { validatePolicy } from './policy';
 import { listTargetInstances, type TargetInstance } from './target-set';
@@ -20,10 +20,14 @@ export interface SelectionPlan {
   store: string;
   encoderId: string;
   dim: number;
-  /** The run's selection folder (lib/run-layout.ts): the target list, the pool's shards and every output. */
+  /** The run's selection folder or prefix (lib/run-layout.ts): the target list, the pool's shards and every output. */
   workDir: string;
   targets: { train: number; test: number };
-  /** Target instances without a vector yet: the workflow embeds them, then plans again. */
+  /**
+   * Target instances without a vector of their current content: those without any, and those of
+   * target shards changed since they were embedded (an image replaced in place keeps its id). The
+   * workflow embeds them, then plans again.
+   */
   missingTargetVectors: number;
   poolRows: number;
   /** Whether the vectors table holds rows beyond the pool's (target images embedded alongside). */
@@ -51,12 +55,12 @@ export function searchedTargets(all: TargetInstance[], retrieval: RunConfig['ret
 
 /** Every target instance, train and test: none of them may enter the subset. */
 export async function readTargets(workDir: string): Promise<TargetInstance[]> {
-  const text = await readFile(selectionFiles(workDir).targets, 'utf8');
+  const text = await readExistingText(selectionFiles(workDir).targets);
   return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as TargetInstance);
 }
 
 export async function readPoolShards(workDir: string): Promise<ShardRef[]> {
-  return JSON.parse(await readFile(selectionFiles(workDir).poolShards, 'utf8')) as ShardRef[];
+  return JSON.parse(await readExistingText(selectionFiles(workDir).poolShards)) as ShardRef[];
 }
 
 /**
@@ -66,7 +70,7 @@ export async function readPoolShards(workDir: string): Promise<ShardRef[]> {
  */
 export async function planSelection(config: RunConfig): Promise<SelectionPlan> {
   const r = config.retrieval;
-  const encoderId = await encoderIdOf(encoderSpecOf(config.encoder));
+  const encoderId = await encoderIdOf(await localEncoderSpec(config.encoder));
   const db = await openStore(config.store.uri);
   const table = await openVectors(db, encoderId);
   const dim = await vectorDim(table);
@@ -81,9 +85,10 @@ export async function planSelection(config: RunConfig): Promise<SelectionPlan> {
   if (poolRows === 0) throw new RetrievalInputError(`the pool has no vectors for encoder ${encoderId}: embed it first (sept embed)`);
 
   const { missing } = await vectorsById(table, encoderId, targets.map((t) => t.id), dim);
+  const changed = await changedSinceCommit(db, encoderId, await listAllShards([config.target.train, config.target.test]));
   const files = new RunLayout(config.outputDir, config.name).selection;
-  await writeFileAtomic(files.targets, all.map((t) => JSON.stringify(t)).join('\n') + '\n');
-  await writeFileAtomic(files.poolShards, JSON.stringify(poolShards));
+  await writeLocation(files.targets, all.map((t) => JSON.stringify(t)).join('\n') + '\n');
+  await writeLocation(files.poolShards, JSON.stringify(poolShards));
 
   const ann = annParams(poolRows, dim, r.ann);
   const cost = searchCost({ targets: targets.length, rows: poolRows, dim, targetChunk: r.targetChunk, ann, indexReady: await annIndexReady(table, ann) });
@@ -95,7 +100,7 @@ export async function planSelection(config: RunConfig): Promise<SelectionPlan> {
     dim,
     workDir: files.dir,
     targets: { train, test: targets.length - train },
-    missingTargetVectors: missing.length,
+    missingTargetVectors: missing.length + changed.reduce((n, r) => n + r.samples, 0),
     poolRows,
     tableHasOtherRows: totalRows > poolRows,
     // The index searches the whole pool at once; the exact path fans out over partitions.

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { writeFileAtomic } from '../files/atomic-write';
 import { sourceSamples } from '../sources/samples';
 import type { ShardRef } from '../sources/shard-ref';
+import { writeLocation } from '../storage/location';
 import { sourceOf } from './stats';
 import { writeSubsetShards } from './subset-shards';
 
@@ -42,7 +42,7 @@ export async function writeRandomPoolSample(opts: {
   trim();
 
   const { manifest } = opts.files;
-  await writeFileAtomic(manifest, kept.map((k) => JSON.stringify({ id: k.id, shard_id: k.shardId })).join('\n') + '\n');
+  await writeLocation(manifest, kept.map((k) => JSON.stringify({ id: k.id, shard_id: k.shardId })).join('\n') + '\n');
   const { shards, samples } = await writeSubsetShards(manifest, opts.poolShards, opts.files.shards, opts.shardSize);
   const perSource: Record<string, number> = {};
   for (const k of kept) perSource[sourceOf(k.id)] = (perSource[sourceOf(k.id)] ?? 0) + 1;

@@ -1,6 +1,6 @@
-import { readFile, rm } from 'node:fs/promises';
 import { sourceSamples } from '../sources/samples';
 import type { ShardRef } from '../sources/shard-ref';
+import { deleteFolderLocation, readExistingText } from '../storage/location';
 import { type Sample, webdatasetKey } from '../webdataset/sample';
 import { type ShardSet, writeShardSet } from '../webdataset/writer';
 
@@ -19,16 +19,16 @@ async function* selectedSamples(wanted: Map<string, Set<string>>, poolShards: Sh
 
 /**
  * Copies the selected samples out of their pool shards into subset shards of `shardSize`, bytes as
- * stored (the trainer decodes them as it would the pool). Each sample's json gains its pool id.
+ * stored (the trainer decodes them as it would the pool), in a folder or under a bucket prefix. Each sample's json gains its pool id.
  * Stale shards of an earlier attempt are removed first.
  */
 export async function writeSubsetShards(manifestFile: string, poolShards: ShardRef[], outDir: string, shardSize: number): Promise<ShardSet> {
-  const lines = (await readFile(manifestFile, 'utf8')).split('\n').filter(Boolean);
+  const lines = (await readExistingText(manifestFile)).split('\n').filter(Boolean);
   const wanted = new Map<string, Set<string>>();
   for (const line of lines) {
     const { id, shard_id } = JSON.parse(line) as { id: string; shard_id: string };
     (wanted.get(shard_id) ?? wanted.set(shard_id, new Set()).get(shard_id)!).add(id);
   }
-  await rm(outDir, { recursive: true, force: true });
+  await deleteFolderLocation(outDir);
   return writeShardSet(outDir, 'subset', shardSize, selectedSamples(wanted, poolShards));
 }

@@ -1,18 +1,21 @@
 import { basename, dirname } from 'node:path';
 import type { SourceSpec } from '../config/sources';
 import { demoShards } from '../demo/materialize';
+import { isObjectUri } from '../object-store';
 import { resolveDataPath } from '../paths';
-import { expandShardPattern } from './expand';
+import { listBucketShards } from './bucket-shards';
+import { expandShardPattern, type ShardFile } from './expand';
 import { folderManifest } from './folder';
 import { manifestShards } from './manifest';
 import { type ShardRef, SourceError } from './shard-ref';
+import { localFileVersion } from './source-files';
 
 function shardName(path: string): string {
   return basename(path).replace(/\.(tar|tar\.gz|tgz)$/i, '');
 }
 
-function toRefs(source: string, paths: string[]): ShardRef[] {
-  const refs = paths.map((path) => ({ id: `${source}/${shardName(path)}`, source, path }));
+function toRefs(source: string, files: ShardFile[]): ShardRef[] {
+  const refs = files.map(({ path, bytes, version }) => ({ id: `${source}/${shardName(path)}`, source, path, version, bytes }));
   const seen = new Set<string>();
   for (const ref of refs) {
     if (seen.has(ref.id)) throw new SourceError(`source ${source}: two shards share the id ${ref.id}; give them distinct file names`);
@@ -27,14 +30,14 @@ export async function listShards(spec: SourceSpec): Promise<ShardRef[]> {
     case 'demo': {
       // Demo splits are disjoint; the split joins the id so that train and test shards never collide.
       const paths = await demoShards(spec.dataset, spec.split);
-      return paths.map((path) => ({ id: `${spec.dataset}/${basename(dirname(path))}-${shardName(path)}`, source: spec.dataset, path }));
+      return Promise.all(paths.map(async (path) => ({ id: `${spec.dataset}/${basename(dirname(path))}-${shardName(path)}`, source: spec.dataset, path, ...(await localFileVersion(path)) })));
     }
     case 'webdataset': {
       const patterns = (Array.isArray(spec.shards) ? spec.shards : [spec.shards]).map(resolveDataPath);
-      const paths = (await Promise.all(patterns.map(expandShardPattern))).flat();
-      if (paths.length === 0) throw new SourceError(`webdataset source ${spec.shards}: no .tar or .tar.gz shards found`);
-      const source = spec.name ?? basename(patterns.length === 1 && !/\.(tar|tar\.gz|tgz)$/i.test(patterns[0]) ? patterns[0] : dirname(paths[0]));
-      return toRefs(source, paths);
+      const files = (await Promise.all(patterns.map((p) => (isObjectUri(p) ? listBucketShards(p) : expandShardPattern(p))))).flat();
+      if (files.length === 0) throw new SourceError(`webdataset source ${spec.shards}: no .tar or .tar.gz shards found`);
+      const source = spec.name ?? basename(patterns.length === 1 && !/\.(tar|tar\.gz|tgz)$/i.test(patterns[0]) ? patterns[0] : dirname(files[0].path));
+      return toRefs(source, files);
     }
     case 'folder': {
       const root = resolveDataPath(spec.path);

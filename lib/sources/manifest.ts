@@ -1,13 +1,19 @@
-import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { dirname, isAbsolute, posix, resolve } from 'node:path';
+import { isObjectUri, ObjectStore, type ObjectStoreError } from '../object-store';
 import { type ShardRef, SourceError } from './shard-ref';
+import { readSourceFile } from './source-files';
 
 /** One line of a JSONL manifest: a sample id (unique within the source), where its image is, and an optional label. */
 export interface ManifestEntry {
   id: string;
   uri: string;
   label?: string | number;
+  /**
+   * The image file's version when listed (folder listings write it: `<size>-<mtimeMs>` or an
+   * object's ETag), so that a file replaced in place changes its line and hence its shard's version.
+   */
+  version?: string;
 }
 
 function parseEntry(line: string, where: string): ManifestEntry {
@@ -23,11 +29,30 @@ function parseEntry(line: string, where: string): ManifestEntry {
   return entry as ManifestEntry;
 }
 
-/** Local image path of an entry: absolute, `file://`, or relative to the manifest's folder. */
+/** Where an entry's image is: an `s3://` object, an absolute path, `file://`, or relative to the manifest's folder (or key prefix, for a manifest in a bucket). */
 export function entryPath(manifest: string, uri: string): string {
   if (uri.startsWith('file://')) return new URL(uri).pathname;
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) throw new SourceError(`manifest ${manifest}: only local files are supported, not ${uri}`);
-  return isAbsolute(uri) ? uri : resolve(dirname(manifest), uri);
+  if (isObjectUri(uri)) return uri;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) throw new SourceError(`manifest ${manifest}: images are local files or s3:// objects, not ${uri}`);
+  if (isAbsolute(uri)) return uri;
+  if (!isObjectUri(manifest)) return resolve(dirname(manifest), uri);
+  const { store, key } = ObjectStore.at(manifest);
+  const relative = posix.normalize(posix.join(posix.dirname(key), uri));
+  if (relative.startsWith('../') || relative === '..') throw new SourceError(`manifest ${manifest}: ${uri} leads out of the bucket`);
+  return `s3://${store.bucket}/${relative}`;
+}
+
+/** A manifest shard's content version: a hash of its lines' bytes. */
+const linesVersion = (lines: Buffer) => createHash('sha256').update(lines).digest('hex').slice(0, 32);
+
+/** A manifest, local or in a bucket; absent is a SourceError naming it. */
+async function readManifest(manifest: string, range?: [number, number]): Promise<Buffer> {
+  try {
+    return await readSourceFile(manifest, range && { start: range[0], end: range[1] });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as ObjectStoreError).problem === 'no-such-object') throw new SourceError(`manifest not found: ${manifest}`);
+    throw err;
+  }
 }
 
 /**
@@ -36,12 +61,7 @@ export function entryPath(manifest: string, uri: string): string {
  * same shards.
  */
 export async function manifestShards(source: string, manifest: string, shardSize: number): Promise<ShardRef[]> {
-  let text: Buffer;
-  try {
-    text = await readFile(manifest);
-  } catch {
-    throw new SourceError(`manifest not found: ${manifest}`);
-  }
+  const text = await readManifest(manifest);
   const refs: ShardRef[] = [];
   let start = 0;
   let lines = 0;
@@ -60,7 +80,7 @@ export async function manifestShards(source: string, manifest: string, shardSize
     }
     pos = end;
     if (lines === shardSize || (pos === text.length && lines > 0)) {
-      refs.push({ id: `${source}/${String(refs.length).padStart(6, '0')}`, source, path: manifest, format: 'manifest', range: [start, pos] });
+      refs.push({ id: `${source}/${String(refs.length).padStart(6, '0')}`, source, path: manifest, format: 'manifest', range: [start, pos], version: linesVersion(text.subarray(start, pos)) });
       start = pos;
       lines = 0;
     }
@@ -69,18 +89,16 @@ export async function manifestShards(source: string, manifest: string, shardSize
   return refs;
 }
 
-/** The entries of one manifest shard, in manifest order. */
+/**
+ * The entries of one manifest shard, in manifest order. Its lines must still be those it was
+ * listed with: a manifest (or folder listing) rewritten since then fails the shard rather than
+ * give another shard's samples under its id.
+ */
 export async function* readManifestShard(ref: ShardRef): AsyncGenerator<ManifestEntry> {
-  const [start, end] = ref.range ?? [0, Infinity];
-  let rest = '';
-  let lineNumber = 0;
-  for await (const chunk of createReadStream(ref.path, { start, end: end - 1, encoding: 'utf8' })) {
-    const lines = (rest + (chunk as string)).split('\n');
-    rest = lines.pop()!;
-    for (const line of lines) {
-      lineNumber++;
-      if (line.trim() !== '') yield parseEntry(line, `${ref.path} (shard ${ref.id}) line ${lineNumber}`);
-    }
+  const bytes = await readManifest(ref.path, ref.range);
+  if (ref.version !== undefined && linesVersion(bytes) !== ref.version) {
+    throw new SourceError(`manifest ${ref.path} changed since shard ${ref.id} was listed (lines ${ref.range?.join('-') ?? 'all'} differ): list the source again`);
   }
-  if (rest.trim() !== '') yield parseEntry(rest, `${ref.path} (shard ${ref.id}) line ${lineNumber + 1}`);
+  const lines = bytes.toString('utf8').split('\n');
+  for (const [i, line] of lines.entries()) if (line.trim() !== '') yield parseEntry(line, `${ref.path} (shard ${ref.id}) line ${i + 1}`);
 }

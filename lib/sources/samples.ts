@@ -1,15 +1,16 @@
-import { readFile } from 'node:fs/promises';
+import { ObjectStoreError } from '../object-store';
 import { sniffFormat } from '../preprocess/sniff';
 import { readShard } from '../webdataset/reader';
 import { imageOf, type Sample } from '../webdataset/sample';
 import { entryPath, readManifestShard } from './manifest';
 import type { ShardRef } from './shard-ref';
+import { readSourceFile, streamSourceFile } from './source-files';
 
 /** One sample of any source: a WebDataset tar's, or a manifest line's (folder sources are listed as manifests). */
 export interface SourceSample {
   /** `<source>/<key>`: stable, independent of the run. */
   id: string;
-  /** The manifest line's label, or the `label` of the sample's json member. */
+  /** The manifest line's label; for a tar sample, its `.cls` member (text, trimmed: the WebDataset convention), else its json member's `label`. */
   label?: string;
   /** The encoded image, undecoded; absent when the sample has none, and then `missing` says why. */
   image?: Buffer;
@@ -19,6 +20,10 @@ export interface SourceSample {
 }
 
 const labelOf = (value: unknown) => (value === undefined || value === null ? undefined : String(value));
+
+function tarLabel(sample: Sample, meta: { label?: unknown }): string | undefined {
+  return sample.files.cls ? sample.files.cls.toString('utf8').trim() : labelOf(meta.label);
+}
 
 /** The member extension of a file's image, from its magic bytes (`bin` keeps an unknown format as stored). */
 function imageExtension(bytes: Buffer): string {
@@ -33,11 +38,11 @@ function imageExtension(bytes: Buffer): string {
  */
 export async function* sourceSamples(ref: ShardRef): AsyncGenerator<SourceSample> {
   if (ref.format !== 'manifest') {
-    for await (const sample of readShard(ref.path)) {
+    for await (const sample of readShard(ref.path, streamSourceFile(ref.path, { version: ref.version }))) {
       const meta = sample.files.json ? (JSON.parse(sample.files.json.toString('utf8')) as { label?: unknown }) : {};
       const image = imageOf(sample)?.bytes;
       const id = `${ref.source}/${sample.key}`;
-      yield { id, label: labelOf(meta.label), image, missing: image ? undefined : `no image member (has ${Object.keys(sample.files).join(', ') || 'nothing'})`, sample };
+      yield { id, label: tarLabel(sample, meta), image, missing: image ? undefined : `no image member (has ${Object.keys(sample.files).join(', ') || 'nothing'})`, sample };
     }
     return;
   }
@@ -49,8 +54,10 @@ export async function* sourceSamples(ref: ShardRef): AsyncGenerator<SourceSample
     const json = Buffer.from(JSON.stringify({ id, ...(stored === undefined ? {} : { label: stored }) }));
     let image: Buffer;
     try {
-      image = await readFile(entryPath(ref.path, entry.uri));
+      image = await readSourceFile(entryPath(ref.path, entry.uri), { version: entry.version });
     } catch (err) {
+      // A store that cannot be reached right now says nothing about the image: the shard is retried.
+      if (err instanceof ObjectStoreError && err.retryable) throw err;
       yield { id, label, missing: `cannot read ${entry.uri}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, sample: { key: id, files: { json } } };
       continue;
     }

@@ -1,64 +1,105 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import type { RunConfig } from '../config/schema';
 import type { SourceSpec } from '../config/sources';
+import { ConfigError } from '../config/validate';
 import { produceFolderAtomic } from '../files/atomic-write';
+import { isObjectUri } from '../object-store';
 import { RunLayout } from '../run-layout';
+import { listTargetInstances } from '../selection/target-set';
 import { listShards } from '../sources/list-shards';
 import { sourceSamples } from '../sources/samples';
-import { SourceError } from '../sources/shard-ref';
+import { locationIn, readLocationText, writeLocation } from '../storage/location';
 import { type Sample, webdatasetKey } from '../webdataset/sample';
 import { writeShardSet } from '../webdataset/writer';
+import { type TargetClasses, targetClasses } from './classes';
 import { firstPerClass } from './first-per-class';
 
-export interface LabeledSet {
-  /** The labeled train set as a source the trainer can read. */
+/** One labeled split as the trainer reads it: WebDataset shards whose json `label` is the class index. */
+export interface LabeledSplit {
   source: SourceSpec;
   samples: number;
+  /** Images per label, as the target names its classes. */
   perLabel: Record<string, number>;
+}
+
+/** The target's labeled sets; `source`, `samples` and `perLabel` are the train set's, which the workflows read. */
+export interface LabeledSet extends LabeledSplit {
   numClasses: number;
+  classes: TargetClasses;
+  /** Where the class indices are written (`classes.json`). */
+  classesFile: string;
+  test: LabeledSplit;
 }
 
 const SHARD_SIZE = 1000;
 
-async function build(train: SourceSpec, perClass: number | undefined, dir: string): Promise<Omit<LabeledSet, 'source'>> {
+/** The sample as the trainer reads it: the class index in its json; a `.cls` member, which may name the class, is left out. */
+function withClassIndex(id: string, sample: Sample, index: number): Sample {
+  const { cls: _cls, json, ...files } = sample.files;
+  const meta = json ? (JSON.parse(json.toString('utf8')) as Record<string, unknown>) : {};
+  return { key: webdatasetKey(sample.key), files: { ...files, json: Buffer.from(JSON.stringify({ id, ...meta, label: index })) } };
+}
+
+async function writeSplit(setting: string, spec: SourceSpec, perClass: number | undefined, classes: TargetClasses, dir: string): Promise<Omit<LabeledSplit, 'source'>> {
   const perLabel: Record<string, number> = {};
   const keep = firstPerClass(perClass);
   async function* labeled(): AsyncGenerator<Sample> {
-    for (const shard of await listShards(train)) {
-      for await (const { label, image, sample } of sourceSamples(shard)) {
-        // The trainer needs an image and a class index for every sample it fine-tunes on.
-        if (!image || label === undefined || !/^\d+$/.test(label) || !keep(label)) continue;
+    for (const shard of await listShards(spec)) {
+      for await (const { id, label, image, sample } of sourceSamples(shard)) {
+        // The trainer needs an image and a class index for every sample; unlabeled ones only retrieve.
+        if (!image || label === undefined || !keep(label)) continue;
+        const index = classes.classToIndex[label];
+        if (index === undefined) throw new ConfigError([`${setting}: sample ${id} has class ${label}, which is not among the run's classes (target/classes.json)`]);
         perLabel[label] = (perLabel[label] ?? 0) + 1;
-        yield { ...sample, key: webdatasetKey(sample.key) };
+        yield withClassIndex(id, sample, index);
       }
     }
   }
   const { samples } = await writeShardSet(dir, 'shard', SHARD_SIZE, labeled());
-  if (samples === 0) throw new SourceError('target.train: no samples with an integer class label (the trainer reads class indices; class-name folders are not mapped yet)');
-  const numClasses = Math.max(...Object.keys(perLabel).map(Number)) + 1;
-  return { samples, perLabel, numClasses };
+  return { samples, perLabel };
+}
+
+/**
+ * A split written once as shards with an index.json, then reused. A folder is built under a
+ * temporary name and renamed; under a bucket prefix, where nothing renames, the index is written
+ * last: a split without one is incomplete and written again (with the same bytes).
+ */
+async function preparedSplit(name: string, dir: string, write: (staging: string) => Promise<Omit<LabeledSplit, 'source'>>): Promise<LabeledSplit> {
+  const source: SourceSpec = { kind: 'webdataset', name, shards: dir };
+  const indexOf = (folder: string) => locationIn(folder, 'index.json');
+  const index = await readLocationText(indexOf(dir));
+  if (index !== undefined) {
+    const { samples, perLabel } = JSON.parse(index) as LabeledSplit;
+    return { source, samples, perLabel };
+  }
+  const build = async (folder: string) => {
+    const split = await write(folder);
+    await writeLocation(indexOf(folder), JSON.stringify(split, null, 2));
+    return split;
+  };
+  const written = isObjectUri(dir) ? await build(dir) : await produceFolderAtomic(dir, build, (folder) => existsSync(indexOf(folder)));
+  return { source, ...written };
+}
+
+/** The run's class indices: decided from the target's labels on first use, then read as recorded. */
+async function recordedClasses(config: RunConfig, file: string): Promise<TargetClasses> {
+  const recorded = await readLocationText(file);
+  if (recorded !== undefined) return JSON.parse(recorded) as TargetClasses;
+  const classes = targetClasses(await listTargetInstances(config.target));
+  await writeLocation(file, JSON.stringify(classes, null, 2));
+  return classes;
 }
 
 /**
  * The target's labeled train set, with `labelsPerClass` applied (the first n of each class in shard
- * order): written once as WebDataset shards under the run's output folder, then reused.
+ * order), and its test set, in whatever layout the target is kept: written once as WebDataset shards
+ * whose labels are the run's class indices, under the run's output folder or prefix, then reused.
  */
 export async function prepareLabeledSet(config: RunConfig): Promise<LabeledSet> {
-  const perClass = config.target.labelsPerClass;
-  const dir = new RunLayout(config.outputDir, config.name).labeledTarget(perClass);
-  const source: SourceSpec = { kind: 'webdataset', name: 'target', shards: dir };
-  const indexOf = (folder: string) => join(folder, 'index.json');
-  if (existsSync(indexOf(dir))) return { source, ...JSON.parse(readFileSync(indexOf(dir), 'utf8')) };
-  const stats = await produceFolderAtomic(
-    dir,
-    async (staging) => {
-      const built = await build(config.target.train, perClass, staging);
-      await writeFile(indexOf(staging), JSON.stringify(built, null, 2));
-      return built;
-    },
-    (folder) => existsSync(indexOf(folder)),
-  );
-  return { source, ...stats };
+  const { target } = config;
+  const layout = new RunLayout(config.outputDir, config.name);
+  const classes = await recordedClasses(config, layout.targetClasses);
+  const train = await preparedSplit('target', layout.labeledTarget(target.labelsPerClass), (dir) => writeSplit('target.train', target.train, target.labelsPerClass, classes, dir));
+  const test = await preparedSplit('target-test', layout.labeledTargetTest, (dir) => writeSplit('target.test', target.test, undefined, classes, dir));
+  return { ...train, numClasses: classes.numClasses, classes, classesFile: layout.targetClasses, test };
 }

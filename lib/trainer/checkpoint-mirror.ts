@@ -1,15 +1,19 @@
 import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { RunConfig } from '../config/schema';
 import { RunLayout } from '../run-layout';
-import { ObjectStore } from '../object-store';
+import { isObjectUri, ObjectStore } from '../object-store';
+import { outputLocation } from '../storage/location';
 import { checkpointStep, latestCheckpoint } from './checkpoints';
 
 /**
- * Trainer checkpoints and final artifacts mirrored to `trainer.checkpointUri`, so that GPU workers
- * that share no filesystem resume each other's work. The mirror has the layout of the run's output
- * folder (lib/run-layout.ts): a local `<outputDir>/<name>/train/<variant>/<job>/checkpoints/checkpoint-00000050.pt`
- * is `<checkpointUri>/<name>/train/<variant>/<job>/checkpoints/checkpoint-00000050.pt`.
+ * Trainer checkpoints and final artifacts mirrored to object storage, so that GPU workers that
+ * share no filesystem resume each other's work: to the run's own prefix when outputDir is a bucket
+ * (where they are kept, and `trainer.checkpointUri` is not needed), else to `trainer.checkpointUri`.
+ * The mirror has the layout of the run's output folder (lib/run-layout.ts): a local
+ * `<outputDir>/<name>/train/<variant>/<job>/checkpoints/checkpoint-00000050.pt` is
+ * `<checkpointUri>/<name>/train/<variant>/<job>/checkpoints/checkpoint-00000050.pt`.
  */
 
 export interface MirrorLog {
@@ -32,18 +36,20 @@ export function checkpointsToPrune(keys: string[], keep: number): string[] {
 }
 
 function mirrorStore(config: RunConfig): { store: ObjectStore; layout: RunLayout } | undefined {
-  const uri = config.trainer.checkpointUri;
-  return uri ? { store: new ObjectStore(uri), layout: new RunLayout(config.outputDir, config.name) } : undefined;
+  const layout = new RunLayout(config.outputDir, config.name);
+  const uri = layout.inBucket ? outputLocation(config.outputDir) : config.trainer.checkpointUri;
+  return uri ? { store: new ObjectStore(uri), layout } : undefined;
 }
 
 /**
  * A checkpoint to start from (`initCheckpoint`), on this machine: as given when the file is here
- * (or no mirror is configured); else downloaded from the mirror to the same place under this
- * machine's output folder. As given when the mirror lacks it too: the trainer then names it missing.
+ * (or no mirror is configured), or when it is an object (a bucket run's: the job stages it); else
+ * downloaded from the mirror to the same place under this machine's output folder. As given when
+ * the mirror lacks it too: the trainer then names it missing.
  */
 export async function localCheckpoint(config: RunConfig, path: string): Promise<string> {
   const mirror = mirrorStore(config);
-  if (!mirror || existsSync(path)) return path;
+  if (!mirror || isObjectUri(path) || existsSync(path)) return path;
   const key = mirror.layout.keyOf(path);
   if (!key) return path;
   const local = mirror.layout.fileOf(key);
@@ -61,6 +67,8 @@ export class CheckpointMirror {
   private uploadedStep = -1;
   private readonly artifacts = new Set<string>();
   private readonly uploaded = new Set<string>();
+  /** Files that grow while the trainer runs (its events), by the size last uploaded. */
+  private readonly growing = new Map<string, number>();
   private chain: Promise<void> = Promise.resolve();
   private queued = false;
   private failure?: Error;
@@ -72,7 +80,7 @@ export class CheckpointMirror {
     private readonly log: MirrorLog,
   ) {}
 
-  /** The mirror of a stage folder; undefined when `trainer.checkpointUri` is not set. */
+  /** The mirror of a stage folder; undefined when outputDir is local and `trainer.checkpointUri` is not set. */
   static forStage(config: RunConfig, keep: number, log: MirrorLog): CheckpointMirror | undefined {
     const mirror = mirrorStore(config);
     return mirror && new CheckpointMirror(mirror.store, mirror.layout, keep, log);
@@ -119,8 +127,23 @@ export class CheckpointMirror {
     this.schedule();
   }
 
-  /** Waits for the uploads in flight; never throws (failures were logged). */
+  /**
+   * A file the job appends to (its events): uploaded whole with every checkpoint and when the
+   * attempt ends, so that the next attempt, on any machine, appends to what this one wrote. Before
+   * it is appended to, a longer copy in the mirror (another machine's attempt) replaces the local one.
+   */
+  async keepGrowing(path: string): Promise<void> {
+    const key = this.keyOf(path);
+    if (!key) return;
+    const local = (await stat(path).catch(() => undefined))?.size ?? 0;
+    const mirrored = (await this.store.head(key))?.size ?? 0;
+    if (mirrored > local) await this.store.get(key, path);
+    this.growing.set(path, mirrored);
+  }
+
+  /** Waits for the uploads in flight, and uploads what grew since; never throws (failures were logged). */
   async settle(): Promise<void> {
+    if (this.growing.size > 0) this.schedule();
     await this.chain;
   }
 
@@ -150,6 +173,12 @@ export class CheckpointMirror {
         await this.prune(key);
       }
       for (const path of this.artifacts) await this.upload(path);
+      for (const [path, size] of this.growing) {
+        const now = (await stat(path).catch(() => undefined))?.size ?? 0;
+        if (now === size) continue;
+        await this.store.put(path, this.keyOf(path)!);
+        this.growing.set(path, now);
+      }
       this.failure = undefined;
     } catch (err) {
       this.failure = err as Error;

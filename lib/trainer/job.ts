@@ -1,10 +1,12 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
+import { isDeepStrictEqual } from 'node:util';
 import type { RunConfig } from '../config/schema';
 import type { SourceSpec } from '../config/sources';
 import { writeFileAtomic } from '../files/atomic-write';
 import { RunLayout, type TrainerJobFiles } from '../run-layout';
-import { listAllShards } from '../sources/list-shards';
+import { writeLocation } from '../storage/location';
+import { prepareLabeledSet } from '../target/labeled-subset';
 import { recordTrainerProgress } from '../telemetry/metrics';
 import { CheckpointMirror, localCheckpoint, type MirrorLog } from './checkpoint-mirror';
 import { type Checkpoint, latestCheckpoint } from './checkpoints';
@@ -13,12 +15,19 @@ import { type TrainerHeartbeat, withProgress } from './heartbeat';
 import { trainerJobError, type TrainerStop } from './job-error';
 import { runTrainerProcess, type TrainerOutcome } from './process';
 import { RESUMABLE_STAGES, type TrainerStage } from './protocol';
-import { trainerStageConfig } from './stage-config';
+import { type StageData, trainerStageConfig } from './stage-config';
+import { StagedInputs } from './staged-inputs';
 
 /**
  * One trainer job of a run: a stage of the trainer process on its data, in its own folder under the
- * run. Prepared (configuration, folder, resume point), run (events, mirror, heartbeat), finished
- * (result, or a TrainerJobError): the training activity adds Temporal around these three.
+ * run. Prepared (inputs, configuration, folder, resume point), run (events, mirror, heartbeat),
+ * finished (result, or a TrainerJobError): the training activity adds Temporal around these three.
+ *
+ * A run whose outputDir is a bucket trains in the job's scratch copy on this worker
+ * (RunLayout.localTrainerJob): its input shards and initial checkpoint are staged into the worker's
+ * cache (lib/trainer/staged-inputs.ts); its checkpoints, artifacts and events go up to the run's
+ * prefix through the checkpoint mirror as they are written; an attempt on another machine resumes
+ * from there; and a job that succeeds leaves nothing on the worker. Its result names the objects.
  */
 
 export interface TrainerTask {
@@ -29,6 +38,7 @@ export interface TrainerTask {
   /** Separates trainings of one run that differ in data (experiment arms). */
   variant?: string;
   train: SourceSpec[];
+  /** What evaluate measures on; the run's `target.test` stands for its labeled test set. */
   test?: SourceSpec[];
   numClasses: number;
   initCheckpoint?: string;
@@ -39,7 +49,7 @@ export interface TrainerResult {
   stage: TrainerStage;
   job: string;
   metrics: Record<string, number | null>;
-  /** `uri`: the artifact's copy in `trainer.checkpointUri`, when one is configured. */
+  /** `path`: where the artifact is kept (in a bucket run, its object); `uri`: its copy in the checkpoint mirror, when there is one. */
   artifacts: { kind: string; path: string; uri?: string }[];
   lastCheckpoint?: Checkpoint;
   /** The checkpoint this attempt resumed from, if it did not start at step 0. */
@@ -54,8 +64,14 @@ export interface TrainerJobLog extends MirrorLog {
 /** A job ready to start: its configuration file in its folder, its mirror, where it resumes. */
 export interface TrainerJob {
   task: TrainerTask;
-  /** Its folder under the run: the trainer's output_dir, its checkpoints, its events. */
+  /** Where it runs on this machine: the trainer's output_dir, its checkpoints, its events. */
   files: TrainerJobFiles;
+  /** Where a file of `files` is kept: itself, or in a bucket run its object. */
+  keptAt(path: string): string;
+  /** In a bucket run: `files` are a scratch copy, removed once the job succeeded. */
+  scratch: boolean;
+  /** The trainer's input files, staged on this machine until its process ends. */
+  inputs: StagedInputs;
   configFile: string;
   /** Images per step, for the heartbeat's ETA. */
   batchSize?: number;
@@ -87,36 +103,64 @@ export interface TrainerRun {
 /** How long a trainer asked to stop may take to write its checkpoint before it is killed. */
 const STOP_GRACE_MS = 120_000;
 
-async function shardPaths(sources: SourceSpec[]): Promise<string[]> {
-  return (await listAllShards(sources)).map((s) => s.path);
+/**
+ * A job's labeled data as the trainer reads it: WebDataset shards whose labels are the run's class
+ * indices. The run's `target.test` is measured as its labeled test set, whatever layout the target
+ * is kept in (lib/target/labeled-subset.ts, written once per run); the labeled train set's size
+ * bounds fine-tuning's default batch.
+ */
+async function labeledData(task: TrainerTask, inputs: StagedInputs): Promise<Pick<StageData, 'testShards' | 'trainSamples'>> {
+  if (task.stage !== 'finetune' && !task.test) return {};
+  const labeled = await prepareLabeledSet(task.config);
+  const test = task.test?.map((spec) => (isDeepStrictEqual(spec, task.config.target.test) ? labeled.test.source : spec));
+  return { testShards: test && (await inputs.shards(test)), trainSamples: labeled.samples };
 }
 
 /**
- * Writes the job's trainer configuration into its folder and finds where it resumes. The folder is
- * the truth (checkpoints are atomic; a heartbeat may lag it by a throttle interval); another
- * machine's newer checkpoint, if the mirror has one, lands in it first.
+ * Stages the job's inputs, writes its trainer configuration into its folder and finds where it
+ * resumes. The folder is the truth (checkpoints are atomic; a heartbeat may lag it by a throttle
+ * interval); another machine's newer checkpoint, if the mirror has one, lands in it first.
  */
 export async function prepareTrainerJob(task: TrainerTask, log: TrainerJobLog): Promise<TrainerJob> {
-  const files = new RunLayout(task.config.outputDir, task.config.name).trainerJob(task.variant ?? 'main', task.job);
-  const trainerConfig = trainerStageConfig(task.config, task.stage, files, {
-    trainShards: await shardPaths(task.train),
-    testShards: task.test ? await shardPaths(task.test) : undefined,
-    numClasses: task.numClasses,
-    // Written on another GPU machine, it may be only in the checkpoint mirror.
-    initCheckpoint: task.initCheckpoint && (await localCheckpoint(task.config, task.initCheckpoint)),
-    probes: task.probes,
-  });
-  const mirror = CheckpointMirror.forStage(task.config, trainerConfig.keep_checkpoints as number, log);
-  await mkdir(files.dir, { recursive: true });
-  const configFile = files.config(task.stage);
-  await writeFileAtomic(configFile, JSON.stringify(trainerConfig, null, 2));
+  const layout = new RunLayout(task.config.outputDir, task.config.name);
+  const variant = task.variant ?? 'main';
+  const files = layout.localTrainerJob(variant, task.job);
+  const keptAt = (path: string) => {
+    const key = layout.inBucket ? layout.keyOf(path) : undefined;
+    return key ? layout.locationOf(key) : path;
+  };
+  const inputs = new StagedInputs();
+  try {
+    const started = Date.now();
+    const trainerConfig = trainerStageConfig(task.config, task.stage, files, {
+      trainShards: await inputs.shards(task.train),
+      ...(await labeledData(task, inputs)),
+      numClasses: task.numClasses,
+      // Written on another GPU machine, it may be only in the checkpoint mirror.
+      initCheckpoint: task.initCheckpoint && (await inputs.file(await localCheckpoint(task.config, task.initCheckpoint))),
+      probes: task.probes,
+    });
+    if (inputs.staged > 0) log.info('trainer inputs staged', { job: task.job, objects: inputs.staged, seconds: (Date.now() - started) / 1000 });
+    const mirror = CheckpointMirror.forStage(task.config, trainerConfig.keep_checkpoints as number, log);
+    await mkdir(files.dir, { recursive: true });
+    const configFile = files.config(task.stage);
+    const configText = JSON.stringify(trainerConfig, null, 2);
+    await writeFileAtomic(configFile, configText);
+    if (layout.inBucket) {
+      await writeLocation(keptAt(configFile), configText);
+      await mirror!.keepGrowing(files.events);
+    }
 
-  let resume: Checkpoint | undefined;
-  if (RESUMABLE_STAGES.includes(task.stage)) {
-    await mirror?.restore(files.checkpoints);
-    resume = await latestCheckpoint(files.checkpoints);
+    let resume: Checkpoint | undefined;
+    if (RESUMABLE_STAGES.includes(task.stage)) {
+      await mirror?.restore(files.checkpoints);
+      resume = await latestCheckpoint(files.checkpoints);
+    }
+    return { task, files, keptAt, scratch: layout.inBucket, inputs, configFile, batchSize: trainerConfig.batch_size as number | undefined, mirror, resume, log };
+  } catch (err) {
+    await inputs.release();
+    throw err;
   }
-  return { task, files, configFile, batchSize: trainerConfig.batch_size as number | undefined, mirror, resume, log };
 }
 
 /**
@@ -158,8 +202,9 @@ export async function runTrainerJob(job: TrainerJob, attempt: TrainerAttempt): P
     });
     return { attempt: attempt.attempt, outcome, beat };
   } finally {
-    await mirror?.settle();
+    await job.inputs.release();
     await new Promise((resolve) => events.end(resolve));
+    await mirror?.settle();
   }
 }
 
@@ -168,18 +213,22 @@ export async function runTrainerJob(job: TrainerJob, attempt: TrainerAttempt): P
  * another machine: everything must be in the mirror before this one succeeds.
  */
 export async function finishTrainerJob(job: TrainerJob, run: TrainerRun, stop?: TrainerStop): Promise<TrainerResult> {
-  const { task, mirror, resume } = job;
+  const { task, mirror, resume, keptAt } = job;
   const { outcome } = run;
   const failure = trainerJobError(task.job, outcome, run.beat, stop);
   if (failure) throw failure;
   await mirror?.flush();
-  return {
+  const kept = (checkpoint: Checkpoint | undefined) => checkpoint && { ...checkpoint, path: keptAt(checkpoint.path) };
+  const result: TrainerResult = {
     stage: task.stage,
     job: task.job,
     metrics: outcome.metrics,
-    artifacts: mirror ? outcome.artifacts.map((a) => ({ ...a, uri: mirror.uriOf(a.path) })) : outcome.artifacts,
-    lastCheckpoint: outcome.lastCheckpoint ?? resume,
-    resumedFrom: resume,
+    artifacts: mirror ? outcome.artifacts.map((a) => ({ ...a, path: keptAt(a.path), uri: mirror.uriOf(a.path) })) : outcome.artifacts,
+    lastCheckpoint: kept(outcome.lastCheckpoint ?? resume),
+    resumedFrom: kept(resume),
     attempt: run.attempt,
   };
+  // Everything it wrote is in the bucket now.
+  if (job.scratch) await rm(job.files.dir, { recursive: true, force: true });
+  return result;
 }

@@ -1,4 +1,4 @@
-import type { RunConfig } from '../config/schema';
+import { FINETUNE_BATCH_SIZE, type RunConfig } from '../config/schema';
 import type { TrainerJobFiles } from '../run-layout';
 import type { TrainerStage } from './protocol';
 
@@ -9,6 +9,8 @@ export interface StageData {
   trainShards: string[];
   testShards?: string[];
   numClasses: number;
+  /** Images of the labeled train set: fine-tuning's default batch never exceeds it. */
+  trainSamples?: number;
   initCheckpoint?: string;
   /** For evaluate: skip the frozen-encoder probes (kNN, linear) and report top-1 only. */
   probes?: boolean;
@@ -42,7 +44,7 @@ export function trainerStageConfig(config: RunConfig, stage: TrainerStage, job: 
       // epochs as steps never stops first, since an epoch has at least one step.
       return { ...common, seed: pretrain.seed, epochs: pretrain.steps, max_steps: pretrain.steps, batch_size: pretrain.batchSize, lr: pretrain.lr };
     case 'finetune':
-      return { ...common, seed: finetune.seed, epochs: finetune.epochs, batch_size: finetune.batchSize, lr: finetune.lr };
+      return { ...common, seed: finetune.seed, epochs: finetune.epochs, batch_size: finetune.batchSize ?? Math.min(FINETUNE_BATCH_SIZE, data.trainSamples ?? FINETUNE_BATCH_SIZE), lr: finetune.lr };
     case 'evaluate':
       return { ...common, seed: finetune.seed, ...(data.probes === false ? { evaluate: { knn_k: 0, linear_probe_steps: 0 } } : {}) };
     case 'export':

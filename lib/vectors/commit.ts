@@ -1,7 +1,8 @@
 import type { Connection } from '@lancedb/lancedb';
+import type { ShardRef } from '../sources/shard-ref';
 import { arrowTable, numberColumn, stringColumn } from './arrow';
-import { dropStaging, readStaging, type ShardTally, tallyOf } from './staging';
-import { openTable, quarantineSchema, shardsSchema, sqlIn, tableNames, vectorsSchema } from './tables';
+import { dropStaging, readStaging, stagedVersion, type ShardTally, type ShardVectors, tallyOf } from './staging';
+import { ensureShardVersions, openTable, quarantineSchema, shardsSchema, sqlIn, tableNames, vectorsSchema } from './tables';
 
 export interface CommitOutcome {
   /** Shards whose rows this commit added. */
@@ -12,23 +13,64 @@ export interface CommitOutcome {
   missing: string[];
 }
 
+/** A shard's commit record: its tally and the content version its rows were embedded from. */
+export interface CommitRecord extends ShardTally {
+  /** '' for records written before versions were kept (and for plans without versions). */
+  version: string;
+}
+
 /** The commit records of these shards, if any. */
-export async function committedShards(db: Connection, encoderId: string, shardIds: string[]): Promise<ShardTally[]> {
+export async function committedShards(db: Connection, encoderId: string, shardIds: string[]): Promise<CommitRecord[]> {
   if (shardIds.length === 0) return [];
   const table = await (await openTable(db, tableNames(encoderId).shards)).query().where(sqlIn('shard_id', shardIds)).toArrow();
   const ids = stringColumn(table, 'shard_id');
   const [samples, embedded, quarantined] = ['samples', 'embedded', 'quarantined'].map((c) => numberColumn(table, c));
-  return ids.map((shardId, i) => ({ shardId, samples: samples[i], embedded: embedded[i], quarantined: quarantined[i] }));
+  const versions = stringColumn(table, 'version');
+  return ids.map((shardId, i) => ({ shardId, samples: samples[i], embedded: embedded[i], quarantined: quarantined[i], version: versions[i] ?? '' }));
 }
+
+const tally = ({ shardId, samples, embedded, quarantined }: ShardTally): ShardTally => ({ shardId, samples, embedded, quarantined });
+
+/**
+ * The tallies of those shards that are committed as they are now: same id and same content
+ * version. A shard changed since its commit is not among them, and neither is one committed before
+ * versions were kept (its version is ''): no listing vouches for its rows, so it is embedded again,
+ * once, and its rows replaced.
+ */
+export async function currentlyCommitted(db: Connection, encoderId: string, shards: ShardRef[]): Promise<ShardTally[]> {
+  const records = new Map((await committedShards(db, encoderId, shards.map((s) => s.id))).map((r) => [r.shardId, r]));
+  return shards.flatMap((shard) => {
+    const record = records.get(shard.id);
+    return record && record.version === (shard.version ?? '') ? [tally(record)] : [];
+  });
+}
+
+/**
+ * The commit records of these shards that are of another content version than listed: their rows
+ * are stale. None where the store keeps no commit records (vectors written by other means).
+ */
+export async function changedSinceCommit(db: Connection, encoderId: string, shards: ShardRef[]): Promise<CommitRecord[]> {
+  const hasRecords = await openTable(db, tableNames(encoderId).shards).then(() => true, () => false);
+  if (!hasRecords) return [];
+  const listed = new Map(shards.map((s) => [s.id, s.version ?? '']));
+  return (await committedShards(db, encoderId, [...listed.keys()])).filter((r) => r.version !== listed.get(r.shardId));
+}
+
+/** Filters in slices short enough for one SQL string. */
+const idSlices = (ids: string[], size = 1000) => Array.from({ length: Math.ceil(ids.length / size) }, (_, i) => sqlIn('id', ids.slice(i * size, (i + 1) * size)));
 
 /**
  * Moves staged shards into the encoder's tables and records them. The caller runs one commit at a
  * time per encoder (the embedPool workflow awaits each before the next), which is what keeps
  * exactly one row per sample: LanceDB detects no duplicate keys across concurrent writers.
  *
- * Each step is one atomic LanceDB write, ordered so that a commit killed anywhere is repaired by
- * running it again: rows of unrecorded shards left by a killed commit are deleted first, the
- * shards' rows are appended (one write per table), and only then are the shards recorded.
+ * A recorded shard stands unless another version of it is staged (its content changed): that one
+ * replaces it. Each step is one atomic LanceDB write, ordered so that a commit killed anywhere is
+ * repaired by running it again: the staged shards' old rows are deleted first (rows left by a
+ * killed commit, or those of the version being replaced; for a changed manifest shard also rows of
+ * its samples under another shard id, where a shifted listing had them), then the records of
+ * replaced versions, then the shards' rows are appended (one write per table), and only then are
+ * the shards recorded with their versions.
  */
 export async function commitStagedShards(
   db: Connection,
@@ -39,23 +81,36 @@ export async function commitStagedShards(
   beforeWrite: () => void = () => undefined,
 ): Promise<CommitOutcome> {
   const names = tableNames(encoderId);
-  const recorded = await committedShards(db, encoderId, shardIds);
-  const done = new Set(recorded.map((r) => r.shardId));
-  const staged = [];
+  const records = new Map((await committedShards(db, encoderId, shardIds)).map((r) => [r.shardId, r]));
+  const alreadyCommitted: ShardTally[] = [];
+  const staged: ShardVectors[] = [];
   const missing: string[] = [];
-  for (const shardId of shardIds.filter((id) => !done.has(id))) {
-    const shard = await readStaging(db, encoderId, dims, shardId);
+  for (const shardId of shardIds) {
+    const record = records.get(shardId);
+    const replacing = record === undefined || ((await stagedVersion(db, encoderId, shardId)) ?? record.version) !== record.version;
+    const shard = replacing ? await readStaging(db, encoderId, dims, shardId) : undefined;
     if (shard) staged.push(shard);
+    else if (record) alreadyCommitted.push(tally(record));
     else missing.push(shardId);
   }
   if (staged.length > 0) {
+    await ensureShardVersions(db, encoderId);
     const vectors = await openTable(db, names.vectors);
     const quarantine = await openTable(db, names.quarantine);
     const stagedIds = staged.map((s) => s.shardId);
+    const replaced = stagedIds.filter((id) => records.has(id));
+    const moved = staged.filter((s) => s.format === 'manifest' && records.has(s.shardId)).flatMap((s) => [...s.ids, ...s.quarantined.map((q) => q.id)]);
     for (const table of [vectors, quarantine]) {
-      if ((await table.countRows(sqlIn('shard_id', stagedIds))) === 0) continue;
+      for (const stale of [sqlIn('shard_id', stagedIds), ...idSlices(moved)]) {
+        if ((await table.countRows(stale)) === 0) continue;
+        beforeWrite();
+        await table.delete(stale);
+      }
+    }
+    const shardsTable = await openTable(db, names.shards);
+    if (replaced.length > 0) {
       beforeWrite();
-      await table.delete(sqlIn('shard_id', stagedIds));
+      await shardsTable.delete(sqlIn('shard_id', replaced));
     }
     const rows = staged.reduce((n, s) => n + s.ids.length, 0);
     const packed = new Float32Array(rows * dims);
@@ -89,7 +144,7 @@ export async function commitStagedShards(
     const tallies = staged.map(tallyOf);
     const now = Date.now();
     beforeWrite();
-    await (await openTable(db, names.shards)).add(
+    await shardsTable.add(
       arrowTable(shardsSchema, tallies.length, {
         shard_id: tallies.map((t) => t.shardId),
         encoder_id: tallies.map(() => encoderId),
@@ -97,11 +152,12 @@ export async function commitStagedShards(
         embedded: tallies.map((t) => t.embedded),
         quarantined: tallies.map((t) => t.quarantined),
         committed_at_ms: tallies.map(() => now),
+        version: staged.map((s) => s.version),
       }),
     );
   }
-  for (const shardId of [...done, ...staged.map((s) => s.shardId)]) await dropStaging(db, encoderId, shardId);
-  return { committed: staged.map(tallyOf), alreadyCommitted: recorded, missing };
+  for (const shardId of [...alreadyCommitted, ...staged].map((s) => s.shardId)) await dropStaging(db, encoderId, shardId);
+  return { committed: staged.map(tallyOf), alreadyCommitted, missing };
 }
 
 /** Compacts the encoder's tables: every commit adds fragments and versions that readers would otherwise wade through. */

@@ -13,6 +13,10 @@ export interface QuarantinedSample {
 /** What embedding one shard produced: vectors of its good samples (in shard order) and its bad samples. */
 export interface ShardVectors {
   shardId: string;
+  /** The content version embedded (ShardRef.version; '' when the plan had none). */
+  version: string;
+  /** Manifest shards' samples may move to another shard of their source when its listing changes; a tar's stay in it. */
+  format: 'webdataset' | 'manifest';
   samples: number;
   ids: string[];
   /** ids.length x dims floats. */
@@ -30,9 +34,22 @@ export interface ShardTally {
 export const tallyOf = (s: ShardVectors): ShardTally => ({ shardId: s.shardId, samples: s.samples, embedded: s.ids.length, quarantined: s.quarantined.length });
 
 // One table per shard holds both kinds of rows (reason '' = embedded), so a shard is staged in a
-// single atomic write: a reader sees all of it or none of it.
-const stagingSchema = (dims: number) =>
-  new Schema([new Field('id', new Utf8(), false), vectorField(dims), new Field('reason', new Utf8(), false), new Field('detail', new Utf8(), false)]);
+// single atomic write: a reader sees all of it or none of it. Its schema's metadata says which
+// version of the shard it holds, also when the shard has no sample at all.
+const stagingSchema = (dims: number, shard: Pick<ShardVectors, 'version' | 'format'>) =>
+  new Schema(
+    [new Field('id', new Utf8(), false), vectorField(dims), new Field('reason', new Utf8(), false), new Field('detail', new Utf8(), false)],
+    new Map([
+      ['shard_version', shard.version],
+      ['shard_format', shard.format],
+    ]),
+  );
+
+/** Staging written before versions were kept holds an unknown version (''), which no listing matches. */
+const stagedIdentity = (metadata: Map<string, string>): Pick<ShardVectors, 'version' | 'format'> => ({
+  version: metadata.get('shard_version') ?? '',
+  format: metadata.get('shard_format') === 'manifest' ? 'manifest' : 'webdataset',
+});
 
 /**
  * Stages a shard under its deterministic name. Two attempts of one shard (a zombie and its retry)
@@ -44,7 +61,7 @@ export async function writeStaging(db: Connection, encoderId: string, dims: numb
   const vectors = new Float32Array(rows * dims);
   vectors.set(shard.vectors);
   const bad = shard.quarantined;
-  const table = arrowTable(stagingSchema(dims), rows, {
+  const table = arrowTable(stagingSchema(dims, shard), rows, {
     id: [...shard.ids, ...bad.map((q) => q.id)],
     vector: vectors,
     reason: [...shard.ids.map(() => ''), ...bad.map((q) => q.reason)],
@@ -64,11 +81,23 @@ export async function writeStaging(db: Connection, encoderId: string, dims: numb
   }
 }
 
+/** Which version of a shard is staged, without reading its rows; undefined when none is. */
+export async function stagedVersion(db: Connection, encoderId: string, shardId: string): Promise<string | undefined> {
+  try {
+    return stagedIdentity((await (await db.openTable(stagingTableName(encoderId, shardId))).schema()).metadata).version;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The staged output of a shard, or undefined when it is not (or no longer) staged. */
 export async function readStaging(db: Connection, encoderId: string, dims: number, shardId: string): Promise<ShardVectors | undefined> {
   let table;
+  let identity;
   try {
-    table = await (await db.openTable(stagingTableName(encoderId, shardId))).query().toArrow();
+    const handle = await db.openTable(stagingTableName(encoderId, shardId));
+    identity = stagedIdentity((await handle.schema()).metadata);
+    table = await handle.query().toArrow();
   } catch {
     return undefined;
   }
@@ -80,6 +109,7 @@ export async function readStaging(db: Connection, encoderId: string, dims: numbe
   const embedded = good === -1 ? ids.length : good;
   return {
     shardId,
+    ...identity,
     samples: ids.length,
     ids: ids.slice(0, embedded),
     vectors: all.subarray(0, embedded * dims),

@@ -8,7 +8,8 @@ import { Field, FixedSizeList, Float32, Float64, Int32, Schema, Utf8 } from 'apa
  *
  * - vectors: one row per embedded sample (id, encoder_id, shard_id, vector)
  * - quarantine: one row per bad sample (id, encoder_id, shard_id, reason, detail)
- * - shards: one row per committed shard; a shard listed here is done and is skipped from then on
+ * - shards: one row per committed shard with the content version its rows were embedded from; a
+ *   shard listed here with the version it has now is done and is skipped from then on
  * - staging: one table per embedded but uncommitted shard, under a name derived from the shard id
  */
 export const tableNames = (encoderId: string) => ({
@@ -41,7 +42,24 @@ export const shardsSchema = new Schema([
   new Field('embedded', new Int32(), false),
   new Field('quarantined', new Int32(), false),
   new Field('committed_at_ms', new Float64(), false),
+  new Field('version', new Utf8(), false),
 ]);
+
+/**
+ * Shards tables created before content versions were kept lack the `version` column: it is added,
+ * '' for every record, so such a shard no longer matches its listing and is embedded again once.
+ */
+export async function ensureShardVersions(db: Connection, encoderId: string): Promise<void> {
+  const name = tableNames(encoderId).shards;
+  const hasVersion = async () => (await (await openTable(db, name)).schema()).fields.some((f) => f.name === 'version');
+  if (await hasVersion()) return;
+  try {
+    await (await openTable(db, name)).addColumns([{ name: 'version', valueSql: "''" }]);
+  } catch (err) {
+    // Another worker added it first.
+    if (!(await hasVersion())) throw err;
+  }
+}
 
 /** Creates the encoder's tables when absent; concurrent creators all end up with the same tables. */
 export async function ensureEncoderTables(db: Connection, encoderId: string, dims: number): Promise<void> {
@@ -56,6 +74,7 @@ export async function ensureEncoderTables(db: Connection, encoderId: string, dim
     const exists = await db.openTable(name).then(() => true, () => false);
     if (!exists) await db.createEmptyTable(name, schema, { mode: 'create', existOk: true });
   }
+  await ensureShardVersions(db, encoderId);
 }
 
 /** A fresh handle: a Table handle reads the snapshot it was opened with, and commits by others must be seen. */

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { ObjectStoreError } from '../object-store';
 import { type Sample, splitMemberName } from './sample';
 import { BLOCK, decodeHeader, isZeroBlock, paddedSize, paxPath } from './tar-format';
 
@@ -50,22 +51,24 @@ class ByteSource {
   }
 }
 
-function openShard(shard: string): Readable {
-  const file = createReadStream(shard, { highWaterMark: 1 << 20 });
-  if (!/\.(tar\.gz|tgz)$/i.test(shard)) return file;
+function openShard(shard: string, bytes: Readable): Readable {
+  if (!/\.(tar\.gz|tgz)$/i.test(shard)) return bytes;
   const gunzip = createGunzip();
-  file.on('error', (err) => gunzip.destroy(err));
-  return file.pipe(gunzip);
+  bytes.on('error', (err) => gunzip.destroy(err));
+  return bytes.pipe(gunzip);
 }
 
 /**
- * Streams the samples of a WebDataset shard (`.tar`, `.tar.gz`). A sample is yielded only once all
- * its members are read, so a truncated or corrupt shard throws ShardFormatError and never yields a
- * half sample. For gzip shards, offsets count decompressed bytes.
+ * Streams the samples of a WebDataset shard (`.tar`, `.tar.gz`) named `shard`, from `bytes` (a
+ * stream of the stored file, which may be an object in a bucket) or else from the local file. A
+ * sample is yielded only once all its members are read, so a truncated or corrupt shard throws
+ * ShardFormatError and never yields a half sample. For gzip shards, offsets count decompressed
+ * bytes. A store that cannot be reached right now is no fault of the shard: its error passes as is.
  */
-export async function* readShard(shard: string): AsyncGenerator<Sample> {
-  const source = new ByteSource(openShard(shard));
+export async function* readShard(shard: string, bytes?: Readable): AsyncGenerator<Sample> {
+  const source = new ByteSource(openShard(shard, bytes ?? createReadStream(shard, { highWaterMark: 1 << 20 })));
   const fail = (offset: number, reason: string) => new ShardFormatError(shard, offset, reason);
+  const unreadable = (offset: number, err: unknown) => (err instanceof ObjectStoreError && err.retryable ? err : fail(offset, `unreadable (${(err as Error).message})`));
   let current: Sample | undefined;
   let longName: string | undefined;
   try {
@@ -75,7 +78,7 @@ export async function* readShard(shard: string): AsyncGenerator<Sample> {
       try {
         block = await source.read(BLOCK);
       } catch (err) {
-        throw fail(headerOffset, `unreadable (${(err as Error).message})`);
+        throw unreadable(headerOffset, err);
       }
       if (block.length === 0) throw fail(headerOffset, 'truncated: end-of-archive marker missing');
       if (block.length < BLOCK) throw fail(headerOffset, 'truncated inside a header');
@@ -96,7 +99,7 @@ export async function* readShard(shard: string): AsyncGenerator<Sample> {
       try {
         data = await source.read(paddedSize(header.size));
       } catch (err) {
-        throw fail(source.offset, `unreadable (${(err as Error).message})`);
+        throw unreadable(source.offset, err);
       }
       if (data.length < header.size) {
         throw fail(headerOffset + BLOCK + data.length, `truncated inside member '${header.name}' (${header.size} bytes)`);

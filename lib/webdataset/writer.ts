@@ -1,14 +1,14 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import { PendingFile } from '../files/atomic-write';
+import { locationIn, PendingLocation } from '../storage/location';
 import type { Sample } from './sample';
 import { BLOCK, encodeMember } from './tar-format';
 
 /**
- * Writes one WebDataset shard. Output goes to a temporary name and is renamed on close(), so a
- * crash never leaves a half-written shard under its real name. `.tar.gz` paths are gzipped.
+ * Writes one WebDataset shard at a location (lib/storage/location.ts). Output goes to a temporary
+ * file, renamed or uploaded on close(), so a crash never leaves a half-written shard under its real
+ * name. `.tar.gz` paths are gzipped.
  */
 export class ShardWriter {
   private readonly file: WriteStream;
@@ -17,7 +17,7 @@ export class ShardWriter {
 
   private constructor(
     readonly path: string,
-    private readonly pending: PendingFile,
+    private readonly pending: PendingLocation,
   ) {
     this.file = createWriteStream(pending.temp);
     if (/\.(tar\.gz|tgz)$/i.test(path)) {
@@ -30,7 +30,7 @@ export class ShardWriter {
   }
 
   static async create(path: string): Promise<ShardWriter> {
-    return new ShardWriter(path, await PendingFile.begin(path));
+    return new ShardWriter(path, await PendingLocation.begin(path));
   }
 
   get samples(): number {
@@ -88,7 +88,7 @@ export interface ShardSet {
 }
 
 /**
- * Writes a numbered shard set, `<dir>/<prefix>-000000.tar`, `<prefix>-000001.tar`, …: a new shard
+ * Writes a numbered shard set (`dir` a folder or a bucket prefix), `<dir>/<prefix>-000000.tar`, `<prefix>-000001.tar`, …: a new shard
  * every `samplesPerShard` samples, none empty. Each shard appears whole under its name or not at
  * all (ShardWriter); a failure leaves the shards already closed.
  */
@@ -103,7 +103,7 @@ export async function writeShardSet(
   try {
     for await (const sample of samples) {
       if (!writer) {
-        writer = await ShardWriter.create(join(dir, `${prefix}-${String(set.shards.length).padStart(6, '0')}.tar`));
+        writer = await ShardWriter.create(locationIn(dir, `${prefix}-${String(set.shards.length).padStart(6, '0')}.tar`));
         set.shards.push(writer.path);
       }
       await writer.write(sample);

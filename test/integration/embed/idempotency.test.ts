@@ -7,10 +7,11 @@ import { prepareVectorDestination } from '../../../lib/embed/prepare';
 import { stageShard } from '../../../lib/embed/stage-shard';
 import { listShards } from '../../../lib/sources/list-shards';
 import { arrowTable } from '../../../lib/vectors/arrow';
-import { commitStagedShards } from '../../../lib/vectors/commit';
+import { Field, Float64, Int32, Schema, Utf8 } from 'apache-arrow';
+import { commitStagedShards, committedShards, currentlyCommitted } from '../../../lib/vectors/commit';
 import { openStore } from '../../../lib/vectors/connect';
 import { readStaging } from '../../../lib/vectors/staging';
-import { tableNames, vectorsSchema } from '../../../lib/vectors/tables';
+import { ensureEncoderTables, tableNames, vectorsSchema } from '../../../lib/vectors/tables';
 import { tempDir } from '../../support/tmp';
 import { demoEmbedConfig, fashionShards, storedVectors } from '../../support/embedding';
 
@@ -68,5 +69,47 @@ describe('embedShard idempotency', () => {
     const { destination, shards, db } = await setup();
     const outcome = await commitStagedShards(db, destination.encoderId, destination.dims, [shards[1].id]);
     assert.deepEqual(outcome, { committed: [], alreadyCommitted: [], missing: [shards[1].id] });
+  });
+
+  it('replaces a shard whose content changed, exactly once however often its attempts and commits run', async () => {
+    const { destination, shards, db } = await setup();
+    const [shard] = shards;
+    await stageShard(shard, destination);
+    await commitStagedShards(db, destination.encoderId, destination.dims, [shard.id]);
+    // The same shard listed with another content version (its file was rewritten under the same name).
+    const changed = { ...shard, version: `${shard.version}-rewritten` };
+    assert.equal((await stageShard(shard, destination)).status, 'already-committed');
+    const [zombie, retry] = await Promise.all([stageShard(changed, destination), stageShard(changed, destination)]);
+    assert.deepEqual([zombie.status, retry.status], ['staged', 'staged'], 'the committed version does not stand for the new one');
+    // A commit killed after deleting the old rows, before recording the new version, is run again; then once more.
+    const vectors = await db.openTable(tableNames(destination.encoderId).vectors);
+    await vectors.delete(`shard_id = '${shard.id}'`);
+    const first = await commitStagedShards(db, destination.encoderId, destination.dims, [shard.id]);
+    const second = await commitStagedShards(db, destination.encoderId, destination.dims, [shard.id]);
+    assert.deepEqual([first.committed.length, second.alreadyCommitted.length], [1, 1]);
+    assert.deepEqual((await committedShards(db, destination.encoderId, [shard.id])).map((r) => r.version), [changed.version]);
+    assert.equal((await stageShard(changed, destination)).status, 'already-committed');
+    const stored = await storedVectors(destination.store, destination.encoderId, destination.dims);
+    assert.equal(stored.ids.length, 1000);
+    assert.equal(new Set(stored.ids).size, 1000);
+  });
+
+  it('embeds a shard committed before versions were kept once more, then skips it', async () => {
+    const { destination, shards, db } = await setup();
+    const [shard] = shards;
+    // A shards table as it was: no version column, one record.
+    const legacy = new Schema([
+      ...['shard_id', 'encoder_id'].map((n) => new Field(n, new Utf8(), false)),
+      ...['samples', 'embedded', 'quarantined'].map((n) => new Field(n, new Int32(), false)),
+      new Field('committed_at_ms', new Float64(), false),
+    ]);
+    const name = tableNames(destination.encoderId).shards;
+    await db.createTable(name, arrowTable(legacy, 1, { shard_id: [shard.id], encoder_id: [destination.encoderId], samples: [1000], embedded: [1000], quarantined: [0], committed_at_ms: [0] }), { mode: 'overwrite' });
+    await ensureEncoderTables(db, destination.encoderId, destination.dims);
+    assert.deepEqual((await committedShards(db, destination.encoderId, [shard.id])).map((r) => r.version), ['']);
+    assert.deepEqual(await currentlyCommitted(db, destination.encoderId, [shard]), [], 'no listing vouches for its rows');
+    assert.equal((await stageShard(shard, destination)).status, 'staged');
+    assert.equal((await commitStagedShards(db, destination.encoderId, destination.dims, [shard.id])).committed.length, 1);
+    assert.equal((await stageShard(shard, destination)).status, 'already-committed');
   });
 });

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { RunConfigInput } from '../../../lib/config/schema';
 import { demoShards } from '../../../lib/demo/materialize';
+import { DEMO_CNN, ensureTestEncoder } from '../../../lib/encoder/test-encoders';
 import { PIPELINE_STAGES } from '../../../lib/pipeline/stages';
+import { RunLayout } from '../../../lib/run-layout';
 import { CPU_QUEUE } from '../../../lib/temporal/queues';
 import { SEPT_SEARCH_ATTRIBUTES } from '../../../lib/temporal/search-attributes';
 import { readShard } from '../../../lib/webdataset/reader';
@@ -94,6 +96,47 @@ describe('septPipeline on a real dev server, with stage 0, real retrieval and th
     );
     assert.deepEqual(again.metrics, first.metrics);
     assert.equal(again.embed.samplesEmbedded, first.embed.samplesEmbedded, 'embedding found every shard committed');
+  });
+
+  it('trains, evaluates and reports a few-shot target kept as class-name folders, with default fine-tuning settings', async () => {
+    // 4 Fashion-MNIST classes, 10 train and 5 test images each, as PNG files in ImageFolder layout.
+    const root = tempDir();
+    const classes: Record<number, string> = { 1: 'trouser', 5: 'sandal', 7: 'sneaker', 8: 'bag' };
+    const written: Record<string, number> = {};
+    for await (const sample of readShard((await demoShards('fashion-mnist', 'test'))[0])) {
+      const name = classes[(JSON.parse(sample.files.json!.toString('utf8')) as { label: number }).label];
+      const n = name === undefined ? 15 : (written[name] ?? 0);
+      if (n >= 15) continue;
+      written[name] = n + 1;
+      const file = join(root, n < 10 ? 'train' : 'test', name, `${n}.png`);
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(file, sample.files.png!);
+    }
+    const pool = async (dataset: 'mnist' | 'fashion-mnist') => ({ kind: 'webdataset' as const, name: dataset, shards: (await demoShards(dataset, 'train')).slice(0, 1) });
+    const config = await smallPipelineConfig('folders', {
+      encoder: { model: await ensureTestEncoder(DEMO_CNN, join(root, 'encoders')), batchSize: 128, threads: 1 },
+      pool: { sources: [await pool('fashion-mnist'), await pool('mnist')] },
+      target: { train: { kind: 'folder', name: 'train', path: join(root, 'train') }, test: { kind: 'folder', name: 'test', path: join(root, 'test') } },
+      finetune: { epochs: 2 },
+    });
+    const result = await run('folders', config);
+
+    assert.deepEqual(
+      PIPELINE_STAGES.map((s) => result.progress.stages[s].status),
+      ['skipped', 'done', 'done', 'done', 'done', 'done'],
+    );
+    for (const key of ['top1', 'knn_top1', 'linear_probe_top1']) assert.equal(typeof result.metrics[key], 'number', `${key} = ${result.metrics[key]}`);
+    const layout = new RunLayout(config.outputDir!, 'folders');
+    assert.deepEqual(JSON.parse(readFileSync(layout.targetClasses, 'utf8')), {
+      rule: 'sorted-names',
+      classToIndex: { bag: 0, sandal: 1, sneaker: 2, trouser: 3 },
+      numClasses: 4,
+    });
+    const variant = readdirSync(join(layout.dir, 'train')).find((v) => v.startsWith('finetune-'))!;
+    const finetune = JSON.parse(readFileSync(layout.trainerJob(variant, 'finetune').config('finetune'), 'utf8')) as { batch_size: number };
+    assert.equal(finetune.batch_size, 40, 'the default batch, bounded by the 40 labeled images');
+    const md = readFileSync(result.report.markdown, 'utf8');
+    assert.match(md, /\| 0 \| bag \| 10 \| 5 \|\n\| 1 \| sandal \| 10 \| 5 \|\n\| 2 \| sneaker \| 10 \| 5 \|\n\| 3 \| trouser \| 10 \| 5 \|/);
   });
 
   describe('bad input fails the run at its first step, naming the setting, and leaves no stage behind', () => {

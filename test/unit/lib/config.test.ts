@@ -91,6 +91,13 @@ describe('run configuration', () => {
     assert.deepEqual(issuesOf({ demo: true, pooll: {} }), ['pooll: unknown field']);
   });
 
+  it('takes a path or an s3://bucket/prefix as outputDir, and nothing that would become a local folder named after a scheme', () => {
+    assert.equal(parseRunConfig({ demo: true, outputDir: 's3://bucket/runs' }).outputDir, 's3://bucket/runs');
+    for (const outputDir of ['gs://bucket/runs', 's3:/bucket/runs', 's3://']) {
+      assert.deepEqual(issuesOf({ demo: true, outputDir }), ['outputDir: a path, or an s3://bucket/prefix URI'], outputDir);
+    }
+  });
+
   it('loads YAML and JSON files, and names the file when it is missing or malformed', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'run.yaml'), 'name: nightly\ndemo: true\nretrieval:\n  budget: 100\n');

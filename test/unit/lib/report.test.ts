@@ -160,6 +160,12 @@ function runInput(run: RunLayout, contactSheet?: string): RunReportInput {
       { label: 'pretrain', path: join(runDir, 'events-pretrain.jsonl') },
       { label: 'finetune', path: join(runDir, 'no-such-events.jsonl') },
     ],
+    target: {
+      classes: { rule: 'sorted-names', classToIndex: { 'T-shirt': 0, bag: 1, sandal: 2 }, numClasses: 3 },
+      classesFile: join(runDir, 'target', 'classes.json'),
+      trainPerLabel: { sandal: 10, bag: 10, 'T-shirt': 9 },
+      testPerLabel: { sandal: 5, bag: 4 },
+    },
   };
 }
 
@@ -194,6 +200,10 @@ describe('run report', () => {
     assert.match(md, /\| mnist \| 90 \| 90\.0% \| 1,000 \| 10\.0% \| 9\.0% \|/);
     // Classes in numeric order.
     assert.match(md, /\| 1 \| 50 \| 50\.0% \|\n\| 2 \| 45 \| 45\.0% \|\n\| 10 \| 5 \| 5\.0% \|/);
+    // The target's classes by index, with their images; how they were numbered.
+    assert.match(md, /\| 0 \| T-shirt \| 9 \| 0 \|\n\| 1 \| bag \| 10 \| 4 \|\n\| 2 \| sandal \| 10 \| 5 \|/);
+    assert.match(html, /class names in sorted order, numbered from 0/);
+    assert.match(md, /target\/classes\.json/);
     // Escaped run name, inline SVGs, the PNG by relative path, the complete config.
     assert.match(html, /<h1>SEPT run report: demo&lt;1&gt;<\/h1>/);
     assert.doesNotMatch(html, /demo<1>/);

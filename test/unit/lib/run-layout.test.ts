@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { dataDir } from '../../../lib/paths';
 import { RunLayout, selectionFiles } from '../../../lib/run-layout';
+import { scratchDir } from '../../../lib/storage/location';
 
 describe('the run layout', () => {
   const run = new RunLayout('/out', 'r');
@@ -57,4 +58,48 @@ describe('the run layout', () => {
       if (key) assert.equal(run.fileOf(key), join('/out', key), 'the key names the same file on this machine');
     });
   }
+});
+
+describe('the run layout in a bucket', () => {
+  const run = new RunLayout('s3://bucket/runs/', 'r');
+
+  it('puts every artifact under the prefix, in the layout of a local folder', () => {
+    const local = new RunLayout('/out', 'r');
+    const inBucket = (path: string) => path.replace(/^\/out\//, 's3://bucket/runs/');
+    assert.equal(run.inBucket, true);
+    assert.equal(local.inBucket, false);
+    assert.equal(run.dir, 's3://bucket/runs/r');
+    assert.equal(run.stageRecord('embed'), inBucket(local.stageRecord('embed')));
+    assert.equal(run.poolShardPlan, inBucket(local.poolShardPlan));
+    assert.deepEqual(run.report, { markdown: 's3://bucket/runs/r/report.md', html: 's3://bucket/runs/r/report.html', figures: 's3://bucket/runs/r/figures' });
+    assert.deepEqual(run.selection, Object.fromEntries(Object.entries(local.selection).map(([k, v]) => [k, inBucket(v)])));
+    assert.deepEqual(selectionFiles(run.selection.dir), run.selection, 'found again from the folder the selection plan carries');
+    assert.deepEqual(run.poolSample('encoder'), { manifest: inBucket(local.poolSample('encoder').manifest), shards: inBucket(local.poolSample('encoder').shards) });
+    assert.equal(run.labeledTarget(5), inBucket(local.labeledTarget(5)));
+    assert.equal(run.labeledTargetTest, inBucket(local.labeledTargetTest));
+    assert.equal(run.targetClasses, inBucket(local.targetClasses));
+    const job = run.trainerJob('main', 'pretrain');
+    assert.deepEqual([job.dir, job.checkpoints, job.events, job.config('pretrain')], ['', '/checkpoints', '/events.jsonl', '/pretrain.config.json'].map((f) => `s3://bucket/runs/r/train/main/pretrain${f}`));
+    assert.deepEqual(run.experiment, { markdown: 's3://bucket/runs/r/experiment/results.md', json: 's3://bucket/runs/r/experiment/results.json' });
+  });
+
+  it("runs a trainer job in this worker's scratch folder, and keys its files as the bucket keeps them", () => {
+    const job = run.localTrainerJob('main', 'pretrain');
+    assert.ok(job.dir.startsWith(join(scratchDir(), 'outputs')), job.dir);
+    assert.match(job.dir, /\/r\/train\/main\/pretrain$/);
+    const checkpoint = join(job.checkpoints, 'checkpoint-00000005.pt');
+    const key = 'r/train/main/pretrain/checkpoints/checkpoint-00000005.pt';
+    assert.equal(run.keyOf(checkpoint), key);
+    assert.equal(run.keyOf(`s3://bucket/runs/${key}`), key);
+    assert.equal(run.keyOf('s3://bucket/other/r/x.pt'), undefined);
+    assert.equal(run.locationOf(key), `s3://bucket/runs/${key}`);
+    assert.equal(run.fileOf(key), checkpoint, 'the key names the same file in the scratch folder');
+    assert.notEqual(new RunLayout('s3://bucket/other', 'r').localTrainerJob('main', 'pretrain').dir, job.dir, 'one scratch folder per output prefix');
+    const local = new RunLayout('/out', 'r');
+    assert.equal(local.localTrainerJob('main', 'pretrain').dir, local.trainerJob('main', 'pretrain').dir, 'a local run trains where its files are kept');
+  });
+
+  it('takes no other kind of URI', () => {
+    assert.throws(() => new RunLayout('gs://bucket/runs', 'r'), /outputDir: gs:\/\/bucket\/runs: only local paths and s3:\/\/ URIs/);
+  });
 });

@@ -2,7 +2,7 @@
 // as a table. A rerun under the same name reuses a stage whose inputs hash to its record's key.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { RunConfig } from '../../../../lib/config/schema';
+import { FINETUNE_BATCH_SIZE, type RunConfig } from '../../../../lib/config/schema';
 import { parseRunConfig } from '../../../../lib/config/validate';
 import { stageKey } from '../../../../lib/pipeline/stage-record';
 import { encoderStageInputs, finetuneStageInputs, pretrainStageInputs, selectStageInputs } from '../../../../lib/pipeline/stage-inputs';
@@ -49,6 +49,9 @@ const CASES: [string, (c: RunConfig) => void, Stage[]][] = [
   ['pre-training method', (c) => (c.pretrain.method = c.pretrain.method === 'simclr' ? 'mae' : 'simclr'), ['pretrain', 'finetune']],
   ['fine-tuning epochs', (c) => (c.finetune.epochs = 2), ['finetune']],
   ['fine-tuning learning rate', (c) => (c.finetune.lr = 0.5), ['finetune']],
+  ['fine-tuning batch size', (c) => (c.finetune.batchSize = 32), ['finetune']],
+  // Records of runs from when the default was written into every configuration stay valid.
+  ['fine-tuning batch size set to its default', (c) => (c.finetune.batchSize = FINETUNE_BATCH_SIZE), []],
   ['stage 0 steps', (c) => (c.encoderTraining.steps = 9), ALL],
   ['image size', (c) => (c.encoder.size = 32), ALL],
   ['normalisation', (c) => (c.encoder.mean = [0.25]), ALL],

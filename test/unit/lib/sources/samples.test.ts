@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { listAllShards } from '../../../../lib/sources/list-shards';
 import { sourceSamples } from '../../../../lib/sources/samples';
+import { writeShard } from '../../../../lib/webdataset';
 import { writeTestPools, type TestPools } from '../../../support/pools';
 import { tempDir } from '../../../support/tmp';
 
@@ -52,4 +54,18 @@ describe('reading samples of every source kind', () => {
       assert.deepEqual(await read(pools, kind), expected);
     });
   }
+
+  it('takes a tar sample\'s label from its .cls member (text, trimmed) before its json', async () => {
+    const text = (s: string) => Buffer.from(s);
+    await writeShard(join(dir, 'cls', 'pool-0.tar'), [
+      { key: 'a', files: { png: pools.png, cls: text('3\n') } },
+      { key: 'b', files: { png: pools.png, cls: text('sandal'), json: text('{"label":7}') } },
+      { key: 'c', files: { png: pools.png, cls: text('') } },
+    ]);
+    const labels = [];
+    for (const shard of await listAllShards([{ kind: 'webdataset', name: 'cls', shards: join(dir, 'cls') }])) {
+      for await (const s of sourceSamples(shard)) labels.push([s.id, s.label]);
+    }
+    assert.deepEqual(labels, [['cls/a', '3'], ['cls/b', 'sandal'], ['cls/c', '']]);
+  });
 });

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { parseRunConfig } from '../../../../lib/config/validate';
 import { listShards } from '../../../../lib/sources/list-shards';
-import { prepareLabeledSet } from '../../../../lib/target/labeled-subset';
+import { RunLayout } from '../../../../lib/run-layout';
+import { type LabeledSplit, prepareLabeledSet } from '../../../../lib/target/labeled-subset';
 import { readShard, writeShard } from '../../../../lib/webdataset';
+import { grayPng, writeImageFolder } from '../../../support/image-folders';
 import { tempDir } from '../../../support/tmp';
 
 async function readBack(dir: string): Promise<{ id: string; label: number }[]> {
@@ -25,7 +27,9 @@ describe('the labeled target set', () => {
       files: { png: Buffer.from(`img${i}`), json: Buffer.from(JSON.stringify(i % 5 === 4 ? { id: `t/s${i}` } : { id: `t/s${i}`, label: i % 3 })) },
     }));
     await writeShard(join(dir, 'train', 'shard-0.tar'), samples);
-    const config = parseRunConfig({ demo: true, name: 'few', outputDir: dir, target: { train: { kind: 'webdataset', shards: join(dir, 'train') }, labelsPerClass: 2 } });
+    await writeShard(join(dir, 'test', 'shard-0.tar'), samples.slice(0, 3));
+    const target = { train: { kind: 'webdataset', shards: join(dir, 'train') }, test: { kind: 'webdataset', shards: join(dir, 'test') }, labelsPerClass: 2 } as const;
+    const config = parseRunConfig({ demo: true, name: 'few', outputDir: dir, target });
     const set = await prepareLabeledSet(config);
     assert.deepEqual(set.perLabel, { 0: 2, 1: 2, 2: 2 });
     assert.equal(set.numClasses, 3);
@@ -39,12 +43,74 @@ describe('the labeled target set', () => {
     const png = await sharp({ create: { width: 4, height: 4, channels: 3, background: '#808080' } }).png().toBuffer();
     writeFileSync(join(dir, 'a.png'), png);
     writeFileSync(join(dir, 'target.jsonl'), ['{"id":"a","uri":"a.png","label":1}', '{"id":"b","uri":"a.png","label":0}', '{"id":"c","uri":"a.png"}'].join('\n'));
-    const config = parseRunConfig({ demo: true, name: 'm', outputDir: dir, target: { train: { kind: 'manifest', path: join(dir, 'target.jsonl') } } });
+    const manifest = { kind: 'manifest', path: join(dir, 'target.jsonl') } as const;
+    const config = parseRunConfig({ demo: true, name: 'm', outputDir: dir, target: { train: manifest, test: manifest } });
     const set = await prepareLabeledSet(config);
     assert.equal(set.samples, 2);
     assert.deepEqual(await readBack(set.source.kind === 'webdataset' ? (set.source.shards as string) : ''), [
       { id: 'target/a', label: 1 },
       { id: 'target/b', label: 0 },
+    ]);
+  });
+});
+
+describe('labeled sets in the layouts people keep them in', () => {
+  const shardsOf = ({ source }: LabeledSplit) => (source.kind === 'webdataset' ? (source.shards as string) : assert.fail(`${source.kind} is not a trainer's shards`));
+  const labelsOf = async (split: LabeledSplit) => (await readBack(shardsOf(split))).map((s) => [s.id, s.label]);
+
+  it('class-name folders: sorted names numbered once, the same indices for train and test, recorded in classes.json', async () => {
+    const dir = tempDir();
+    await writeImageFolder(join(dir, 'train'), { sandal: 3, bag: 2, 'T-shirt': 1 });
+    await writeImageFolder(join(dir, 'test'), { sandal: 1, bag: 1, 'T-shirt': 1 });
+    const target = { train: { kind: 'folder', name: 'train', path: join(dir, 'train') }, test: { kind: 'folder', name: 'test', path: join(dir, 'test') }, labelsPerClass: 2 } as const;
+    const set = await prepareLabeledSet(parseRunConfig({ demo: true, name: 'folders', outputDir: dir, target }));
+
+    const classes = { rule: 'sorted-names', classToIndex: { 'T-shirt': 0, bag: 1, sandal: 2 }, numClasses: 3 };
+    assert.deepEqual(set.classes, classes);
+    assert.equal(set.numClasses, 3);
+    assert.equal(set.classesFile, new RunLayout(dir, 'folders').targetClasses);
+    assert.deepEqual(JSON.parse(readFileSync(set.classesFile, 'utf8')), classes);
+    assert.deepEqual(set.perLabel, { 'T-shirt': 1, bag: 2, sandal: 2 });
+    assert.deepEqual(await labelsOf(set), [
+      ['train/T-shirt/0', 0],
+      ['train/bag/0', 1],
+      ['train/bag/1', 1],
+      ['train/sandal/0', 2],
+      ['train/sandal/1', 2],
+    ]);
+    assert.deepEqual(set.test.perLabel, { 'T-shirt': 1, bag: 1, sandal: 1 });
+    assert.deepEqual(await labelsOf(set.test), [
+      ['test/T-shirt/0', 0],
+      ['test/bag/0', 1],
+      ['test/sandal/0', 2],
+    ]);
+  });
+
+  it('WebDataset shards labeled by .cls class names, measured on a manifest with string labels', async () => {
+    const dir = tempDir();
+    const png = await grayPng(128);
+    await writeShard(join(dir, 'train', 'shard-0.tar'), [
+      { key: 'a', files: { png, cls: Buffer.from('dog\n') } },
+      { key: 'b', files: { png, cls: Buffer.from('cat'), json: Buffer.from('{"source":"web"}') } },
+    ]);
+    writeFileSync(join(dir, 'x.png'), png);
+    writeFileSync(join(dir, 'test.jsonl'), ['{"id":"x","uri":"x.png","label":"cat"}', '{"id":"y","uri":"x.png","label":"dog"}'].join('\n'));
+    const target = { train: { kind: 'webdataset', name: 'web', shards: join(dir, 'train') }, test: { kind: 'manifest', name: 'held', path: join(dir, 'test.jsonl') } } as const;
+    const set = await prepareLabeledSet(parseRunConfig({ demo: true, name: 'cls', outputDir: dir, target }));
+
+    assert.deepEqual(set.classes.classToIndex, { cat: 0, dog: 1 });
+    const written = [];
+    for (const ref of await listShards({ kind: 'webdataset', shards: shardsOf(set) })) {
+      for await (const sample of readShard(ref.path)) written.push({ members: Object.keys(sample.files).sort(), json: JSON.parse(sample.files.json.toString()) });
+    }
+    // The index replaces the name: the .cls member goes, the json keeps what else it held.
+    assert.deepEqual(written, [
+      { members: ['json', 'png'], json: { id: 'web/a', label: 1 } },
+      { members: ['json', 'png'], json: { id: 'web/b', source: 'web', label: 0 } },
+    ]);
+    assert.deepEqual(await labelsOf(set.test), [
+      ['held/x', 0],
+      ['held/y', 1],
     ]);
   });
 });

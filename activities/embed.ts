@@ -78,8 +78,10 @@ export async function embedShard(shard: ShardRef, destination: VectorDestination
  * never overlap another, not even a zombie attempt with its retry: Temporal retries an attempt only
  * after its start-to-close timeout, so an attempt stops (retryably) before any write once half of
  * that time has passed. A killed commit is repaired by its retry (see lib/vectors/commit.ts).
+ * Each shard comes with the version it was listed at, the only one committed; ids alone, as
+ * commits scheduled before versions were passed still send them, commit whatever is staged.
  */
-export async function commitShards(destination: VectorDestination, shardIds: string[]): Promise<CommitOutcome> {
+export async function commitShards(destination: VectorDestination, shards: (Pick<ShardRef, 'id' | 'version'> | string)[]): Promise<CommitOutcome> {
   const { startToCloseTimeoutMs } = Context.current().info;
   const started = Date.now();
   const beforeWrite = () => {
@@ -87,7 +89,8 @@ export async function commitShards(destination: VectorDestination, shardIds: str
       throw new Error(`commit ran past half of its ${startToCloseTimeoutMs} ms timeout: stopping before it writes, so that it cannot overlap a retry`);
     }
   };
-  return commitStagedShards(await openStore(destination.store), destination.encoderId, destination.dims, shardIds, beforeWrite);
+  const listed = shards.map((s) => (typeof s === 'string' ? { id: s } : s));
+  return commitStagedShards(await openStore(destination.store), destination.encoderId, destination.dims, listed, beforeWrite);
 }
 
 /** Compacts the encoder's tables after a page of shards. */

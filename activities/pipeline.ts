@@ -2,7 +2,7 @@ import type { RunConfig } from '../lib/config/schema';
 import type { TrainerJobRef } from '../lib/pipeline/trainer-jobs';
 import type { SourceSpec } from '../lib/config/sources';
 import { type ExportedEncoder, exportedEncoderConfig } from '../lib/encoder/exported';
-import { checkRunInputs as check } from '../lib/pipeline/check-inputs';
+import { type CheckedInputs, checkRunInputs as check } from '../lib/pipeline/check-inputs';
 import { poolPerSource } from '../lib/pipeline/pool-composition';
 import { readStageRecord, stageKey, writeStageRecord } from '../lib/pipeline/stage-record';
 import { writeExperimentReport } from '../lib/report/experiment';
@@ -16,7 +16,7 @@ import { prepareLabeledSet } from '../lib/target/labeled-subset';
 import { failFastOnBadInput } from './failures';
 
 /** The run's first step: a missing path, an empty or inconsistent target, a file that is not ONNX fail here, naming the setting. */
-export async function checkRunInputs(config: RunConfig): Promise<{ poolShards: number; targetTrain: number; targetTest: number }> {
+export async function checkRunInputs(config: RunConfig): Promise<CheckedInputs> {
   return failFastOnBadInput(() => check(config));
 }
 

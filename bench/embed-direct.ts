@@ -9,6 +9,7 @@ import { prepareVectorDestination } from '../lib/embed/prepare';
 import { stageShard } from '../lib/embed/stage-shard';
 import type { VectorDestination } from '../lib/embed/destination';
 import { listAllShards } from '../lib/sources/list-shards';
+import type { ShardRef } from '../lib/sources/shard-ref';
 import { commitStagedShards, compactEncoderTables } from '../lib/vectors/commit';
 import { openStore } from '../lib/vectors/connect';
 
@@ -19,14 +20,14 @@ async function direct(cfg: RunConfig): Promise<{ perSecond: number }> {
   const db = await openStore(cfg.store.uri);
   let samples = 0;
   let next = 0;
-  const staged: string[] = [];
+  const staged: ShardRef[] = [];
   let commits = Promise.resolve();
   const lane = async () => {
     while (next < shards.length) {
       const shard = shards[next++];
       const { samples: count } = await stageShard(shard, destination);
       samples += count;
-      staged.push(shard.id);
+      staged.push(shard);
       commits = commits.then(async () => {
         const batch = staged.splice(0);
         if (batch.length > 0) await commitStagedShards(db, destination.encoderId, destination.dims, batch);

@@ -11,9 +11,14 @@ export interface WorkerProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts a worker as its own process, as in production; output goes to a log file or is inherited. */
-export function spawnWorker(kind: WorkerKind, opts: { address: string; namespace?: string; logDir?: string; env?: NodeJS.ProcessEnv }): WorkerProcess {
-  const child = spawn(process.execPath, moduleArgs(`workers/${kind}`), {
+/**
+ * Starts a worker as its own process, as in production; output goes to a log file or is inherited.
+ * `wrapper`: a program and its arguments that the worker runs under (a tracer); `process` is then
+ * the wrapper's, and signals reach the worker only as far as the wrapper passes them on.
+ */
+export function spawnWorker(kind: WorkerKind, opts: { address: string; namespace?: string; logDir?: string; env?: NodeJS.ProcessEnv; wrapper?: string[] }): WorkerProcess {
+  const [command, ...args] = [...(opts.wrapper ?? []), process.execPath, ...moduleArgs(`workers/${kind}`)];
+  const child = spawn(command, args, {
     cwd: projectRoot,
     env: {
       ...process.env,

@@ -1,6 +1,7 @@
 'use strict';
 // Debian packages that some tests and local tools need (nginx as a TLS proxy in front of the dev
-// server, openssl for test certificates, chromium for the Temporal UI test). Installed with apt-get only when a binary is missing.
+// server, openssl for test certificates, chromium for the Temporal UI test, strace to record what
+// files a worker touches). Installed with apt-get only when a binary is missing.
 // Plain CommonJS with Node built-ins only: setup runs it before `npm ci` has installed anything.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');

@@ -193,14 +193,15 @@ export class ObjectStore {
   /**
    * Objects whose key starts with `under` (relative to the store's prefix), page by page
    * (ListObjectsV2: `pageSize` keys a page, 1,000 unless given). `delimiter: '/'` lists one level:
-   * what lies deeper is left out.
+   * what lies deeper is left out. `startAfter` (a key, like `under` relative to the store's
+   * prefix) starts the listing past it, in the store's order (UTF-8 bytes).
    */
-  async *listObjects(under: string, opts: { delimiter?: '/'; pageSize?: number } = {}): AsyncGenerator<ObjectInfo> {
+  async *listObjects(under: string, opts: { delimiter?: '/'; pageSize?: number; startAfter?: string } = {}): AsyncGenerator<ObjectInfo> {
     const strip = this.prefix ? this.prefix.length + 1 : 0;
     let token: string | undefined;
     do {
       const page = await this.retrying('listing', this.uriOf(under), () =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.objectKey(under), ContinuationToken: token, Delimiter: opts.delimiter, MaxKeys: opts.pageSize })),
+        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.objectKey(under), ContinuationToken: token, Delimiter: opts.delimiter, MaxKeys: opts.pageSize, StartAfter: opts.startAfter === undefined ? undefined : this.objectKey(opts.startAfter) })),
       );
       for (const object of page.Contents ?? []) {
         if (object.Key) yield { key: object.Key.slice(strip), size: object.Size ?? 0, etag: object.ETag ?? '' };

@@ -17,9 +17,10 @@
 //       samples/<name>/                    a uniform random pool sample (stage 0, the random arm)
 //         sample.jsonl                     its manifest
 //         shards/subset-000000.tar …
-//       target/train[-<n>-per-class]/      the labeled target train set: shard-000000.tar …, index.json
-//       target/test/                       the labeled target test set, alike
-//       target/classes.json                the target's class indices, one mapping for train and test
+//       target/<content>/                  the labeled target, one folder per content of target.train and target.test:
+//         train[-<n>-per-class]/           the labeled train set: shard-000000.tar …, index.json
+//         test/                            the labeled test set, alike
+//         classes.json                     the target's class indices, one mapping for train and test
 //                                          (in a bucket, a split's index.json is written last: it marks the split complete)
 //       train/<variant>/<job>/             one trainer job (variant `main`, or an experiment arm)
 //         <stage>.config.json              its trainer configuration
@@ -58,6 +59,12 @@ export interface TrainerJobFiles {
   events: string;
   /** The trainer configuration of one stage of the job. */
   config(stage: string): string;
+}
+
+export interface LabeledTargetFiles {
+  train(perClass: number | undefined): string;
+  test: string;
+  classes: string;
 }
 
 export interface ReportFiles {
@@ -117,19 +124,18 @@ export class RunLayout {
     return { manifest: locationIn(dir, 'sample.jsonl'), shards: locationIn(dir, 'shards') };
   }
 
-  /** The labeled target train set's folder, one per `labelsPerClass`. */
-  labeledTarget(perClass: number | undefined): string {
-    return locationIn(this.dir, 'target', perClass ? `train-${perClass}-per-class` : 'train');
-  }
-
-  /** The labeled target test set's folder. */
-  get labeledTargetTest(): string {
-    return locationIn(this.dir, 'target', 'test');
-  }
-
-  /** The target's class indices (lib/target/classes.ts), beside the labeled sets that use them. */
-  get targetClasses(): string {
-    return locationIn(this.dir, 'target', 'classes.json');
+  /**
+   * The labeled target's files for one content of target.train and target.test (its fingerprint,
+   * lib/target/labeled-subset.ts): the train set's folder, one per `labelsPerClass`; the test set's;
+   * the class indices (lib/target/classes.ts) beside the sets that use them.
+   */
+  labeledTarget(content: string): LabeledTargetFiles {
+    const dir = locationIn(this.dir, 'target', content);
+    return {
+      train: (perClass) => locationIn(dir, perClass ? `train-${perClass}-per-class` : 'train'),
+      test: locationIn(dir, 'test'),
+      classes: locationIn(dir, 'classes.json'),
+    };
   }
 
   /** Where a trainer job's files are kept. */

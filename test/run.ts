@@ -38,9 +38,10 @@ function step(name: string, cmd: string, args: string[]): boolean {
 
 function runTier(tier: Tier, files: string[]): boolean {
   if (tier === 'integration') {
-    // The mTLS test runs nginx in front of the dev server; the UI test drives Debian's Chromium.
+    // The mTLS test runs nginx in front of the dev server; the UI test drives Debian's Chromium; the
+    // shared-nothing test runs its workers under strace.
     const { ensureSystemPackages } = require('../infra/system-packages.cjs') as { ensureSystemPackages: (p: string[], o: { log: (m: string) => void }) => unknown };
-    ensureSystemPackages(['nginx', 'openssl', 'chromium'], { log: (m) => console.error(m) });
+    ensureSystemPackages(['nginx', 'openssl', 'chromium', 'strace'], { log: (m) => console.error(m) });
   }
   const guard = tier === 'unit' ? ['--require', join(testRoot, 'support', 'unit-tier.cjs')] : [];
   return step(`${tier} tests (${files.length} files)`, process.execPath, ['--import', 'tsx', ...guard, '--test', ...files]);

@@ -11,7 +11,7 @@ const span = (ids: string[]) => (ids.length === 1 ? ids[0] : `${ids[0]}..${ids.a
 const SHARDS: { [A in keyof Activities]?: (...args: Parameters<Activities[A]>) => Record<string, string> } = {
   embedShard: (shard) => ({ shard: shard.id }),
   embedShards: (shards): Record<string, string> => (shards.length === 1 ? { shard: shards[0].id } : { shards: span(shards.map((s) => s.id)) }),
-  commitShards: (_destination, shardIds) => ({ shards: span(shardIds) }),
+  commitShards: (_destination, shards) => ({ shards: span(shards.map((s) => (typeof s === 'string' ? s : s.id))) }),
   countLabels: (shards) => ({ shards: span(shards.map((s) => s.id)) }),
 };
 

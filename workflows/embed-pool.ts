@@ -36,20 +36,23 @@ export interface EmbedPoolResult {
 /** Staged shards committed in one activity when several wait. */
 const COMMIT_BATCH = 32;
 
-/** One commit at a time: the serialization that keeps exactly one vector row per sample. */
+/**
+ * One commit at a time: the serialization that keeps exactly one vector row per sample. Each shard
+ * goes with the version it was listed at, so that only that version is committed.
+ */
 class Committer {
-  private readonly queue: { shardId: string; settle: (outcome: 'committed' | 'missing' | Error) => void }[] = [];
+  private readonly queue: { shard: Pick<ShardRef, 'id' | 'version'>; settle: (outcome: 'committed' | 'missing' | Error) => void }[] = [];
   private running = false;
 
   constructor(
-    private readonly commit: (shardIds: string[]) => Promise<CommitOutcome>,
+    private readonly commit: (shards: Pick<ShardRef, 'id' | 'version'>[]) => Promise<CommitOutcome>,
     private readonly onCommitted: (outcome: CommitOutcome) => void,
   ) {}
 
-  /** Resolves once the shard is committed, or with 'missing' when its staging is gone and it must be embedded again. */
-  submit(shardId: string): Promise<'committed' | 'missing'> {
+  /** Resolves once the shard is committed, or with 'missing' when its listed version is not staged (gone, or another) and it must be embedded again. */
+  submit({ id, version }: ShardRef): Promise<'committed' | 'missing'> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ shardId, settle: (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome)) });
+      this.queue.push({ shard: { id, version }, settle: (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome)) });
       void this.drain();
     });
   }
@@ -60,10 +63,10 @@ class Committer {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, COMMIT_BATCH);
       try {
-        const outcome = await this.commit(batch.map((b) => b.shardId));
+        const outcome = await this.commit(batch.map((b) => b.shard));
         this.onCommitted(outcome);
         const missing = new Set(outcome.missing);
-        for (const b of batch) b.settle(missing.has(b.shardId) ? 'missing' : 'committed');
+        for (const b of batch) b.settle(missing.has(b.shard.id) ? 'missing' : 'committed');
       } catch (err) {
         for (const b of batch) b.settle(err as Error);
       }
@@ -108,7 +111,7 @@ export async function embedPool(input?: RunConfigInput, carry?: EmbedPoolCarry):
     progress.quarantined += t.quarantined;
   };
   const committer = new Committer(
-    (shardIds) => commit.commitShards(destination, shardIds),
+    (shards) => commit.commitShards(destination, shards),
     ({ committed, alreadyCommitted }) => {
       for (const t of [...committed, ...alreadyCommitted]) countDone(t);
       processed += committed.reduce((n, t) => n + t.samples, 0);
@@ -131,10 +134,10 @@ export async function embedPool(input?: RunConfigInput, carry?: EmbedPoolCarry):
   };
   const page = await readPage();
   await inWindow(page.groups, config.embed.window, async (group) => {
-    // A shard whose staging is gone by the time of its commit is embedded again (see Committer).
+    // A shard whose listed version is not staged by the time of its commit is embedded again (see Committer).
     for (let pending = group; pending.length > 0; ) {
       await page.embedGroup(pending);
-      const outcomes = await Promise.all(pending.map((shard) => committer.submit(shard.id)));
+      const outcomes = await Promise.all(pending.map((shard) => committer.submit(shard)));
       pending = pending.filter((_, i) => outcomes[i] === 'missing');
     }
   });

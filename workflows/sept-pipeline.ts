@@ -10,6 +10,7 @@ import {
 import type { RunConfig, RunConfigInput } from '../lib/config/schema';
 import type { SelectionStats } from '../lib/selection/stats';
 import { type PipelineProgress, runDetails } from '../lib/pipeline/progress';
+import type { CheckedInputs } from '../lib/pipeline/check-inputs';
 import { encoderStageInputs, finetuneStageInputs, pretrainStageInputs, selectStageInputs } from '../lib/pipeline/stage-inputs';
 import { PIPELINE_STAGES, type PipelineStage, type StageTiming } from '../lib/pipeline/stages';
 import { finetuneVariant, pipelineTrainerJobs, pretrainVariant } from '../lib/pipeline/trainer-jobs';
@@ -41,8 +42,9 @@ function emptySubset(config: RunConfig, stats: SelectionStats): ApplicationFailu
  * none is configured; (1) embed the pool; (2) embed the target and select the task-specific subset;
  * (3) pre-train the target model on the subset; (4) fine-tune and evaluate it; (5) write the report.
  * Stages 0 to 4 are child workflows `<run>/<stage>`, each startable alone. A run started again under
- * the same name reuses every stage whose inputs are unchanged (stage records under `<run>/stages/`);
- * embedding always runs, and skips the shards already embedded with the same encoder.
+ * the same name reuses every stage whose inputs (settings and the content of the pool and the target)
+ * are unchanged (stage records under `<run>/stages/`); embedding always runs, and skips the shards
+ * already embedded with the same encoder and version.
  */
 export async function septPipeline(input?: RunConfigInput): Promise<SeptRunResult> {
   let config = await resolvedRunConfig(input);
@@ -82,7 +84,10 @@ export async function septPipeline(input?: RunConfigInput): Promise<SeptRunResul
     return { result, key: record.key };
   }
 
-  await cpu.checkRunInputs(config);
+  // What the pool and the target hold now: results computed from other contents are not reused. A run
+  // whose check completed before the check reported content (an earlier release) keys as it did then.
+  const checked: Partial<CheckedInputs> | undefined = await cpu.checkRunInputs(config);
+  const content = checked?.content;
 
   // Stage 0: the retrieval encoder.
   const trainedInRun = !config.encoder.model;
@@ -98,7 +103,7 @@ export async function septPipeline(input?: RunConfigInput): Promise<SeptRunResul
   Object.assign(progress.figures, { encoderId: embed.encoderId, poolImages: embed.samplesEmbedded, quarantined: embed.quarantined });
 
   // Stage 2: the task-specific subset.
-  const { result: selection, key: selectKey } = await stage('select', selectStageInputs(config, embed), () => executeChild(selectSubset, { ...child('select'), args: [config] }));
+  const { result: selection, key: selectKey } = await stage('select', selectStageInputs(config, embed, content), () => executeChild(selectSubset, { ...child('select'), args: [config] }));
   if (selection.outputs.samples === 0) throw emptySubset(config, selection.stats);
   Object.assign(progress.figures, { subsetSize: selection.stats.size, subsetShare: selection.stats.size / Math.max(1, selection.plan.poolRows) });
   upsertSearchAttributes([{ key: SA.subsetSize, value: selection.stats.size }]);
@@ -113,7 +118,7 @@ export async function septPipeline(input?: RunConfigInput): Promise<SeptRunResul
   Object.assign(progress.figures, { knnTop1: pretrain.metrics.knn_top1 ?? null, linearProbeTop1: pretrain.metrics.linear_probe_top1 ?? null });
 
   // Stage 4: fine-tuning and evaluation on the labeled target.
-  const { result: finetune, key: finetuneKey } = await stage('finetune', finetuneStageInputs(config, pretrainKey), (key) =>
+  const { result: finetune, key: finetuneKey } = await stage('finetune', finetuneStageInputs(config, pretrainKey, content), (key) =>
     executeChild(trainModel, { ...child('finetune'), args: [config, { variant: finetuneVariant(key), pretrainedCheckpoint: pretrain.pretrainedCheckpoint }] }),
   );
   const metrics = { ...pretrain.metrics, ...finetune.metrics };

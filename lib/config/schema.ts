@@ -79,7 +79,7 @@ const target = z.preprocess(
         .prefault({ kind: 'demo', dataset: 'mnist', split: 'train' })
         .describe(
           "labeled train source (a class subfolder, a manifest's `label`, a WebDataset sample's `.cls` or json `label`): these instances retrieve the subset and fine-tune the model. " +
-            'Integer labels are the class indices; otherwise the sorted class names are numbered from 0 (as torchvision ImageFolder), once per run, recorded in <outputDir>/<name>/target/classes.json',
+            'Integer labels are the class indices; otherwise the sorted class names are numbered from 0 (as torchvision ImageFolder), once per run, recorded in <outputDir>/<name>/target/<content>/classes.json',
         ),
       test: sourceSpec
         .prefault({ kind: 'demo', dataset: 'mnist', split: 'test' })

@@ -87,6 +87,15 @@ export async function ensureDemoDataset(dataset: DemoDataset): Promise<DemoIndex
   return readIndex(root) ?? index;
 }
 
+/**
+ * A demo shard's content version. Demo shards are byte-identical wherever they are materialized,
+ * so the layout version and size say what their content is; the local copy's mtime would make
+ * every machine's copy, and every rerun on a new worker, look changed.
+ */
+export function demoShardVersion(bytes: number): string {
+  return `demo-${LAYOUT_VERSION}-${bytes}`;
+}
+
 /** Absolute shard paths of a demo split ('all' = train then test). */
 export async function demoShards(dataset: DemoDataset, split: DemoSplit | 'all'): Promise<string[]> {
   const index = await ensureDemoDataset(dataset);

@@ -5,9 +5,10 @@ import { prepareVectorDestination } from '../embed/prepare';
 import { isObjectUri, ObjectStore, ObjectStoreError } from '../object-store';
 import { listTargetInstances } from '../selection/target-set';
 import { listShards } from '../sources/list-shards';
-import type { ShardRef } from '../sources/shard-ref';
+import { contentFingerprint, type ShardRef } from '../sources/shard-ref';
 import { outputLocation } from '../storage/location';
 import { targetClasses } from '../target/classes';
+import type { InputContent } from './stage-inputs';
 
 /** A setting's problem, named by its path in the run configuration. */
 const invalid = (path: string, message: string) => new ConfigError([`${path}: ${message}`]);
@@ -37,16 +38,29 @@ async function checkOutputBucket(outputDir: string): Promise<void> {
   }
 }
 
+/** What the run's first step found: shards and target images counted, and the inputs' content. */
+export interface CheckedInputs {
+  poolShards: number;
+  targetTrain: number;
+  targetTest: number;
+  content: InputContent;
+}
+
 /**
  * The first step of a run: every input it names exists and makes sense, so that a wrong path or an
- * unusable target fails the run in seconds, naming the setting, before hours of work start.
+ * unusable target fails the run in seconds, naming the setting, before hours of work start. It
+ * returns what the inputs hold (`content`), from the listings alone, so that results computed from
+ * other contents are not reused.
  */
-export async function checkRunInputs(config: RunConfig): Promise<{ poolShards: number; targetTrain: number; targetTest: number }> {
+export async function checkRunInputs(config: RunConfig): Promise<CheckedInputs> {
   await checkOutputBucket(config.outputDir);
-  let poolShards = 0;
-  for (const [i, spec] of config.pool.sources.entries()) poolShards += (await shardsOf(`pool.sources[${i}]`, spec)).length;
-  await shardsOf('target.train', config.target.train);
-  await shardsOf('target.test', config.target.test);
+  const pool: ShardRef[] = [];
+  for (const [i, spec] of config.pool.sources.entries()) pool.push(...(await shardsOf(`pool.sources[${i}]`, spec)));
+  const content: InputContent = {
+    pool: contentFingerprint(pool),
+    targetTrain: contentFingerprint(await shardsOf('target.train', config.target.train)),
+    targetTest: contentFingerprint(await shardsOf('target.test', config.target.test)),
+  };
 
   const targets = await listTargetInstances(config.target);
   const train = targets.filter((t) => t.split === 'train');
@@ -64,5 +78,5 @@ export async function checkRunInputs(config: RunConfig): Promise<{ poolShards: n
 
   // A configured encoder is loaded once here, so a file that is not an ONNX image encoder fails now.
   if (config.encoder.model) await prepareVectorDestination(config.encoder, config.store.uri);
-  return { poolShards, targetTrain: train.length, targetTest: test.length };
+  return { poolShards: pool.length, targetTrain: train.length, targetTest: test.length, content };
 }

@@ -1,9 +1,10 @@
 import { FINETUNE_BATCH_SIZE, type RunConfig } from '../config/schema';
 
 /**
- * What each reusable stage's result depends on. A run started again under the same name reuses a
- * stage whose inputs hash to the key of its record (lib/pipeline/stage-record.ts); anything left
- * out here is silently reused when it changes, anything added makes a rerun redo the stage. Each
+ * What each reusable stage's result depends on: settings, and what the pool and the target hold
+ * (InputContent). A run started again under the same name reuses a stage whose inputs hash to the
+ * key of its record (lib/pipeline/stage-record.ts); anything left out here is silently reused when
+ * it changes, anything added makes a rerun redo the stage. Each
  * stage's inputs include the key of the stage it builds on, so staleness flows downstream.
  * Pure and sandbox-safe: septPipeline calls these; test/unit/lib/pipeline/stage-inputs.test.ts holds the rules.
  * Changing a shape here changes every key: runs in flight then redo their stages once.
@@ -12,7 +13,26 @@ import { FINETUNE_BATCH_SIZE, type RunConfig } from '../config/schema';
 /** What decides an image's pixels for the encoder and the trainer: a change here invalidates what was learned. */
 const imageSettings = (c: RunConfig) => ({ channels: c.encoder.channels, size: c.encoder.size, crop: c.encoder.crop, mean: c.encoder.mean, std: c.encoder.std });
 
-/** Stage 0, the retrieval encoder trained on a pool sample. */
+/**
+ * What the run's inputs held when its first step listed them (lib/pipeline/check-inputs.ts): a
+ * fingerprint of each one's shard ids and versions (lib/sources/shard-ref.ts contentFingerprint),
+ * so that a source changed under the same settings makes its stages stale. Undefined for a run
+ * whose first step completed before fingerprints were kept: its stages key as they did then.
+ */
+export interface InputContent {
+  pool: string;
+  targetTrain: string;
+  targetTest: string;
+}
+
+const targetContent = (content: InputContent | undefined) => content && { train: content.targetTrain, test: content.targetTest };
+
+/**
+ * Stage 0, the retrieval encoder trained on a pool sample. Keyed on the pool's specification, not
+ * its content: an encoder trained on an earlier sample still embeds every image validly, and
+ * retraining it on every grown or touched pool would re-embed the whole pool (a new encoder id).
+ * Change `encoderTraining.seed` to retrain.
+ */
 export const encoderStageInputs = (c: RunConfig) => ({ pool: c.pool, training: c.encoderTraining, image: imageSettings(c), trainer: c.trainer.command ?? null });
 
 /** What the embedding stage hands on: the encoder's identity and how much of the pool it embedded. */
@@ -22,13 +42,15 @@ export interface EmbeddedPool {
   samplesEmbedded: number;
 }
 
-/** Stage 2, the selection: the pool's vectors (by encoder and size), the target, the retrieval settings. */
-export const selectStageInputs = (c: RunConfig, embed: EmbeddedPool) => ({
+/** Stage 2, the selection: the pool's vectors (by encoder, size and content), the target, the retrieval settings. */
+export const selectStageInputs = (c: RunConfig, embed: EmbeddedPool, content?: InputContent) => ({
   encoderId: embed.encoderId,
   shards: embed.shards,
   samples: embed.samplesEmbedded,
   pool: c.pool,
+  poolContent: content?.pool,
   target: c.target,
+  targetContent: targetContent(content),
   retrieval: c.retrieval,
 });
 
@@ -40,8 +62,9 @@ export const pretrainStageInputs = (c: RunConfig, selectKey: string) => ({ selec
  * default: the two train alike wherever the explicit default can run (a smaller target fails it at
  * the first step), and runs recorded while the default was written out keep their records.
  */
-export const finetuneStageInputs = (c: RunConfig, pretrainKey: string) => ({
+export const finetuneStageInputs = (c: RunConfig, pretrainKey: string, content?: InputContent) => ({
   pretrain: pretrainKey,
   finetune: { ...c.finetune, batchSize: c.finetune.batchSize ?? FINETUNE_BATCH_SIZE },
   target: c.target,
+  targetContent: targetContent(content),
 });

@@ -1,11 +1,11 @@
 import { basename, dirname } from 'node:path';
 import type { SourceSpec } from '../config/sources';
-import { demoShards } from '../demo/materialize';
+import { demoShards, demoShardVersion } from '../demo/materialize';
 import { isObjectUri } from '../object-store';
 import { resolveDataPath } from '../paths';
 import { listBucketShards } from './bucket-shards';
 import { expandShardPattern, type ShardFile } from './expand';
-import { folderManifest } from './folder';
+import { folderShards } from './folder';
 import { manifestShards } from './manifest';
 import { type ShardRef, SourceError } from './shard-ref';
 import { localFileVersion } from './source-files';
@@ -30,7 +30,12 @@ export async function listShards(spec: SourceSpec): Promise<ShardRef[]> {
     case 'demo': {
       // Demo splits are disjoint; the split joins the id so that train and test shards never collide.
       const paths = await demoShards(spec.dataset, spec.split);
-      return Promise.all(paths.map(async (path) => ({ id: `${spec.dataset}/${basename(dirname(path))}-${shardName(path)}`, source: spec.dataset, path, ...(await localFileVersion(path)) })));
+      return Promise.all(
+        paths.map(async (path) => {
+          const { bytes } = await localFileVersion(path);
+          return { id: `${spec.dataset}/${basename(dirname(path))}-${shardName(path)}`, source: spec.dataset, path, bytes, version: demoShardVersion(bytes) };
+        }),
+      );
     }
     case 'webdataset': {
       const patterns = (Array.isArray(spec.shards) ? spec.shards : [spec.shards]).map(resolveDataPath);
@@ -42,7 +47,7 @@ export async function listShards(spec: SourceSpec): Promise<ShardRef[]> {
     case 'folder': {
       const root = resolveDataPath(spec.path);
       const source = spec.name ?? basename(root);
-      return manifestShards(source, await folderManifest(source, root), spec.shardSize);
+      return folderShards(source, root, spec.shardSize);
     }
     case 'manifest': {
       const manifest = resolveDataPath(spec.path);

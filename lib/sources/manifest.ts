@@ -10,7 +10,7 @@ export interface ManifestEntry {
   uri: string;
   label?: string | number;
   /**
-   * The image file's version when listed (folder listings write it: `<size>-<mtimeMs>` or an
+   * The image file's version when listed (a folder's lines carry it: `<size>-<mtimeMs>` or an
    * object's ETag), so that a file replaced in place changes its line and hence its shard's version.
    */
   version?: string;
@@ -42,8 +42,8 @@ export function entryPath(manifest: string, uri: string): string {
   return `s3://${store.bucket}/${relative}`;
 }
 
-/** A manifest shard's content version: a hash of its lines' bytes. */
-const linesVersion = (lines: Buffer) => createHash('sha256').update(lines).digest('hex').slice(0, 32);
+/** A manifest (or folder) shard's content version: a hash of its lines' bytes. */
+export const linesVersion = (lines: Buffer) => createHash('sha256').update(lines).digest('hex').slice(0, 32);
 
 /** A manifest, local or in a bucket; absent is a SourceError naming it. */
 async function readManifest(manifest: string, range?: [number, number]): Promise<Buffer> {
@@ -91,8 +91,8 @@ export async function manifestShards(source: string, manifest: string, shardSize
 
 /**
  * The entries of one manifest shard, in manifest order. Its lines must still be those it was
- * listed with: a manifest (or folder listing) rewritten since then fails the shard rather than
- * give another shard's samples under its id.
+ * listed with: a manifest rewritten since then fails the shard rather than give another shard's
+ * samples under its id.
  */
 export async function* readManifestShard(ref: ShardRef): AsyncGenerator<ManifestEntry> {
   const bytes = await readManifest(ref.path, ref.range);

@@ -2,11 +2,12 @@ import { ObjectStoreError } from '../object-store';
 import { sniffFormat } from '../preprocess/sniff';
 import { readShard } from '../webdataset/reader';
 import { imageOf, type Sample } from '../webdataset/sample';
+import { readFolderShard } from './folder';
 import { entryPath, readManifestShard } from './manifest';
-import type { ShardRef } from './shard-ref';
+import { holdsImages, type ShardRef } from './shard-ref';
 import { readSourceFile, streamSourceFile } from './source-files';
 
-/** One sample of any source: a WebDataset tar's, or a manifest line's (folder sources are listed as manifests). */
+/** One sample of any source: a WebDataset tar's, or a manifest line's (a folder's images are listed as manifest lines). */
 export interface SourceSample {
   /** `<source>/<key>`: stable, independent of the run. */
   id: string;
@@ -37,7 +38,7 @@ function imageExtension(bytes: Buffer): string {
  * stage quarantines it); what lists pool images or target instances skips it.
  */
 export async function* sourceSamples(ref: ShardRef): AsyncGenerator<SourceSample> {
-  if (ref.format !== 'manifest') {
+  if (holdsImages(ref)) {
     for await (const sample of readShard(ref.path, streamSourceFile(ref.path, { version: ref.version }))) {
       const meta = sample.files.json ? (JSON.parse(sample.files.json.toString('utf8')) as { label?: unknown }) : {};
       const image = imageOf(sample)?.bytes;
@@ -46,7 +47,7 @@ export async function* sourceSamples(ref: ShardRef): AsyncGenerator<SourceSample
     }
     return;
   }
-  for await (const entry of readManifestShard(ref)) {
+  for await (const entry of ref.format === 'folder' ? await readFolderShard(ref) : readManifestShard(ref)) {
     const id = `${ref.source}/${entry.id}`;
     const label = labelOf(entry.label);
     // Integer class labels stay numbers, as the trainer reads them.

@@ -7,6 +7,7 @@ import { isObjectUri } from '../object-store';
 import { RunLayout } from '../run-layout';
 import { listTargetInstances } from '../selection/target-set';
 import { listShards } from '../sources/list-shards';
+import { contentFingerprint, type ShardRef } from '../sources/shard-ref';
 import { sourceSamples } from '../sources/samples';
 import { locationIn, readLocationText, writeLocation } from '../storage/location';
 import { type Sample, webdatasetKey } from '../webdataset/sample';
@@ -40,16 +41,16 @@ function withClassIndex(id: string, sample: Sample, index: number): Sample {
   return { key: webdatasetKey(sample.key), files: { ...files, json: Buffer.from(JSON.stringify({ id, ...meta, label: index })) } };
 }
 
-async function writeSplit(setting: string, spec: SourceSpec, perClass: number | undefined, classes: TargetClasses, dir: string): Promise<Omit<LabeledSplit, 'source'>> {
+async function writeSplit(setting: string, shards: ShardRef[], perClass: number | undefined, classes: TargetClasses, dir: string): Promise<Omit<LabeledSplit, 'source'>> {
   const perLabel: Record<string, number> = {};
   const keep = firstPerClass(perClass);
   async function* labeled(): AsyncGenerator<Sample> {
-    for (const shard of await listShards(spec)) {
+    for (const shard of shards) {
       for await (const { id, label, image, sample } of sourceSamples(shard)) {
         // The trainer needs an image and a class index for every sample; unlabeled ones only retrieve.
         if (!image || label === undefined || !keep(label)) continue;
         const index = classes.classToIndex[label];
-        if (index === undefined) throw new ConfigError([`${setting}: sample ${id} has class ${label}, which is not among the run's classes (target/classes.json)`]);
+        if (index === undefined) throw new ConfigError([`${setting}: sample ${id} has class ${label}, which is not among the run's classes (target/<content>/classes.json)`]);
         perLabel[label] = (perLabel[label] ?? 0) + 1;
         yield withClassIndex(id, sample, index);
       }
@@ -93,13 +94,22 @@ async function recordedClasses(config: RunConfig, file: string): Promise<TargetC
 /**
  * The target's labeled train set, with `labelsPerClass` applied (the first n of each class in shard
  * order), and its test set, in whatever layout the target is kept: written once as WebDataset shards
- * whose labels are the run's class indices, under the run's output folder or prefix, then reused.
+ * whose labels are the run's class indices, under the run's output folder or prefix, then reused
+ * while the target holds the same content. A target changed under the same settings (an image
+ * replaced in place, added or removed: its listing's fingerprint) gets new sets and class indices
+ * in a folder of its own rather than rewriting the old: nothing is ever half rewritten, a bucket
+ * keeps no shard of the old set beside the new, and a job still reading the old set is undisturbed.
  */
 export async function prepareLabeledSet(config: RunConfig): Promise<LabeledSet> {
   const { target } = config;
-  const layout = new RunLayout(config.outputDir, config.name);
-  const classes = await recordedClasses(config, layout.targetClasses);
-  const train = await preparedSplit('target', layout.labeledTarget(target.labelsPerClass), (dir) => writeSplit('target.train', target.train, target.labelsPerClass, classes, dir));
-  const test = await preparedSplit('target-test', layout.labeledTargetTest, (dir) => writeSplit('target.test', target.test, undefined, classes, dir));
-  return { ...train, numClasses: classes.numClasses, classes, classesFile: layout.targetClasses, test };
+  const [trainShards, testShards] = await Promise.all([listShards(target.train), listShards(target.test)]);
+  const content = contentFingerprint([
+    { id: 'train', version: contentFingerprint(trainShards) },
+    { id: 'test', version: contentFingerprint(testShards) },
+  ]);
+  const files = new RunLayout(config.outputDir, config.name).labeledTarget(content);
+  const classes = await recordedClasses(config, files.classes);
+  const train = await preparedSplit('target', files.train(target.labelsPerClass), (dir) => writeSplit('target.train', trainShards, target.labelsPerClass, classes, dir));
+  const test = await preparedSplit('target-test', files.test, (dir) => writeSplit('target.test', testShards, undefined, classes, dir));
+  return { ...train, numClasses: classes.numClasses, classes, classesFile: files.classes, test };
 }

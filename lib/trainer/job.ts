@@ -106,7 +106,7 @@ const STOP_GRACE_MS = 120_000;
 /**
  * A job's labeled data as the trainer reads it: WebDataset shards whose labels are the run's class
  * indices. The run's `target.test` is measured as its labeled test set, whatever layout the target
- * is kept in (lib/target/labeled-subset.ts, written once per run); the labeled train set's size
+ * is kept in (lib/target/labeled-subset.ts, written once per run and target content); the labeled train set's size
  * bounds fine-tuning's default batch.
  */
 async function labeledData(task: TrainerTask, inputs: StagedInputs): Promise<Pick<StageData, 'testShards' | 'trainSamples'>> {

@@ -1,5 +1,5 @@
 import type { Connection } from '@lancedb/lancedb';
-import type { ShardRef } from '../sources/shard-ref';
+import { holdsImages, type ShardRef } from '../sources/shard-ref';
 import { arrowTable, numberColumn, stringColumn } from './arrow';
 import { dropStaging, readStaging, stagedVersion, type ShardTally, type ShardVectors, tallyOf } from './staging';
 import { ensureShardVersions, openTable, quarantineSchema, shardsSchema, sqlIn, tableNames, vectorsSchema } from './tables';
@@ -71,26 +71,33 @@ const idSlices = (ids: string[], size = 1000) => Array.from({ length: Math.ceil(
  * its samples under another shard id, where a shifted listing had them), then the records of
  * replaced versions, then the shards' rows are appended (one write per table), and only then are
  * the shards recorded with their versions.
+ *
+ * Each shard comes with the version it was listed at, which alone may be committed: a staged
+ * version other than that (a zombie attempt that embedded the shard as it was before, just before
+ * the commit) is not, and the shard is reported missing, to be embedded again; a record of the
+ * listed version stands. Without a listed version (ids passed alone by executions started before
+ * versions were, or plans listed before versions were kept), whatever is staged is committed.
  */
 export async function commitStagedShards(
   db: Connection,
   encoderId: string,
   dims: number,
-  shardIds: string[],
+  shards: readonly Pick<ShardRef, 'id' | 'version'>[],
   /** Called before every write; throws to stop a commit that may no longer write (see activities/embed.ts). */
   beforeWrite: () => void = () => undefined,
 ): Promise<CommitOutcome> {
   const names = tableNames(encoderId);
-  const records = new Map((await committedShards(db, encoderId, shardIds)).map((r) => [r.shardId, r]));
+  const records = new Map((await committedShards(db, encoderId, shards.map((s) => s.id))).map((r) => [r.shardId, r]));
   const alreadyCommitted: ShardTally[] = [];
   const staged: ShardVectors[] = [];
   const missing: string[] = [];
-  for (const shardId of shardIds) {
+  for (const { id: shardId, version: listed } of shards) {
     const record = records.get(shardId);
-    const replacing = record === undefined || ((await stagedVersion(db, encoderId, shardId)) ?? record.version) !== record.version;
-    const shard = replacing ? await readStaging(db, encoderId, dims, shardId) : undefined;
-    if (shard) staged.push(shard);
-    else if (record) alreadyCommitted.push(tally(record));
+    // The version to commit: the listed one; with none listed, whatever is staged, else the record's.
+    const wanted = listed ?? (await stagedVersion(db, encoderId, shardId)) ?? record?.version;
+    const shard = record?.version === wanted ? undefined : await readStaging(db, encoderId, dims, shardId);
+    if (shard && (listed === undefined || shard.version === listed)) staged.push(shard);
+    else if (record && (listed === undefined || record.version === listed)) alreadyCommitted.push(tally(record));
     else missing.push(shardId);
   }
   if (staged.length > 0) {
@@ -99,7 +106,7 @@ export async function commitStagedShards(
     const quarantine = await openTable(db, names.quarantine);
     const stagedIds = staged.map((s) => s.shardId);
     const replaced = stagedIds.filter((id) => records.has(id));
-    const moved = staged.filter((s) => s.format === 'manifest' && records.has(s.shardId)).flatMap((s) => [...s.ids, ...s.quarantined.map((q) => q.id)]);
+    const moved = staged.filter((s) => !holdsImages(s) && records.has(s.shardId)).flatMap((s) => [...s.ids, ...s.quarantined.map((q) => q.id)]);
     for (const table of [vectors, quarantine]) {
       for (const stale of [sqlIn('shard_id', stagedIds), ...idSlices(moved)]) {
         if ((await table.countRows(stale)) === 0) continue;

@@ -1,6 +1,7 @@
 import type { Connection } from '@lancedb/lancedb';
 import { Field, Schema, Utf8 } from 'apache-arrow';
 import type { BadSampleReason } from '../preprocess';
+import type { ShardRef } from '../sources/shard-ref';
 import { arrowTable, stringColumn, vectorColumn } from './arrow';
 import { stagingTableName, vectorField } from './tables';
 
@@ -15,8 +16,8 @@ export interface ShardVectors {
   shardId: string;
   /** The content version embedded (ShardRef.version; '' when the plan had none). */
   version: string;
-  /** Manifest shards' samples may move to another shard of their source when its listing changes; a tar's stay in it. */
-  format: 'webdataset' | 'manifest';
+  /** How the shard was stored (ShardRef.format): a listing's samples may move to another shard of their source when it changes; a tar's stay in it. */
+  format: NonNullable<ShardRef['format']>;
   samples: number;
   ids: string[];
   /** ids.length x dims floats. */
@@ -45,10 +46,12 @@ const stagingSchema = (dims: number, shard: Pick<ShardVectors, 'version' | 'form
     ]),
   );
 
+const SHARD_FORMATS = ['webdataset', 'manifest', 'folder'] as const satisfies readonly ShardVectors['format'][];
+
 /** Staging written before versions were kept holds an unknown version (''), which no listing matches. */
 const stagedIdentity = (metadata: Map<string, string>): Pick<ShardVectors, 'version' | 'format'> => ({
   version: metadata.get('shard_version') ?? '',
-  format: metadata.get('shard_format') === 'manifest' ? 'manifest' : 'webdataset',
+  format: SHARD_FORMATS.find((f) => f === metadata.get('shard_format')) ?? 'webdataset',
 });
 
 /**

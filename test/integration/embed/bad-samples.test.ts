@@ -45,7 +45,7 @@ describe('bad samples', () => {
 
     const staged = await stageShard(shard, destination);
     assert.deepEqual(staged, { shardId: shard.id, samples: GOOD + 4, embedded: GOOD, quarantined: 4, status: 'staged' });
-    await commitStagedShards(await openStore(destination.store), destination.encoderId, destination.dims, [shard.id]);
+    await commitStagedShards(await openStore(destination.store), destination.encoderId, destination.dims, [shard]);
 
     const reasons = Object.fromEntries((await quarantineRows(destination.store, destination.encoderId)).map((q) => [q.id, q.reason]));
     assert.deepEqual(reasons, {

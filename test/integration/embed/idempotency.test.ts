@@ -31,8 +31,8 @@ describe('embedShard idempotency', () => {
     assert.equal(zombie.samples, 1000);
     assert.equal(retry.samples, 1000);
     // Both attempts hand the shard to the committer, which embedPool runs one at a time.
-    const first = await commitStagedShards(db, destination.encoderId, destination.dims, [shards[0].id]);
-    const second = await commitStagedShards(db, destination.encoderId, destination.dims, [shards[0].id]);
+    const first = await commitStagedShards(db, destination.encoderId, destination.dims, [shards[0]]);
+    const second = await commitStagedShards(db, destination.encoderId, destination.dims, [shards[0]]);
     assert.equal(first.committed.length, 1);
     assert.equal(second.alreadyCommitted.length, 1);
     const late = await stageShard(shards[0], destination);
@@ -55,9 +55,9 @@ describe('embedShard idempotency', () => {
         vector: partial.vectors,
       }),
     );
-    const outcome = await commitStagedShards(db, destination.encoderId, destination.dims, shards.map((s) => s.id));
+    const outcome = await commitStagedShards(db, destination.encoderId, destination.dims, shards);
     assert.deepEqual(outcome.committed.map((t) => t.shardId), shards.map((s) => s.id));
-    const again = await commitStagedShards(db, destination.encoderId, destination.dims, shards.map((s) => s.id));
+    const again = await commitStagedShards(db, destination.encoderId, destination.dims, shards);
     assert.equal(again.committed.length, 0);
     assert.equal(again.alreadyCommitted.length, 2);
     const stored = await storedVectors(destination.store, destination.encoderId, destination.dims);
@@ -67,7 +67,7 @@ describe('embedShard idempotency', () => {
 
   it('reports a shard neither staged nor committed as missing, so the workflow embeds it again', async () => {
     const { destination, shards, db } = await setup();
-    const outcome = await commitStagedShards(db, destination.encoderId, destination.dims, [shards[1].id]);
+    const outcome = await commitStagedShards(db, destination.encoderId, destination.dims, [shards[1]]);
     assert.deepEqual(outcome, { committed: [], alreadyCommitted: [], missing: [shards[1].id] });
   });
 
@@ -75,7 +75,7 @@ describe('embedShard idempotency', () => {
     const { destination, shards, db } = await setup();
     const [shard] = shards;
     await stageShard(shard, destination);
-    await commitStagedShards(db, destination.encoderId, destination.dims, [shard.id]);
+    await commitStagedShards(db, destination.encoderId, destination.dims, [shard]);
     // The same shard listed with another content version (its file was rewritten under the same name).
     const changed = { ...shard, version: `${shard.version}-rewritten` };
     assert.equal((await stageShard(shard, destination)).status, 'already-committed');
@@ -84,14 +84,37 @@ describe('embedShard idempotency', () => {
     // A commit killed after deleting the old rows, before recording the new version, is run again; then once more.
     const vectors = await db.openTable(tableNames(destination.encoderId).vectors);
     await vectors.delete(`shard_id = '${shard.id}'`);
-    const first = await commitStagedShards(db, destination.encoderId, destination.dims, [shard.id]);
-    const second = await commitStagedShards(db, destination.encoderId, destination.dims, [shard.id]);
+    const first = await commitStagedShards(db, destination.encoderId, destination.dims, [changed]);
+    const second = await commitStagedShards(db, destination.encoderId, destination.dims, [changed]);
     assert.deepEqual([first.committed.length, second.alreadyCommitted.length], [1, 1]);
     assert.deepEqual((await committedShards(db, destination.encoderId, [shard.id])).map((r) => r.version), [changed.version]);
     assert.equal((await stageShard(changed, destination)).status, 'already-committed');
     const stored = await storedVectors(destination.store, destination.encoderId, destination.dims);
     assert.equal(stored.ids.length, 1000);
     assert.equal(new Set(stored.ids).size, 1000);
+  });
+
+  it('commits only the listed version: one a zombie staged as the shard was before is embedded again', async () => {
+    const { destination, shards, db } = await setup();
+    const [shard] = shards;
+    const changed = { ...shard, version: `${shard.version}-rewritten` };
+    // The attempt of the listed version staged first, a zombie of the version before overwrote it.
+    await stageShard(changed, destination);
+    await stageShard(shard, destination);
+    assert.deepEqual(await commitStagedShards(db, destination.encoderId, destination.dims, [changed]), { committed: [], alreadyCommitted: [], missing: [shard.id] });
+    assert.deepEqual(await committedShards(db, destination.encoderId, [shard.id]), [], 'nothing committed');
+    // Embedded again, as the workflow does with a missing shard.
+    await stageShard(changed, destination);
+    assert.equal((await commitStagedShards(db, destination.encoderId, destination.dims, [changed])).committed.length, 1);
+
+    // A record of another version does not stand for the listed one either.
+    const again = { ...shard, version: `${shard.version}-again` };
+    assert.deepEqual((await commitStagedShards(db, destination.encoderId, destination.dims, [again])).missing, [shard.id]);
+    assert.deepEqual((await committedShards(db, destination.encoderId, [shard.id])).map((r) => r.version), [changed.version]);
+    // Ids alone (a commit scheduled before versions were passed) commit whatever is staged.
+    assert.equal((await commitStagedShards(db, destination.encoderId, destination.dims, [{ id: shard.id }])).alreadyCommitted.length, 1, 'the staged version is the recorded one');
+    const stored = await storedVectors(destination.store, destination.encoderId, destination.dims);
+    assert.equal(new Set(stored.ids).size, stored.ids.length);
   });
 
   it('embeds a shard committed before versions were kept once more, then skips it', async () => {
@@ -109,7 +132,7 @@ describe('embedShard idempotency', () => {
     assert.deepEqual((await committedShards(db, destination.encoderId, [shard.id])).map((r) => r.version), ['']);
     assert.deepEqual(await currentlyCommitted(db, destination.encoderId, [shard]), [], 'no listing vouches for its rows');
     assert.equal((await stageShard(shard, destination)).status, 'staged');
-    assert.equal((await commitStagedShards(db, destination.encoderId, destination.dims, [shard.id])).committed.length, 1);
+    assert.equal((await commitStagedShards(db, destination.encoderId, destination.dims, [shard])).committed.length, 1);
     assert.equal((await stageShard(shard, destination)).status, 'already-committed');
   });
 });

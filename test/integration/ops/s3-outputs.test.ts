@@ -227,13 +227,11 @@ describe('run outputs in a bucket', () => {
       'selection/stats.json',
       'selection/contact-sheet.png',
       'selection/shards/subset-000000.tar',
-      'target/classes.json',
-      'target/train-5-per-class/shard-000000.tar',
-      'target/train-5-per-class/index.json',
-      'target/test/shard-000000.tar',
-      'target/test/index.json',
     ];
     for (const key of expected) assert.ok(keys.includes(key), `${key} in the bucket; there: ${keys.join(', ')}`);
+    // The labeled target, under one folder named for the target's content.
+    const target = keys.filter((k) => k.startsWith('target/')).map((k) => k.replace(/^target\/[0-9a-f]+\//, ''));
+    assert.deepEqual(target.sort(), ['classes.json', 'test/index.json', 'test/shard-000000.tar', 'train-5-per-class/index.json', 'train-5-per-class/shard-000000.tar']);
     for (const job of ['pretrain', 'finetune']) {
       const folder = keys.filter((k) => new RegExp(`^train/${job}-[^/]+/${job}/`).test(k));
       assert.ok(folder.some((k) => k.endsWith('/events.jsonl')), `${job} events in the bucket: ${folder.join(', ')}`);

@@ -79,8 +79,8 @@ describe('LanceDB store on S3-compatible object storage', () => {
     assert.equal(a.samples, 1000);
     assert.equal(b.samples, 1000);
     assert.ok((await listKeys(s3, 'lancedb/staging_')).length > 0, 'the shard is staged in the bucket');
-    const first = await commitStagedShards(db, destination.encoderId, destination.dims, [shard.id]);
-    const second = await commitStagedShards(db, destination.encoderId, destination.dims, [shard.id]);
+    const first = await commitStagedShards(db, destination.encoderId, destination.dims, [shard]);
+    const second = await commitStagedShards(db, destination.encoderId, destination.dims, [shard]);
     assert.equal(first.committed.length, 1);
     assert.equal(second.alreadyCommitted.length, 1);
     const late = await stageShard(shard, destination);

@@ -16,6 +16,7 @@ import { ShardWriter } from '../../../lib/webdataset/writer';
 import { pipelineProgressQuery } from '../../../workflows/queries';
 import type { septPipeline } from '../../../workflows/sept-pipeline';
 import { useTestTemporal, withWorkers } from '../../support/temporal';
+import { writeFewShotFolders } from '../../support/image-folders';
 import { tempDir } from '../../support/tmp';
 import { smallPipelineConfig } from '../../support/small-run';
 
@@ -101,17 +102,11 @@ describe('septPipeline on a real dev server, with stage 0, real retrieval and th
   it('trains, evaluates and reports a few-shot target kept as class-name folders, with default fine-tuning settings', async () => {
     // 4 Fashion-MNIST classes, 10 train and 5 test images each, as PNG files in ImageFolder layout.
     const root = tempDir();
-    const classes: Record<number, string> = { 1: 'trouser', 5: 'sandal', 7: 'sneaker', 8: 'bag' };
-    const written: Record<string, number> = {};
-    for await (const sample of readShard((await demoShards('fashion-mnist', 'test'))[0])) {
-      const name = classes[(JSON.parse(sample.files.json!.toString('utf8')) as { label: number }).label];
-      const n = name === undefined ? 15 : (written[name] ?? 0);
-      if (n >= 15) continue;
-      written[name] = n + 1;
-      const file = join(root, n < 10 ? 'train' : 'test', name, `${n}.png`);
+    await writeFewShotFolders(async (path, png) => {
+      const file = join(root, path);
       await mkdir(dirname(file), { recursive: true });
-      await writeFile(file, sample.files.png!);
-    }
+      await writeFile(file, png);
+    });
     const pool = async (dataset: 'mnist' | 'fashion-mnist') => ({ kind: 'webdataset' as const, name: dataset, shards: (await demoShards(dataset, 'train')).slice(0, 1) });
     const config = await smallPipelineConfig('folders', {
       encoder: { model: await ensureTestEncoder(DEMO_CNN, join(root, 'encoders')), batchSize: 128, threads: 1 },
@@ -127,7 +122,8 @@ describe('septPipeline on a real dev server, with stage 0, real retrieval and th
     );
     for (const key of ['top1', 'knn_top1', 'linear_probe_top1']) assert.equal(typeof result.metrics[key], 'number', `${key} = ${result.metrics[key]}`);
     const layout = new RunLayout(config.outputDir!, 'folders');
-    assert.deepEqual(JSON.parse(readFileSync(layout.targetClasses, 'utf8')), {
+    const [content] = readdirSync(join(layout.dir, 'target'));
+    assert.deepEqual(JSON.parse(readFileSync(layout.labeledTarget(content).classes, 'utf8')), {
       rule: 'sorted-names',
       classToIndex: { bag: 0, sandal: 1, sneaker: 2, trouser: 3 },
       numClasses: 4,

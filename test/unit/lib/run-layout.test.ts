@@ -21,8 +21,10 @@ describe('the run layout', () => {
     ['the subset shards', run.selection.shards, '/out/r/selection/shards'],
     ["a pool sample's manifest", run.poolSample('encoder').manifest, '/out/r/samples/encoder/sample.jsonl'],
     ["a pool sample's shards", run.poolSample('encoder').shards, '/out/r/samples/encoder/shards'],
-    ['the whole labeled target', run.labeledTarget(undefined), '/out/r/target/train'],
-    ['a few labels per class', run.labeledTarget(5), '/out/r/target/train-5-per-class'],
+    ['the whole labeled target', run.labeledTarget('c0ffee').train(undefined), '/out/r/target/c0ffee/train'],
+    ['a few labels per class', run.labeledTarget('c0ffee').train(5), '/out/r/target/c0ffee/train-5-per-class'],
+    ['the labeled test set', run.labeledTarget('c0ffee').test, '/out/r/target/c0ffee/test'],
+    ["the target's class indices", run.labeledTarget('c0ffee').classes, '/out/r/target/c0ffee/classes.json'],
     ['a trainer job', job.dir, '/out/r/train/random/pretrain'],
     ["a job's checkpoints", job.checkpoints, '/out/r/train/random/pretrain/checkpoints'],
     ["a job's events", job.events, '/out/r/train/random/pretrain/events.jsonl'],
@@ -75,9 +77,9 @@ describe('the run layout in a bucket', () => {
     assert.deepEqual(run.selection, Object.fromEntries(Object.entries(local.selection).map(([k, v]) => [k, inBucket(v)])));
     assert.deepEqual(selectionFiles(run.selection.dir), run.selection, 'found again from the folder the selection plan carries');
     assert.deepEqual(run.poolSample('encoder'), { manifest: inBucket(local.poolSample('encoder').manifest), shards: inBucket(local.poolSample('encoder').shards) });
-    assert.equal(run.labeledTarget(5), inBucket(local.labeledTarget(5)));
-    assert.equal(run.labeledTargetTest, inBucket(local.labeledTargetTest));
-    assert.equal(run.targetClasses, inBucket(local.targetClasses));
+    assert.equal(run.labeledTarget('c0ffee').train(5), inBucket(local.labeledTarget('c0ffee').train(5)));
+    assert.equal(run.labeledTarget('c0ffee').test, inBucket(local.labeledTarget('c0ffee').test));
+    assert.equal(run.labeledTarget('c0ffee').classes, inBucket(local.labeledTarget('c0ffee').classes));
     const job = run.trainerJob('main', 'pretrain');
     assert.deepEqual([job.dir, job.checkpoints, job.events, job.config('pretrain')], ['', '/checkpoints', '/events.jsonl', '/pretrain.config.json'].map((f) => `s3://bucket/runs/r/train/main/pretrain${f}`));
     assert.deepEqual(run.experiment, { markdown: 's3://bucket/runs/r/experiment/results.md', json: 's3://bucket/runs/r/experiment/results.json' });

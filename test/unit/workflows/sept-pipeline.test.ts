@@ -9,6 +9,8 @@ import { resolveRunConfig } from '../../../activities/run-config';
 import type { ReportRequest } from '../../../activities/pipeline';
 import type { RunConfig, RunConfigInput } from '../../../lib/config/schema';
 import { workerSettingsFromEnv } from '../../../lib/config/worker-settings';
+import type { CheckedInputs } from '../../../lib/pipeline/check-inputs';
+import type { InputContent } from '../../../lib/pipeline/stage-inputs';
 import { stageKey } from '../../../lib/pipeline/stage-record';
 import { CPU_QUEUE } from '../../../lib/temporal/queues';
 import { workerOptions } from '../../../workers/worker';
@@ -23,13 +25,20 @@ const input = (name: string, patch: Partial<RunConfigInput> = {}): RunConfigInpu
   ...patch,
 });
 
-/** Stage records kept in memory, as lib/pipeline/stage-record.ts keeps them on disk: one per run and stage. */
+/**
+ * Stage records kept in memory, as lib/pipeline/stage-record.ts keeps them on disk: one per run and
+ * stage. `content` is what the input check reports the pool and the target hold; change it to
+ * change a source under the same settings.
+ */
 function mockedActivities() {
   const records = new Map<string, { key: string; result: unknown }>();
   const reports: ReportRequest[] = [];
+  const content: InputContent = { pool: 'pool-v1', targetTrain: 'train-v1', targetTest: 'test-v1' };
   const activities = {
     resolveRunConfig,
-    async checkRunInputs() {},
+    async checkRunInputs(): Promise<CheckedInputs> {
+      return { poolShards: 1, targetTrain: 2, targetTest: 2, content: { ...content } };
+    },
     async findStageRecord(config: RunConfig, stage: string, inputs: unknown) {
       const key = stageKey(inputs);
       const record = records.get(`${config.name}/${stage}`);
@@ -43,7 +52,7 @@ function mockedActivities() {
       return { markdown: `/runs/${request.run}/report.md`, html: `/runs/${request.run}/report.html`, figures: [] };
     },
   };
-  return { activities, reports };
+  return { activities, reports, content };
 }
 
 const QUIET = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
@@ -89,6 +98,23 @@ describe('septPipeline (stand-in children, mocked activities)', () => {
 
     const finetuneOnly = await run(mock, 'plan/epochs', input('plan', { finetune: { epochs: 2 } }));
     assert.deepEqual(statuses(finetuneOnly), { encoder: 'skipped', embed: 'done', select: 'reused', pretrain: 'reused', finetune: 'done', report: 'done' });
+  });
+
+  it('redoes the selection and what follows when the target changed under the same settings, and reuses them while it has not', async () => {
+    const mock = mockedActivities();
+    await run(mock, 'content/first', input('content'));
+    const same = await run(mock, 'content/same', input('content'));
+    assert.deepEqual(statuses(same), { encoder: 'skipped', embed: 'done', select: 'reused', pretrain: 'reused', finetune: 'reused', report: 'done' });
+
+    mock.content.targetTrain = 'train-v2'; // an image replaced in place: the same names, another listing
+    const changed = await run(mock, 'content/changed', input('content'));
+    assert.deepEqual(statuses(changed), { encoder: 'skipped', embed: 'done', select: 'done', pretrain: 'done', finetune: 'done', report: 'done' });
+    const again = await run(mock, 'content/again', input('content'));
+    assert.deepEqual(statuses(again), { encoder: 'skipped', embed: 'done', select: 'reused', pretrain: 'reused', finetune: 'reused', report: 'done' });
+
+    mock.content.pool = 'pool-v2';
+    const pool = await run(mock, 'content/pool', input('content'));
+    assert.deepEqual(statuses(pool), { encoder: 'skipped', embed: 'done', select: 'done', pretrain: 'done', finetune: 'done', report: 'done' });
   });
 
   it('trains the encoder in stage 0 when none is configured, and names its jobs in the report request', async () => {

@@ -1,6 +1,7 @@
 // The run's first step refuses a target it could not train on, naming the setting: the label rules
 // themselves are test/unit/lib/target/classes.test.ts; here, that they apply to every layout.
 import assert from 'node:assert/strict';
+import { utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { RunConfigInput } from '../../../../lib/config/schema';
@@ -29,13 +30,32 @@ describe('checkRunInputs on labeled targets', () => {
 
   it('a few-shot target of class-name folders passes with the default batch size; a set one larger than it fails', async () => {
     const target = { train: await imageFolder('train', ['sandal', 'bag'], 3), test: await imageFolder('test', ['sandal', 'bag'], 2) };
-    assert.deepEqual(await check(target), { poolShards: 1, targetTrain: 6, targetTest: 4 });
+    const { content: _content, ...counts } = await check(target);
+    assert.deepEqual(counts, { poolShards: 1, targetTrain: 6, targetTest: 4 });
     await check(target, { finetune: { batchSize: 6 } });
     await assert.rejects(check(target, { finetune: { batchSize: 7 } }), /finetune\.batchSize: 7 is larger than the 6 labeled images of target\.train: /);
     await assert.rejects(
       check({ ...target, labelsPerClass: 2 }, { finetune: { batchSize: 5 } }),
       /finetune\.batchSize: 5 is larger than the 4 labeled images of target\.train \(target\.labelsPerClass: 2\)/,
     );
+  });
+
+  it("reports what the inputs hold, from their listings: an image replaced in place, or one added, changes its input's fingerprint alone", async () => {
+    const target = { train: await imageFolder('train4', ['sandal', 'bag'], 2), test: await imageFolder('test4', ['sandal', 'bag'], 1) };
+    const { content } = await check(target);
+    assert.deepEqual((await check(target)).content, content, 'listed again, unchanged');
+
+    const image = join(dir, 'train4', 'bag', '0.png');
+    writeFileSync(image, await grayPng(200));
+    utimesSync(image, 5000, 5000);
+    const replaced = (await check(target)).content;
+    assert.deepEqual(replaced, { ...content, targetTrain: replaced.targetTrain });
+    assert.notEqual(replaced.targetTrain, content.targetTrain);
+
+    writeFileSync(join(dir, 'test4', 'bag', '1.png'), png);
+    const added = (await check(target)).content;
+    assert.deepEqual(added, { ...replaced, targetTest: added.targetTest });
+    assert.notEqual(added.targetTest, replaced.targetTest);
   });
 
   it('a test class that train has not', async () => {

@@ -1,11 +1,11 @@
-// Which configuration changes make which pipeline stage stale: the reuse rules of septPipeline,
-// as a table. A rerun under the same name reuses a stage whose inputs hash to its record's key.
+// Which changes of the configuration, or of what the pool and the target hold, make which pipeline
+// stage stale: the reuse rules of septPipeline, as a table. A rerun under the same name reuses a stage whose inputs hash to its record's key.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FINETUNE_BATCH_SIZE, type RunConfig } from '../../../../lib/config/schema';
 import { parseRunConfig } from '../../../../lib/config/validate';
 import { stageKey } from '../../../../lib/pipeline/stage-record';
-import { encoderStageInputs, finetuneStageInputs, pretrainStageInputs, selectStageInputs } from '../../../../lib/pipeline/stage-inputs';
+import { encoderStageInputs, finetuneStageInputs, type InputContent, pretrainStageInputs, selectStageInputs } from '../../../../lib/pipeline/stage-inputs';
 
 const base = parseRunConfig({
   name: 'rules',
@@ -13,19 +13,22 @@ const base = parseRunConfig({
   target: { train: { kind: 'demo', dataset: 'mnist', split: 'train' }, test: { kind: 'demo', dataset: 'mnist', split: 'test' }, labelsPerClass: 20 },
 });
 
+/** What the inputs held when the run's first step listed them (contentFingerprint of each one's shards). */
+const CONTENT: InputContent = { pool: 'pool-v1', targetTrain: 'train-v1', targetTest: 'test-v1' };
+
 type Stage = 'encoder' | 'select' | 'pretrain' | 'finetune';
 
 /**
  * The keys of one run's reusable stages. The embedding stage's result stands in as a function of
  * what decides it: the encoder (a configured model and its preprocessing, or stage 0's key) and the pool.
  */
-function keys(c: RunConfig): Record<Stage, string> {
+function keys(c: RunConfig, content: InputContent = CONTENT): Record<Stage, string> {
   const encoder = stageKey(encoderStageInputs(c));
   const encoderId = c.encoder.model ? stageKey({ model: c.encoder.model, size: c.encoder.size, channels: c.encoder.channels }) : encoder;
   const poolSize = JSON.stringify(c.pool).length;
-  const select = stageKey(selectStageInputs(c, { encoderId, shards: poolSize, samplesEmbedded: poolSize * 1000 }));
+  const select = stageKey(selectStageInputs(c, { encoderId, shards: poolSize, samplesEmbedded: poolSize * 1000 }, content));
   const pretrain = stageKey(pretrainStageInputs(c, select));
-  const finetune = stageKey(finetuneStageInputs(c, pretrain));
+  const finetune = stageKey(finetuneStageInputs(c, pretrain, content));
   return { encoder, select, pretrain, finetune };
 }
 
@@ -78,6 +81,46 @@ describe('stage reuse keys', () => {
       }),
     );
     assert.deepEqual([retrained.select, retrained.pretrain, retrained.finetune], [k.select, k.pretrain, k.finetune]);
+  });
+
+  // The content of the inputs, under the same settings: an image replaced in place, a folder that gained images.
+  const CONTENT_CASES: [string, Partial<InputContent>, Stage[]][] = [
+    // Stage 0's encoder stays: retraining it would re-embed the whole pool for every new shard.
+    ['the pool', { pool: 'pool-v2' }, ['select', 'pretrain', 'finetune']],
+    ["the target's train set", { targetTrain: 'train-v2' }, ['select', 'pretrain', 'finetune']],
+    ["the target's test set", { targetTest: 'test-v2' }, ['select', 'pretrain', 'finetune']],
+  ];
+  for (const [what, patch, stale] of CONTENT_CASES) {
+    it(`the content of ${what} changed, its settings not: ${stale.join(', ')} redone`, () => {
+      const after = keys(base, { ...CONTENT, ...patch });
+      assert.deepEqual(
+        ALL.filter((s) => after[s] !== before[s]),
+        stale,
+      );
+    });
+  }
+
+  it('a configured encoder: a changed pool content redoes the selection onwards', () => {
+    const configured = with_((c) => (c.encoder.model = '/models/enc.onnx'));
+    const [k, changed] = [keys(configured), keys(configured, { ...CONTENT, pool: 'pool-v2' })];
+    const downstream: Stage[] = ['select', 'pretrain', 'finetune'];
+    assert.deepEqual(
+      downstream.filter((s) => k[s] !== changed[s]),
+      downstream,
+    );
+  });
+
+  it('a run whose first step reported no content (an earlier release) keys its stages as before content was kept', () => {
+    const embed = { encoderId: 'e', shards: 1, samplesEmbedded: 1000 };
+    const pairs: [string, object, object][] = [
+      ['select', selectStageInputs(base, embed), selectStageInputs(base, embed, CONTENT)],
+      ['finetune', finetuneStageInputs(base, 'p'), finetuneStageInputs(base, 'p', CONTENT)],
+    ];
+    for (const [stage, without, withContent] of pairs) {
+      const { poolContent: _pool, targetContent: _target, ...settings } = withContent as Record<string, unknown>;
+      assert.notEqual(stageKey(withContent), stageKey(without), stage);
+      assert.equal(stageKey(without), stageKey(settings), stage);
+    }
   });
 
   it('keys do not depend on the order of fields', () => {

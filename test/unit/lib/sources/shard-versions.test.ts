@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { listShards } from '../../../../lib/sources/list-shards';
 import { readManifestShard } from '../../../../lib/sources/manifest';
+import { contentFingerprint } from '../../../../lib/sources/shard-ref';
 import { writeShard } from '../../../../lib/webdataset/writer';
 import { tempDir } from '../../../support/tmp';
 
@@ -26,6 +27,16 @@ describe('shard content versions', () => {
     const [after] = await listShards(spec);
     assert.equal(after.id, before.id);
     assert.notEqual(after.version, before.version);
+  });
+
+  it('versions a demo shard by what it holds, not by when this machine materialized its copy', async () => {
+    const spec = { kind: 'demo' as const, dataset: 'mnist' as const, split: 'test' as const };
+    const [before] = await listShards(spec);
+    // Another machine's copy is byte-identical but newer.
+    utimesSync(before.path, new Date(), new Date());
+    const [after] = await listShards(spec);
+    assert.equal(after.version, before.version);
+    assert.match(before.version ?? '', /^demo-\d+-\d+$/);
   });
 
   it('versions a folder shard by its listing, which carries each file\'s size and mtime: replacing one file changes only its shard', async () => {
@@ -60,5 +71,23 @@ describe('shard content versions', () => {
     await assert.rejects(async () => {
       for await (const _ of readManifestShard(shards[1]));
     }, /manifest .*pool\.jsonl changed since shard pool\/000001 was listed/);
+  });
+
+  it("fingerprints a source's content by its shards' ids and versions, in order", () => {
+    const shards = [
+      { id: 'pool/000', version: 'a' },
+      { id: 'pool/001', version: 'b' },
+    ];
+    const fingerprint = contentFingerprint(shards);
+    assert.equal(contentFingerprint(structuredClone(shards)), fingerprint, 'the same listing, the same fingerprint');
+    const others = [
+      [shards[0], { id: 'pool/001', version: 'c' }],
+      [shards[0], { id: 'pool/002', version: 'b' }],
+      [shards[1], shards[0]],
+      [shards[0]],
+      [...shards, { id: 'pool/002', version: 'c' }],
+      [{ id: 'pool/000a', version: '' }, shards[1]],
+    ];
+    for (const other of others) assert.notEqual(contentFingerprint(other), fingerprint, JSON.stringify(other));
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -54,8 +54,10 @@ describe('the labeled target set', () => {
   });
 });
 
+/** Where a labeled split's shards are: the trainer reads WebDataset shards only. */
+const shardsOf = ({ source }: LabeledSplit) => (source.kind === 'webdataset' ? (source.shards as string) : assert.fail(`${source.kind} is not a trainer's shards`));
+
 describe('labeled sets in the layouts people keep them in', () => {
-  const shardsOf = ({ source }: LabeledSplit) => (source.kind === 'webdataset' ? (source.shards as string) : assert.fail(`${source.kind} is not a trainer's shards`));
   const labelsOf = async (split: LabeledSplit) => (await readBack(shardsOf(split))).map((s) => [s.id, s.label]);
 
   it('class-name folders: sorted names numbered once, the same indices for train and test, recorded in classes.json', async () => {
@@ -68,7 +70,9 @@ describe('labeled sets in the layouts people keep them in', () => {
     const classes = { rule: 'sorted-names', classToIndex: { 'T-shirt': 0, bag: 1, sandal: 2 }, numClasses: 3 };
     assert.deepEqual(set.classes, classes);
     assert.equal(set.numClasses, 3);
-    assert.equal(set.classesFile, new RunLayout(dir, 'folders').targetClasses);
+    const layout = new RunLayout(dir, 'folders');
+    const [content] = readdirSync(join(layout.dir, 'target'));
+    assert.equal(set.classesFile, layout.labeledTarget(content).classes);
     assert.deepEqual(JSON.parse(readFileSync(set.classesFile, 'utf8')), classes);
     assert.deepEqual(set.perLabel, { 'T-shirt': 1, bag: 2, sandal: 2 });
     assert.deepEqual(await labelsOf(set), [
@@ -112,5 +116,48 @@ describe('labeled sets in the layouts people keep them in', () => {
       ['held/x', 0],
       ['held/y', 1],
     ]);
+  });
+});
+
+describe('a labeled target that changed under the same settings', () => {
+  const imagesOf = async (split: LabeledSplit) => {
+    const out: Record<string, Buffer> = {};
+    for (const ref of await listShards(split.source)) {
+      for await (const sample of readShard(ref.path)) out[JSON.parse(sample.files.json.toString()).id] = sample.files.png;
+    }
+    return out;
+  };
+
+  it('is written again in a folder of its own, with its own class indices; the same content is reused and the old sets stay as they were', async () => {
+    const dir = tempDir();
+    await writeImageFolder(join(dir, 'train'), { sandal: 2, bag: 2 });
+    await writeImageFolder(join(dir, 'test'), { sandal: 1, bag: 1 });
+    const target = { train: { kind: 'folder', name: 'train', path: join(dir, 'train') }, test: { kind: 'folder', name: 'test', path: join(dir, 'test') }, labelsPerClass: 2 } as const;
+    const config = parseRunConfig({ demo: true, name: 'changing', outputDir: join(dir, 'runs'), target });
+    const first = await prepareLabeledSet(config);
+    const index = join(shardsOf(first), 'index.json');
+    const writtenAt = statSync(index).mtimeMs;
+    assert.deepEqual(await prepareLabeledSet(config), first, 'the same content: reused');
+    assert.equal(statSync(index).mtimeMs, writtenAt, 'not written again');
+
+    // An image replaced in place: same name, other pixels.
+    const replaced = await grayPng(200);
+    writeFileSync(join(dir, 'train', 'bag', '0.png'), replaced);
+    utimesSync(join(dir, 'train', 'bag', '0.png'), 5000, 5000);
+    const second = await prepareLabeledSet(config);
+    assert.notEqual(shardsOf(second), shardsOf(first));
+    assert.deepEqual((await imagesOf(second))['train/bag/0'], replaced, 'the new image is trained on');
+    assert.notDeepEqual((await imagesOf(first))['train/bag/0'], replaced, 'the old set is left as it was');
+    assert.deepEqual(second.classes, first.classes);
+
+    // A class added to both splits: new class indices, recorded beside the new sets.
+    await writeImageFolder(join(dir, 'train'), { zebra: 1 });
+    await writeImageFolder(join(dir, 'test'), { zebra: 1 });
+    const third = await prepareLabeledSet(config);
+    assert.deepEqual(third.classes.classToIndex, { bag: 0, sandal: 1, zebra: 2 });
+    assert.deepEqual(third.perLabel, { bag: 2, sandal: 2, zebra: 1 });
+    assert.notEqual(third.classesFile, first.classesFile);
+    assert.deepEqual(JSON.parse(readFileSync(first.classesFile, 'utf8')), first.classes, 'the old class indices are left as they were');
+    assert.equal(new Set([first, second, third].map((s) => shardsOf(s.test))).size, 3, 'the test set follows the content of train and test');
   });
 });

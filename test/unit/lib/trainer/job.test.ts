@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { RunConfigInput } from '../../../../lib/config/schema';
@@ -32,8 +32,9 @@ describe('the data a trainer job is given', () => {
     const config = await folderTarget(tempDir());
     const evaluate = await trainerConfig({ config, stage: 'evaluate', job: 'evaluate', test: [config.target.test] });
     const layout = new RunLayout(config.outputDir, config.name);
-    assert.deepEqual(evaluate.train_shards, [join(layout.labeledTarget(undefined), 'shard-000000.tar')]);
-    assert.deepEqual(evaluate.test_shards, [join(layout.labeledTargetTest, 'shard-000000.tar')]);
+    const [content] = readdirSync(join(layout.dir, 'target'));
+    assert.deepEqual(evaluate.train_shards, [join(layout.labeledTarget(content).train(undefined), 'shard-000000.tar')]);
+    assert.deepEqual(evaluate.test_shards, [join(layout.labeledTarget(content).test, 'shard-000000.tar')]);
     assert.equal(evaluate.num_classes, 2);
   });
 

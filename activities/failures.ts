@@ -2,6 +2,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { ApplicationFailureCategory } from '@temporalio/common';
 import { ConfigError } from '../lib/config/validate';
 import { EncoderError } from '../lib/encoder/errors';
+import { FileRefusedError } from '../lib/files/regular-file';
 import { RetrievalInputError } from '../lib/retrieval/errors';
 import { SourceError } from '../lib/sources/shard-ref';
 import { ObjectStoreError } from '../lib/object-store';
@@ -9,7 +10,7 @@ import { TrainerJobError } from '../lib/trainer/job-error';
 import { ShardFormatError } from '../lib/webdataset/reader';
 
 /** Errors that no retry can fix: bad configuration or bad input data. */
-const PERMANENT = [ConfigError, SourceError, ShardFormatError, RetrievalInputError];
+const PERMANENT = [ConfigError, SourceError, ShardFormatError, RetrievalInputError, FileRefusedError];
 
 /** How a trainer job's end reaches the workflow; only an invalid configuration is final. */
 function trainerFailure(err: TrainerJobError): Error {

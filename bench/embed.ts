@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { mkdir, readFile, symlink } from 'node:fs/promises';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Client, Connection } from '@temporalio/client';
@@ -19,6 +19,7 @@ import { openEncoderSession } from '../lib/encoder/session';
 import { encoderSpecOf } from '../lib/encoder/spec';
 import { DEMO_CNN, ensureTestEncoder, RESNET18 } from '../lib/encoder/test-encoders';
 import { ObjectStore } from '../lib/object-store';
+import { dataDir } from '../lib/paths';
 import { tensorLength } from '../lib/preprocess';
 import { listAllShards } from '../lib/sources/list-shards';
 import { sourceSamples } from '../lib/sources/samples';
@@ -28,7 +29,8 @@ import type { embedPool } from '../workflows/embed-pool';
 import { recordBenchmark } from './record';
 
 const CORES = availableParallelism();
-const work = process.env.SEPT_BENCH_DIR ?? join(tmpdir(), `septflow-bench-${process.pid}`);
+// Under the data dir: where a worker lets runs read and write (lib/storage/access.ts).
+const work = process.env.SEPT_BENCH_DIR ?? join(dataDir(), 'tmp', `septflow-bench-${process.pid}`);
 const log = (message: string) => console.error(`[bench:embed] ${message}`);
 const perSecond = (count: number, ms: number) => Math.round((count / ms) * 1000 * 10) / 10;
 

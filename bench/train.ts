@@ -7,12 +7,12 @@
 //    moment and letting the activity retry from the newest checkpoint.
 // The last line printed is one JSON object with the figures.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunConfigInput } from '../lib/config/schema';
 import { parseRunConfig } from '../lib/config/validate';
 import { demoShards } from '../lib/demo/materialize';
+import { dataDir } from '../lib/paths';
 import { RunLayout } from '../lib/run-layout';
 import { CPU_QUEUE } from '../lib/temporal/queues';
 import { latestCheckpoint } from '../lib/trainer/checkpoints';
@@ -29,7 +29,9 @@ const STEPS = Number(process.env.BENCH_TRAIN_STEPS ?? 120);
 const PAIRS = Number(process.env.BENCH_TRAIN_PAIRS ?? 5);
 const BATCH = 128;
 const DEFAULT_INTERVAL = parseRunConfig({ demo: true }).trainer.checkpointEverySteps;
-const work = mkdtempSync(join(tmpdir(), 'septflow-bench-train-'));
+// Under the data dir: where a worker lets runs read and write (lib/storage/access.ts).
+mkdirSync(join(dataDir(), 'tmp'), { recursive: true });
+const work = mkdtempSync(join(dataDir(), 'tmp', 'septflow-bench-train-'));
 /** The folder of a run's pretrain job, direct or orchestrated alike. */
 const pretrainJob = (name: string) => new RunLayout(work, name).trainerJob('main', 'pretrain');
 

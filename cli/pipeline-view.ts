@@ -1,5 +1,6 @@
-import { type Client, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
+import { explainingFailure } from '../lib/client/failure';
 import { count, percent, seconds } from '../lib/format';
 import { PIPELINE_STAGES, type PipelineStage } from '../lib/pipeline/stages';
 import type { TrainerHeartbeat } from '../lib/trainer/heartbeat';
@@ -116,7 +117,8 @@ export class PipelineLog {
 
 /**
  * Follows a septPipeline run until it ends: on a terminal, one live line per stage redrawn every
- * second; otherwise the lines of a PipelineLog. Returns the run's result.
+ * second; otherwise the lines of a PipelineLog. Returns the run's result, or throws its failure
+ * explained down to the root cause (lib/client/failure.ts).
  */
 export async function followPipeline(client: Client, handle: WorkflowHandle<typeof septPipeline>, opts: { interrupted?: Promise<never> } = {}): Promise<SeptRunResult> {
   const tty = Boolean(process.stdout.isTTY);
@@ -134,19 +136,7 @@ export async function followPipeline(client: Client, handle: WorkflowHandle<type
     for (const line of log.next(progress, await liveOf(client, progress), Date.now())) console.log(line);
   };
   const result = refreshUntilSettled(handle.result(), tty ? 1000 : 2000, refresh, opts.interrupted);
-  return explainFailure(handle.workflowId, result);
-}
-
-/** A failed run's error names the run and the innermost cause (a child's activity's message), not "Workflow execution failed". */
-export async function explainFailure<T>(workflowId: string, result: Promise<T>): Promise<T> {
-  try {
-    return await result;
-  } catch (err) {
-    if (!(err instanceof WorkflowFailedError)) throw err;
-    let cause: Error = err;
-    while (cause.cause instanceof Error) cause = cause.cause;
-    throw new Error(`run ${workflowId} failed: ${cause.message}`);
-  }
+  return explainingFailure(client, { workflowType: 'septPipeline', workflowId: handle.workflowId }, result);
 }
 
 /** The result table printed at the end of a run. */

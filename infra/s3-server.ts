@@ -56,33 +56,44 @@ export interface S3Server {
   accessKeyId: string;
   secretAccessKey: string;
   process: ChildProcess;
-  /** The standard AWS variables that point a client (LanceDB included) at this server. */
+  /**
+   * The standard AWS variables that point a client (LanceDB included) at this server, and
+   * SEPT_BUCKETS naming every bucket created so far: a worker reaches no bucket it is not given.
+   */
   env: Record<string, string>;
-  /** Creates a bucket (moto takes a plain unsigned PUT). */
+  /** Creates a bucket (moto takes a plain unsigned PUT) and adds it to `env.SEPT_BUCKETS`. */
   createBucket(name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
-async function answers(endpoint: string): Promise<boolean> {
+/** Whether the server is up: it lists its buckets, or with `refusing` it answers at all (an unsigned request is refused). */
+async function answers(endpoint: string, refusing: boolean): Promise<boolean> {
   try {
     const res = await fetch(`${endpoint}/`, { signal: AbortSignal.timeout(1000) });
     await res.arrayBuffer();
-    return res.ok;
+    return res.ok || refusing;
   } catch {
     return false;
   }
 }
 
-/** Starts `moto_server` on 127.0.0.1 (a free port unless given) and waits until it answers. */
-export async function startS3Server(opts: { port?: number; logFile?: string; startTimeoutMs?: number } = {}): Promise<S3Server> {
+/**
+ * Starts `moto_server` on 127.0.0.1 (a free port unless given) and waits until it answers.
+ * `refuseCredentials`: moto checks every request's signature against its own IAM users, of which
+ * there are none, so every request is refused as a store refuses wrong credentials (and no bucket
+ * can be created).
+ */
+export async function startS3Server(opts: { port?: number; logFile?: string; startTimeoutMs?: number; refuseCredentials?: boolean } = {}): Promise<S3Server> {
   const python = await ensureMotoPython();
   const port = opts.port ?? (await freePort());
-  const child = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // moto authenticates requests only after this many; unset, never.
+  const serverEnv = opts.refuseCredentials ? { ...process.env, INITIAL_NO_AUTH_ACTION_COUNT: '0' } : process.env;
+  const child = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'], env: serverEnv });
   logOutput(child, opts.logFile);
   const endpoint = `http://127.0.0.1:${port}`;
   const timeoutMs = opts.startTimeoutMs ?? 30_000;
   const deadline = Date.now() + timeoutMs;
-  while (!(await answers(endpoint))) {
+  while (!(await answers(endpoint, opts.refuseCredentials ?? false))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       await stopProcess(child, 'SIGTERM', 5_000);
       throw new Error(child.exitCode !== null ? `moto server exited with code ${child.exitCode} during start` : `moto server at ${endpoint} not answering after ${timeoutMs} ms`);
@@ -90,20 +101,23 @@ export async function startS3Server(opts: { port?: number; logFile?: string; sta
     await new Promise((r) => setTimeout(r, 200));
   }
   const credentials = { region: 'us-east-1', accessKeyId: 'septflow-test', secretAccessKey: 'septflow-test-secret' };
+  const env: Record<string, string> = {
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_REGION: credentials.region,
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    SEPT_BUCKETS: '',
+  };
   return {
     endpoint,
     ...credentials,
     process: child,
-    env: {
-      AWS_ENDPOINT_URL: endpoint,
-      AWS_REGION: credentials.region,
-      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-    },
+    env,
     async createBucket(name: string) {
       const res = await fetch(`${endpoint}/${encodeURIComponent(name)}`, { method: 'PUT' });
       const body = await res.text();
       if (!res.ok) throw new Error(`creating bucket ${name}: HTTP ${res.status} ${body.slice(0, 300)}`);
+      env.SEPT_BUCKETS = [env.SEPT_BUCKETS, `s3://${name}`].filter(Boolean).join(',');
     },
     stop: () => stopProcess(child, 'SIGTERM', 5_000),
   };

@@ -96,7 +96,9 @@ function storeError(err: unknown, what: string, uri: string): ObjectStoreError {
       false,
     );
   }
-  return new ObjectStoreError(`object storage ${uri} unreachable: ${what} failed (${cause}); retryable`, uri, true);
+  // Nothing listens at the address: a store restarting, or an endpoint that names the wrong port or host.
+  const hint = e.code === 'ECONNREFUSED' ? ', check AWS_ENDPOINT_URL if it lasts' : '';
+  return new ObjectStoreError(`object storage ${uri} unreachable: ${what} failed (${cause}); retryable${hint}`, uri, true);
 }
 
 /** Files under one `s3://bucket/prefix`; keys are relative to the prefix, `/`-separated. */

@@ -1,4 +1,4 @@
-import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
 
 /** '.ts' when this code runs from its sources (through tsx: development, tests), '.js' from the build. */
 const MODULE_EXTENSION = extname(__filename);
@@ -20,13 +20,7 @@ export function moduleArgs(module: string): string[] {
   return runsFromSource ? ['--import', 'tsx', moduleFile(module)] : [moduleFile(module)];
 }
 
-/** Where data, LanceDB tables and run outputs go unless a config names absolute paths or URIs. */
+/** Where data, LanceDB tables and run outputs go: relative paths in a run configuration are under it (lib/storage/access.ts). */
 export function dataDir(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env.SEPT_DATA_DIR ?? join(projectRoot, 'data'));
-}
-
-/** Resolves a config path: URIs (s3://…) and absolute paths as given, others under dataDir(). */
-export function resolveDataPath(p: string): string {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(p) || isAbsolute(p)) return p;
-  return join(dataDir(), p);
 }

@@ -33,6 +33,7 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { isObjectUri } from './object-store';
+import { folderName } from './storage/access';
 import { locationIn, outputLocation, scratchDir } from './storage/location';
 
 const TRAIN = 'train';
@@ -75,7 +76,8 @@ export interface ReportFiles {
 }
 
 function trainerJobFiles(runDir: string, variant: string, job: string): TrainerJobFiles {
-  const dir = locationIn(runDir, TRAIN, variant, job);
+  // A trainModel's variant comes from its arguments: a name, never a way out of the run's folder.
+  const dir = locationIn(runDir, TRAIN, folderName('variant', variant), job);
   return { dir, checkpoints: locationIn(dir, 'checkpoints'), events: locationIn(dir, 'events.jsonl'), config: (stage) => locationIn(dir, `${stage}.config.json`) };
 }
 

@@ -1,7 +1,13 @@
-// `npm test` and its tiers (docs/testing.md). `tsx test/run.ts [unit | integration | file...]`:
-//   nothing      type-checks, runs the unit tier, the integration tier, then the reference
-//                trainer's pytest suite in the trainer's Python environment
+// `npm test` and its tiers (docs/testing.md). `tsx test/run.ts [unit | hostile | integration | file...]`:
+//   nothing      type-checks, runs the unit tier, the hostile tier, the integration tier, then the
+//                reference trainer's pytest suite in the trainer's Python environment
 //   unit         the test files under test/unit/
+//   hostile      the test files under test/hostile/: hostile inputs (bombs, links, FIFOs, torn
+//                files, paths out of bounds) generated in code and run through the real embedding
+//                path and config entry points; real parts allowed as in integration (onnxruntime,
+//                LanceDB under a temporary SEPT_DATA_DIR, child processes), no Temporal server
+//                unless a case needs one. Each case: no crash, bounded time, the right quarantine
+//                reason or refusal, every good sample embedded once.
 //   integration  the test files under test/integration/
 //   file...      the given test files, each under its tier's rules; no typecheck, no trainer tests
 // A file's tier is its folder. Unit files run with test/support/unit-tier.cjs preloaded, which
@@ -12,7 +18,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { projectRoot } from '../lib/paths';
 
-const TIERS = ['unit', 'integration'] as const;
+const TIERS = ['unit', 'hostile', 'integration'] as const;
 type Tier = (typeof TIERS)[number];
 const testRoot = join(projectRoot, 'test');
 
@@ -24,7 +30,7 @@ function testFiles(dir: string): string[] {
 
 function tierOf(file: string): Tier {
   const tier = relative(testRoot, file).split(sep)[0];
-  if (!(TIERS as readonly string[]).includes(tier)) throw new Error(`${relative(projectRoot, file)} is in no tier: test files live under test/unit/ or test/integration/`);
+  if (!(TIERS as readonly string[]).includes(tier)) throw new Error(`${relative(projectRoot, file)} is in no tier: test files live under test/unit/, test/hostile/ or test/integration/`);
   return tier as Tier;
 }
 

@@ -1,9 +1,12 @@
 import { NativeConnection, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { cpuActivities, gpuActivities } from '../activities';
 import { type WorkerSettings, workerSettingsFromEnv } from '../lib/config/worker-settings';
+import { inputLimits } from '../lib/input-limits';
 import { log } from '../lib/log';
+import { workerTrainers } from '../lib/trainer/command';
 import { connectConfig } from '../lib/temporal/connection';
 import { CPU_QUEUE, GPU_QUEUE } from '../lib/temporal/queues';
+import { failedAttempt } from './failed-attempt';
 import { livenessHeartbeat } from './heartbeat';
 import { LOG_CONTEXT_INTERCEPTORS } from './log-context';
 import { installRuntime } from './telemetry';
@@ -34,19 +37,22 @@ export function gpuShutdownOptions(grace: string) {
 /** Where a `sept-cpu` worker gets its workflow code: the source folder, or a prebuilt bundle (tests bundle once per process). */
 export type WorkflowCode = { workflowsPath: string } | { workflowBundle: WorkflowBundleWithSourceMap };
 
+/** The workflow interceptor modules of every `sept-cpu` worker: log context, and failures that say why (workflows/failure-message.ts). */
+export const WORKFLOW_INTERCEPTOR_MODULES = [...LOG_CONTEXT_INTERCEPTORS.workflowModules, require.resolve('../workflows/failure-message')];
+
 /**
  * The options of a septflow worker of `kind`, without its connection: production workers and the
  * tests' in-process workers are built from these same options, so tests exercise what is deployed.
  */
 export function workerOptions(kind: QueueKind, settings: WorkerSettings, workflows: WorkflowCode = { workflowsPath: require.resolve('../workflows') }) {
-  const activityInterceptors = [...LOG_CONTEXT_INTERCEPTORS.activity, livenessHeartbeat];
+  const activityInterceptors = [...LOG_CONTEXT_INTERCEPTORS.activity, livenessHeartbeat, failedAttempt];
   if (kind === 'cpu') {
     return {
       taskQueue: CPU_QUEUE,
       ...workflows,
       activities: cpuActivities,
       // A prebuilt bundle carries its workflow interceptors (test/support/temporal.ts bundles them in).
-      interceptors: { ...('workflowsPath' in workflows ? { workflowModules: LOG_CONTEXT_INTERCEPTORS.workflowModules } : {}), activity: activityInterceptors },
+      interceptors: { ...('workflowsPath' in workflows ? { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } : {}), activity: activityInterceptors },
       maxConcurrentActivityTaskExecutions: settings.cpuActivityConcurrency,
       maxConcurrentWorkflowTaskExecutions: settings.workflowConcurrency,
     } satisfies Omit<WorkerOptions, 'connection'>;
@@ -68,6 +74,10 @@ export function workerOptions(kind: QueueKind, settings: WorkerSettings, workflo
  */
 export async function runWorker(kind: QueueKind): Promise<void> {
   const settings = workerSettingsFromEnv();
+  // Caps on input work that do not parse stop the worker here, not a run at its first shard.
+  log.info({ inputLimits: inputLimits() }, 'input limits');
+  // A bad trainer registry stops a GPU worker here, not a run at its first trainer job.
+  if (kind === 'gpu') log.info({ trainers: workerTrainers().names, file: settings.trainersFile }, 'trainers');
   installRuntime(kind);
   const { connectionOptions, namespace } = connectConfig();
   const connection = await NativeConnection.connect(connectionOptions);

@@ -85,7 +85,7 @@ class Committer {
  * restarted run picks up where the last one stopped.
  */
 export async function embedPool(input?: RunConfigInput, carry?: EmbedPoolCarry): Promise<EmbedPoolResult> {
-  const config = await resolvedRunConfig(input);
+  const config = await resolvedRunConfig(input, carry);
   const setup = cpuWork();
   const embed = embedding(config);
   const commit = commits(config);

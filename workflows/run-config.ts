@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, patched, proxyLocalActivities } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, patched, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type * as runConfigActivities from '../activities/run-config';
 import type { RunConfig, RunConfigInput } from '../lib/config/schema';
 import { ConfigError, parseRunConfig } from '../lib/config/validate';
@@ -19,9 +19,12 @@ const local = proxyLocalActivities<typeof runConfigActivities>({ startToCloseTim
  * workflow with a nondeterminism error (sdk-core; docs/architecture.md, "No local activities").
  * Executions started by 0.2.0 use the local activity, and those started before 0.2.0 parse in the
  * workflow, as they did when they were recorded.
+ *
+ * `args`: the workflow's other arguments, which the same activity validates (lib/temporal/workflow-args.ts).
+ * No patch: a replay takes the activity's recorded result, whatever it was sent.
  */
-export async function resolvedRunConfig(input: RunConfigInput | undefined): Promise<RunConfig> {
-  if (patched('run-config-activity')) return failingAsInvalid(configResolution().resolveRunConfig(input));
+export async function resolvedRunConfig(input: RunConfigInput | undefined, ...args: unknown[]): Promise<RunConfig> {
+  if (patched('run-config-activity')) return failingAsInvalid(configResolution().resolveRunConfig(input, workflowInfo().workflowType, ...args));
   if (patched('run-config-resolved-once')) return failingAsInvalid(local.resolveRunConfig(input));
   return parsedInWorkflow(input);
 }

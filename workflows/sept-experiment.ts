@@ -2,6 +2,7 @@ import { executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { RunConfig, RunConfigInput } from '../lib/config/schema';
 import type { SourceSpec } from '../lib/config/sources';
 import type { ExperimentRow } from '../lib/report/types';
+import type { ExperimentOptions } from '../lib/temporal/workflow-args';
 import { cpuWork } from './activity-options';
 import { embedPool } from './embed-pool';
 import { experimentProgressQuery } from './queries';
@@ -10,14 +11,7 @@ import { selectSubset } from './select-subset';
 import { trainEncoder } from './train-encoder';
 import { trainModel } from './train-model';
 
-export type ExperimentArm = ExperimentRow['arm'];
-
-export interface ExperimentOptions {
-  /** Default 0 to 4: each seeds pre-training, fine-tuning and the random subset. */
-  seeds?: number[];
-  /** Default all four, in the order none, random, sept, pool. */
-  arms?: ExperimentArm[];
-}
+export type { ExperimentOptions } from '../lib/temporal/workflow-args';
 
 export interface ExperimentResult {
   rows: ExperimentRow[];
@@ -45,7 +39,7 @@ const seeded = (config: RunConfig, seed: number): RunConfig => ({ ...config, pre
  * pool's vectors and the selection are computed once (child workflows, as in septPipeline).
  */
 export async function septExperiment(configInput?: RunConfigInput, options: ExperimentOptions = {}): Promise<ExperimentResult> {
-  let config = await resolvedRunConfig(configInput);
+  let config = await resolvedRunConfig(configInput, options);
   const id = workflowInfo().workflowId;
   const seeds = options.seeds ?? [0, 1, 2, 3, 4];
   const arms = options.arms ?? ['none', 'random', 'sept', 'pool'];

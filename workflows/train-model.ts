@@ -1,24 +1,12 @@
 import { setHandler } from '@temporalio/workflow';
 import type { RunConfigInput } from '../lib/config/schema';
-import type { SourceSpec } from '../lib/config/sources';
+import type { TrainModelOptions } from '../lib/temporal/workflow-args';
 import { cpuWork, trainer as trainerActivities } from './activity-options';
 import { trainProgressQuery } from './queries';
 import { resolvedRunConfig } from './run-config';
 import { artifactPath } from './trainer-artifacts';
 
-/** How to train, beyond the run configuration. */
-export interface TrainModelOptions {
-  /** What to pre-train on: the selected subset in a pipeline; the pool when absent. */
-  pretrainData?: SourceSpec[];
-  /** Separates trainings of one run on different data (experiment arms); default `main`. */
-  variant?: string;
-  /** Skip self-supervised pre-training: fine-tune from scratch (the no-pre-training baseline). */
-  skipPretrain?: boolean;
-  /** Fine-tune from this pre-trained checkpoint (a pipeline's pretrain stage) instead of pre-training here. */
-  pretrainedCheckpoint?: string;
-  /** Stop after pre-training and the frozen-encoder probes (a pipeline's pretrain stage). */
-  pretrainOnly?: boolean;
-}
+export type { TrainModelOptions } from '../lib/temporal/workflow-args';
 
 export interface TrainModelProgress {
   stage: 'preparing' | 'pretrain' | 'evaluate-pretrained' | 'finetune' | 'evaluate' | 'done';
@@ -42,7 +30,7 @@ const cpu = cpuWork();
 
 /** Self-supervised pre-training, fine-tuning on the labeled target, and evaluation, on `sept-gpu`. */
 export async function trainModel(configInput?: RunConfigInput, input: TrainModelOptions = {}): Promise<TrainModelResult> {
-  const config = await resolvedRunConfig(configInput);
+  const config = await resolvedRunConfig(configInput, input);
   const progress: TrainModelProgress = { stage: 'preparing', completed: [], checkpoints: {}, metrics: {}, jobs: {} };
   setHandler(trainProgressQuery, () => progress);
   const trainer = trainerActivities(config);

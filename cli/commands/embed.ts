@@ -1,5 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Command } from 'commander';
+import { explainingFailure } from '../../lib/client/failure';
 import { loadRunConfig } from '../../lib/config/load';
 import { connectClient, connectConfig, workflowUiUrl } from '../../lib/temporal/connection';
 import { CPU_QUEUE } from '../../lib/temporal/queues';
@@ -34,7 +35,7 @@ export function registerEmbed(program: Command): void {
           const progress = await handle.query(embedProgressQuery).catch(() => undefined);
           if (progress) process.stdout.write(`${process.stdout.isTTY ? '\r' : ''}${formatEmbedProgress(progress)}${process.stdout.isTTY ? '' : '\n'}`);
         });
-        console.log(`\n${JSON.stringify(await result, null, 2)}`);
+        console.log(`\n${JSON.stringify(await explainingFailure(client, { workflowType: 'embedPool', workflowId }, result), null, 2)}`);
       } finally {
         await client.connection.close();
       }

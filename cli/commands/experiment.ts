@@ -1,12 +1,12 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import { startWorkflowRun } from '../../lib/client';
+import { explainingFailure } from '../../lib/client/failure';
 import { loadRunConfig } from '../../lib/config/load';
 import { parseRunConfig } from '../../lib/config/validate';
 import { experimentProgressQuery } from '../../workflows/queries';
 import type { ExperimentOptions, septExperiment } from '../../workflows/sept-experiment';
 import { refreshUntilSettled } from '../follow';
-import { explainFailure } from '../pipeline-view';
 import { withLocalStack } from './stack';
 
 /**
@@ -43,7 +43,7 @@ export function registerExperiment(program: Command): void {
           },
           interrupted,
         );
-        const { table, markdown, json } = await explainFailure(config.name, result);
+        const { table, markdown, json } = await explainingFailure(client, { workflowType: 'septExperiment', workflowId: config.name }, result);
         console.log(`\n${table}\n\nresults: ${markdown}\n         ${json}`);
       });
     });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { explainingFailure } from '../../lib/client/failure';
 import { loadRunConfig } from '../../lib/config/load';
 import { seconds } from '../../lib/format';
 import { connectClient, connectConfig, workflowUiUrl } from '../../lib/temporal/connection';
@@ -38,7 +39,7 @@ export function registerSelect(program: Command): void {
       if (!opts.wait) return;
       const client = await connectClient();
       try {
-        const result = (await client.workflow.getHandle(workflowId, runId).result()) as SelectSubsetResult;
+        const result = (await explainingFailure(client, { workflowType: 'selectSubset', workflowId }, client.workflow.getHandle(workflowId, runId).result())) as SelectSubsetResult;
         console.log(formatSelection(result));
       } finally {
         await client.connection.close();

@@ -1,10 +1,14 @@
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Command } from 'commander';
+import { explainingFailure } from '../../lib/client/failure';
 import { connectClient } from '../../lib/temporal/connection';
 import type { TrainerHeartbeat } from '../../lib/trainer/heartbeat';
 import { embedProgressQuery, pipelineProgressQuery, trainProgressQuery } from '../../workflows/queries';
 import { renderPipeline } from '../pipeline-view';
 import { formatEmbedProgress, formatTrainProgress } from '../progress';
+
+/** Closed states whose result() rejects: the failure chain is printed for each. */
+const ENDED_WITHOUT_RESULT = new Set(['FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT']);
 
 export function registerStatus(program: Command): void {
   program
@@ -33,8 +37,8 @@ export function registerStatus(program: Command): void {
           console.log(progress ? formatTrainProgress(progress, beat) : 'progress: no worker answers the query yet');
         }
         if (info.status.name === 'COMPLETED') console.log(JSON.stringify(await handle.result(), null, 2));
-        if (info.status.name === 'FAILED') {
-          await handle.result().catch((err: Error) => console.log(`failure: ${(err.cause as Error | undefined)?.message ?? err.message}`));
+        if (ENDED_WITHOUT_RESULT.has(info.status.name)) {
+          await explainingFailure(client, { workflowType: info.type, workflowId }, handle.result()).catch((err: Error) => console.log(err.message));
         }
       } finally {
         await client.connection.close();

@@ -7,8 +7,10 @@ import { parseRunConfig } from '../config/validate';
 import { projectRoot } from '../paths';
 import { connectClient } from '../temporal/connection';
 import { CPU_QUEUE } from '../temporal/queues';
+import { checkWorkflowArguments } from '../temporal/workflow-args';
 import type { SeptWorkflow, WorkflowType } from '../temporal/workflow-types';
 import { embedProgressQuery, experimentProgressQuery, pipelineProgressQuery, trainProgressQuery } from '../../workflows/queries';
+import { explainingFailure } from './failure';
 import { runSummary } from './summary';
 
 export type { RunConfig, RunConfigInput } from '../config/schema';
@@ -21,6 +23,8 @@ export type { PipelineFigures, PipelineProgress, PipelineStage, SeptRunResult, S
 export { CPU_QUEUE, GPU_QUEUE } from '../temporal/queues';
 export type { WorkflowType } from '../temporal/workflow-types';
 export { runSummary } from './summary';
+export { explainRunFailure, explainingFailure, type FailedRun, RunFailedError } from './failure';
+export type { ExperimentOptions, TrainModelOptions } from '../temporal/workflow-args';
 
 /** The workflow that runs SEPT end to end: encoder, embed, select, pre-train, fine-tune, report. */
 export const SEPT_PIPELINE = 'septPipeline' satisfies WorkflowType;
@@ -57,7 +61,7 @@ export interface SeptRunOptions {
   taskQueue?: string;
   /** One line the Temporal UI shows for the run; default: pool, target, budget and pre-training of the config. */
   summary?: string;
-  /** Arguments after the configuration, for workflows that take options (trainModel's). */
+  /** Arguments after the configuration, for workflows that take options (trainModel's, septExperiment's); validated like the configuration. */
   extraArgs?: unknown[];
 }
 
@@ -68,7 +72,10 @@ export interface SeptRunHandle<Progress = ProgressOf<'septPipeline'>, Result = R
   runId: string;
   /** The workflow's `progress` query; needs a `sept-cpu` worker to answer. Rejects for a type that answers none (census, …). */
   progress(): Promise<Progress>;
-  /** Waits for the run to finish; rejects with WorkflowFailedError when it failed or was cancelled. */
+  /**
+   * Waits for the run to finish; when it failed or was cancelled, rejects with RunFailedError (a
+   * WorkflowFailedError, same cause) whose message is the failure chain down to the root cause.
+   */
   result(): Promise<Result>;
   /** Asks the run to stop: running trainers checkpoint first. Resolves once the request is recorded. */
   cancel(): Promise<void>;
@@ -89,7 +96,7 @@ function toRunHandle<T extends WorkflowType>(type: string, workflow: WorkflowHan
     runId,
     workflow,
     progress: () => (query ? workflow.query(query) : Promise.reject(new Error(`${type} ${workflow.workflowId} answers no progress query`))),
-    result: () => workflow.result() as Promise<ResultOf<T>>,
+    result: () => explainingFailure(client, { workflowType: type, workflowId: workflow.workflowId }, workflow.result() as Promise<ResultOf<T>>),
     cancel: async () => {
       await workflow.cancel();
     },
@@ -98,10 +105,10 @@ function toRunHandle<T extends WorkflowType>(type: string, workflow: WorkflowHan
 }
 
 /**
- * Starts a workflow of a septflow run by type: the run configuration is validated first (a
- * ConfigError names every bad field, and nothing is started or connected), then the workflow
- * starts with `[config]` as its arguments. `startSeptRun` is this with `septPipeline`; the other
- * types (`census`, `trainModel`, …) serve single stages and tests.
+ * Starts a workflow of a septflow run by type: the run configuration and `extraArgs` are validated
+ * first (a ConfigError names every bad field, and nothing is started or connected), then the
+ * workflow starts with `[config, ...extraArgs]` as its arguments. `startSeptRun` is this with
+ * `septPipeline`; the other types (`census`, `trainModel`, …) serve single stages and tests.
  */
 export async function startWorkflowRun<T extends WorkflowType>(
   workflowType: T,
@@ -109,6 +116,7 @@ export async function startWorkflowRun<T extends WorkflowType>(
   options: SeptRunOptions = {},
 ): Promise<SeptRunHandle<ProgressOf<T>, ResultOf<T>>> {
   const config = parseRunConfig(input);
+  checkWorkflowArguments(workflowType, options.extraArgs ?? []);
   const { client, owned } = await clientFor(options);
   try {
     // Typed by T on the way out; the arguments are every workflow's first (the configuration) and the caller's extraArgs.

@@ -69,8 +69,12 @@ pretrain: { steps: 2000 }
 \`\`\`
 
 Relative paths resolve against the worker's data directory, \`SEPT_DATA_DIR\` (default \`./data\`);
-URIs (\`s3://…\`) and absolute paths are taken as given. Invalid input is refused before anything
-starts, with every bad field named by its path:
+absolute paths and URIs (\`s3://…\`) as given, but every one of them must lie inside what the
+worker allows: local reads under \`SEPT_DATA_DIR\` and \`SEPT_READ_ROOTS\`, local writes under
+\`SEPT_DATA_DIR\`, buckets in \`SEPT_BUCKETS\` (read and write) or \`SEPT_READ_BUCKETS\` (read);
+a location outside them is refused, naming the field ([security.md](security.md#roots-and-buckets)).
+The trainer is picked by name from those the GPU workers register (\`trainer.name\`). Invalid input
+is refused before anything starts, with every bad field named by its path:
 
 \`\`\`
 $ sept start --config bad.json

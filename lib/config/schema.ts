@@ -48,7 +48,7 @@ const encoder = z
     device: z.enum(['cpu', 'cuda']).default('cpu').describe('cuda: onnxruntime CUDA execution provider where its binaries are installed, CPU otherwise'),
     threads: z.number().int().nonnegative().default(0).describe('embed threads per worker process (each decodes and infers whole batches); 0 = one per core'),
     intraOpThreads: z.number().int().nonnegative().default(0).describe('onnxruntime threads per embed thread; 0 = cores / threads, so the cores are never oversubscribed'),
-    maxPixels: z.number().int().positive().default(64_000_000).describe('larger images are quarantined (decompression bombs)'),
+    maxPixels: z.number().int().positive().default(64_000_000).describe("larger images are quarantined (decompression bombs); lowers the worker's SEPT_MAX_PIXELS, never raises it"),
   })
   .strict()
   .describe('the ONNX image encoder that embeds pool and target images for retrieval, and its preprocessing; the encoder id hashes the model file and the preprocessing')
@@ -148,9 +148,21 @@ const retrieval = z
   .strict()
   .describe('stage 2: every labeled target instance retrieves its k nearest pool images; under the policy their union is the subset');
 
-const trainer = z
+/** The trainer that every sept-gpu worker has, built in (lib/trainer/command.ts); a worker's registry adds others. */
+export const REFERENCE_TRAINER = 'reference';
+
+/** A trainer's name, in a run and in a worker's registry (SEPT_TRAINERS). */
+export const trainerName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lowercase letters, digits, ".", "_" and "-", at most 63 characters');
+
+const trainerFields = z
   .object({
-    command: z.array(z.string().min(1)).min(1).optional().describe('trainer executable and leading args; default: the reference trainer'),
+    name: trainerName
+      .default(REFERENCE_TRAINER)
+      .describe(
+        `which trainer runs: "${REFERENCE_TRAINER}" (the built-in reference trainer, trainer/) or a name that the sept-gpu workers register in their SEPT_TRAINERS file; a name the worker lacks fails the run at its first trainer job, listing the names it has`,
+      ),
     device: z.enum(['auto', 'cpu', 'cuda']).default('auto').describe('auto: cuda where torch finds one, cpu otherwise'),
     threads: z.number().int().positive().optional().describe("trainer CPU threads; default: torch's (all cores)"),
     heartbeatTimeout: duration.default('5m').describe('a trainer activity silent this long (its worker died) is retried on another worker, from the newest checkpoint'),
@@ -165,6 +177,21 @@ const trainer = z
   })
   .strict()
   .describe('the trainer process that pre-trains, fine-tunes and evaluates on sept-gpu workers (trainer/PROTOCOL.md)');
+
+/** Why a run may not name a command (the worker decides what runs), and what to do instead. */
+export const TRAINER_COMMAND_REFUSED =
+  'a run no longer names a command: register the command in SEPT_TRAINERS on the sept-gpu workers and set trainer.name to its name';
+
+/**
+ * A run written for a release that took `trainer.command` is told where commands live now, not just
+ * "unknown field". Typed as a run writes the section, so that RunConfigInput keeps its fields; any value arrives.
+ */
+function refusingCommand(raw: z.input<typeof trainerFields>, ctx: z.core.$RefinementCtx): unknown {
+  if (isRecord(raw) && 'command' in raw) ctx.addIssue({ code: 'custom', path: ['command'], message: TRAINER_COMMAND_REFUSED, input: raw.command });
+  return raw;
+}
+
+const trainer = z.preprocess(refusingCommand, trainerFields);
 
 const pretrain = z
   .object({

@@ -1,4 +1,4 @@
-import { join, resolve } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { dataDir } from '../paths';
 import { describeIssues } from './validate';
@@ -6,10 +6,28 @@ import { describeIssues } from './validate';
 const count = z.coerce.number().int().positive();
 const duration = z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h)$/, 'a duration such as 30s or 5m');
 const BYTE_UNITS: Record<string, number> = { B: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40 };
-const byteSize = z
+/** A size in bytes, or with a unit (`512MiB`, `20GiB`): the form every byte setting of a worker takes. */
+export const byteSize = z
   .string()
   .regex(/^\d+(\.\d+)?\s*(B|KiB|MiB|GiB|TiB)?$/, 'a size in bytes, or with a unit such as 512MiB or 20GiB')
   .transform((s) => Math.floor(parseFloat(s) * BYTE_UNITS[/[A-Za-z]+$/.exec(s)?.[0] ?? 'B']));
+
+/** `s3://bucket` or `s3://bucket/prefix`, without `.` or `..` in the prefix. */
+const bucketPrefix = z
+  .string()
+  .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/\S*)?$/, 'an s3://bucket or s3://bucket/prefix URI')
+  .refine((uri) => !uri.split('/').slice(3).some((part) => part === '.' || part === '..'), 'a prefix without . or .. parts');
+const bucketList = z.string().transform((list) => list.split(/[\s,]+/).filter(Boolean)).pipe(z.array(bucketPrefix));
+
+// The worker decides, the run asks: a run reads and writes SEPT_DATA_DIR, reads SEPT_READ_ROOTS
+// (path-delimited), and reaches the buckets listed here (comma- or space-separated), read and write
+// or read only. No bucket by default: one that is not listed is out of every run's reach, whatever
+// the worker's credentials open (lib/storage/access.ts enforces these on every location a run names).
+const storageAccessSchema = z.object({
+  SEPT_READ_ROOTS: z.string().transform((list) => list.split(delimiter).filter(Boolean).map((root) => resolve(root))).default([]),
+  SEPT_BUCKETS: bucketList.default([]),
+  SEPT_READ_BUCKETS: bucketList.default([]),
+});
 
 /** Per-process worker settings, from the environment (they belong to a machine, not to a run). */
 const workerSettingsSchema = z.object({
@@ -27,7 +45,21 @@ const workerSettingsSchema = z.object({
   // holds a few dozen typical WebDataset shards and fits the ephemeral disk of a usual pod.
   SEPT_CACHE_DIR: z.string().min(1).optional(),
   SEPT_CACHE_BYTES: byteSize.default(10 * 2 ** 30),
+  // The trainers a GPU worker runs besides the reference trainer: a run only names one (lib/trainer/command.ts).
+  SEPT_TRAINERS: z.string().min(1).optional(),
 });
+
+/** Where runs may read and write: the roots and buckets this worker allows. */
+export interface StorageAccess {
+  /** SEPT_DATA_DIR: read and written. */
+  dataDir: string;
+  /** SEPT_READ_ROOTS: local folders read only; none by default. */
+  readRoots: string[];
+  /** SEPT_BUCKETS: `s3://bucket[/prefix]` read and written; none by default. */
+  buckets: string[];
+  /** SEPT_READ_BUCKETS: `s3://bucket[/prefix]` read only; none by default. */
+  readBuckets: string[];
+}
 
 export interface WorkerSettings {
   cpuActivityConcurrency: number;
@@ -38,13 +70,25 @@ export interface WorkerSettings {
   cacheDir: string;
   /** SEPT_CACHE_BYTES, default 10 GiB. */
   cacheBytes: number;
+  /** SEPT_TRAINERS: the JSON file of the trainers this worker runs by name; none, the reference trainer only. */
+  trainersFile?: string;
+  storage: StorageAccess;
+}
+
+function parseSettings<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv): z.output<S> {
+  const picked = Object.fromEntries(Object.keys(schema.shape).filter((k) => env[k] !== undefined).map((k) => [k, env[k]]));
+  const result = schema.safeParse(picked);
+  if (!result.success) throw new Error(`invalid worker settings: ${describeIssues(result.error.issues).join('; ')}`);
+  return result.data;
+}
+
+export function storageAccessFromEnv(env: NodeJS.ProcessEnv = process.env): StorageAccess {
+  const s = parseSettings(storageAccessSchema, env);
+  return { dataDir: dataDir(env), readRoots: s.SEPT_READ_ROOTS, buckets: s.SEPT_BUCKETS, readBuckets: s.SEPT_READ_BUCKETS };
 }
 
 export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
-  const picked = Object.fromEntries(Object.keys(workerSettingsSchema.shape).filter((k) => env[k] !== undefined).map((k) => [k, env[k]]));
-  const result = workerSettingsSchema.safeParse(picked);
-  if (!result.success) throw new Error(`invalid worker settings: ${describeIssues(result.error.issues).join('; ')}`);
-  const s = result.data;
+  const s = parseSettings(workerSettingsSchema, env);
   return {
     cpuActivityConcurrency: s.SEPT_CPU_ACTIVITY_CONCURRENCY,
     gpuActivityConcurrency: s.SEPT_GPU_ACTIVITY_CONCURRENCY,
@@ -52,5 +96,7 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
     shutdownGrace: s.SEPT_SHUTDOWN_GRACE,
     cacheDir: resolve(s.SEPT_CACHE_DIR ?? join(dataDir(env), 'cache')),
     cacheBytes: s.SEPT_CACHE_BYTES,
+    trainersFile: s.SEPT_TRAINERS && resolve(s.SEPT_TRAINERS),
+    storage: storageAccessFromEnv(env),
   };
 }

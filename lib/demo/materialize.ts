@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { encode as encodePng } from 'fast-png';
 import { DEMO_DATASETS, type DemoDataset } from '../config/sources';
-import { produceFolderAtomic } from '../files/atomic-write';
+import { produceFolderAtomic, writeFileAtomic } from '../files/atomic-write';
 import { dataDir } from '../paths';
+import { recordOf } from '../storage/record';
 import type { Sample } from '../webdataset/sample';
 import { writeShardSet } from '../webdataset/writer';
 import { type DemoClass, demoImage, IMAGE_SIDE, loadDemoClass } from './datasets';
@@ -49,11 +49,11 @@ function* interleaved(classes: DemoClass[]): Generator<[DemoClass, number]> {
   }
 }
 
+/** The index of a materialized copy of the current layout; none, a torn one or an older layout's asks for a new copy. */
 function readIndex(root: string): DemoIndex | undefined {
   const file = join(root, 'index.json');
-  if (!existsSync(file)) return undefined;
-  const index = JSON.parse(readFileSync(file, 'utf8')) as DemoIndex;
-  return index.version === LAYOUT_VERSION ? index : undefined;
+  const index = recordOf(file, existsSync(file) ? readFileSync(file, 'utf8') : undefined, (text) => JSON.parse(text) as DemoIndex);
+  return index?.version === LAYOUT_VERSION ? index : undefined;
 }
 
 async function materialize(dataset: DemoDataset, staging: string): Promise<DemoIndex> {
@@ -71,7 +71,7 @@ async function materialize(dataset: DemoDataset, staging: string): Promise<DemoI
     return { samples: set.samples, shards: set.shards.map((path) => `${split}/${basename(path)}`), perLabel };
   };
   const index: DemoIndex = { version: LAYOUT_VERSION, dataset, splits: { train: await materializeSplit('train'), test: await materializeSplit('test') } };
-  await writeFile(join(staging, 'index.json'), JSON.stringify(index, null, 2));
+  await writeFileAtomic(join(staging, 'index.json'), JSON.stringify(index, null, 2));
   return index;
 }
 

@@ -1,4 +1,6 @@
 import type { EncoderSpec } from '../encoder/spec';
+import { count } from '../format';
+import { inputLimits } from '../input-limits';
 import { sourceSamples } from '../sources/samples';
 import type { ShardRef } from '../sources/shard-ref';
 import type { QuarantinedSample, ShardVectors } from '../vectors/staging';
@@ -12,8 +14,9 @@ interface Batch {
 
 /**
  * Embeds every image of a shard with the process's embed threads. The shard is read as a stream
- * and cut into batches; a few batches are in flight at once so the threads never starve, and at
- * most that many are held in memory. Bad samples are collected, never thrown.
+ * and cut into batches of at most `spec.batchSize` images and SEPT_MAX_BATCH_BYTES encoded bytes;
+ * a few batches are in flight at once so the threads never starve, and at most that many are held
+ * in memory. Bad samples are collected, never thrown.
  */
 export async function embedShardImages(ref: ShardRef, spec: EncoderSpec, onBatch?: (samplesDone: number) => void): Promise<ShardVectors> {
   const embedder = Embedder.of(spec);
@@ -22,11 +25,13 @@ export async function embedShardImages(ref: ShardRef, spec: EncoderSpec, onBatch
   const batches: Batch[] = [];
   const inFlight = new Set<Promise<void>>();
   const unreadable: QuarantinedSample[] = [];
-  const seen = new Set<string>();
   let samples = 0;
   let done = 0;
   let ids: string[] = [];
   let images: Buffer[] = [];
+  // Encoded bytes of the batch being filled: packed into one buffer with 32-bit offsets (thread-protocol.ts).
+  let imageBytes = 0;
+  const { batchBytes } = inputLimits();
 
   const submit = async () => {
     const batch: Batch = { ids };
@@ -38,6 +43,7 @@ export async function embedShardImages(ref: ShardRef, spec: EncoderSpec, onBatch
     });
     ids = [];
     images = [];
+    imageBytes = 0;
     const tracked = work.finally(() => inFlight.delete(tracked));
     inFlight.add(tracked);
     if (inFlight.size >= maxInFlight) await Promise.race(inFlight);
@@ -45,17 +51,18 @@ export async function embedShardImages(ref: ShardRef, spec: EncoderSpec, onBatch
 
   for await (const sample of sourceSamples(ref)) {
     samples++;
-    if (seen.has(sample.id)) {
-      unreadable.push({ id: sample.id, reason: 'duplicate-id', detail: 'an earlier sample of the shard has this id' });
+    if (sample.problem) {
+      unreadable.push({ id: sample.id, ...sample.problem });
       continue;
     }
-    seen.add(sample.id);
-    if (!sample.image) {
-      unreadable.push({ id: sample.id, reason: 'missing-image', detail: sample.missing ?? 'no image' });
+    if (sample.image.length > batchBytes) {
+      unreadable.push({ id: sample.id, reason: 'too-large', detail: `image of ${count(sample.image.length)} bytes, more than an embed batch may hold (SEPT_MAX_BATCH_BYTES = ${count(batchBytes)})` });
       continue;
     }
+    if (imageBytes + sample.image.length > batchBytes) await submit();
     ids.push(sample.id);
     images.push(sample.image);
+    imageBytes += sample.image.length;
     if (ids.length === spec.batchSize) await submit();
   }
   if (ids.length > 0) await submit();

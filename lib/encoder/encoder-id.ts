@@ -1,24 +1,28 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { FileRefusedError, openRegularFile } from '../files/regular-file';
 import { EncoderError } from './errors';
 import type { EncoderSpec } from './spec';
 
 const digests = new Map<string, { key: string; digest: string }>();
 
-/** SHA-256 of the model file, cached per process while its size and mtime stay the same. */
+/** SHA-256 of the model file, cached per process while its size and mtime stay the same. A FIFO or device is no model: it would never end. */
 export async function modelDigest(path: string): Promise<string> {
-  let info;
+  let opened;
   try {
-    info = await stat(path);
-  } catch {
+    opened = await openRegularFile(path);
+  } catch (err) {
+    if (err instanceof FileRefusedError) throw new EncoderError('model-invalid', `encoder.model: ${err.message}`);
     throw new EncoderError('model-missing', `encoder model not found: ${path}`);
   }
+  const { file, info } = opened;
   const key = `${info.size}:${info.mtimeMs}`;
   const cached = digests.get(path);
-  if (cached?.key === key) return cached.digest;
+  if (cached?.key === key) {
+    await file.close();
+    return cached.digest;
+  }
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  for await (const chunk of file.createReadStream()) hash.update(chunk as Buffer);
   const digest = hash.digest('hex');
   digests.set(path, { key, digest });
   return digest;

@@ -2,7 +2,7 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { MODEL_SETTINGS, type ModelSetting } from '../config/schema';
 import { ConfigError } from '../config/validate';
-import { resolveDataPath } from '../paths';
+import { allowedLocation } from '../storage/access';
 import { locationIn, readLocationText } from '../storage/location';
 import { EncoderError } from './errors';
 import type { EncoderConfig } from './spec';
@@ -86,7 +86,7 @@ export function withExportedSettings(encoder: EncoderConfig, exported: ModelSett
  */
 export async function resolveEncoderSettings(encoder: EncoderConfig): Promise<EncoderConfig> {
   if (!encoder.model) return encoder;
-  const specPath = specPathOf(resolveDataPath(encoder.model));
+  const specPath = specPathOf(allowedLocation('encoder.model', encoder.model, 'read'));
   let exported: ModelSettings | undefined;
   try {
     exported = await readExportSpec(specPath);

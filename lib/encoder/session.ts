@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { notRegular } from '../files/regular-file';
 import { tensorLength } from '../preprocess';
 import { EncoderError } from './errors';
 import type { EncoderSpec } from './spec';
@@ -23,7 +24,11 @@ function l2NormalizeRows(vectors: Float32Array, dims: number): void {
 }
 
 export async function openEncoderSession(spec: EncoderSpec): Promise<EncoderSession> {
-  if (!existsSync(spec.model)) throw new EncoderError('model-missing', `encoder.model: no file at ${spec.model}`);
+  const info = statSync(spec.model, { throwIfNoEntry: false });
+  if (!info) throw new EncoderError('model-missing', `encoder.model: no file at ${spec.model}`);
+  // onnxruntime would wait on a FIFO, or read /dev/zero, for ever.
+  const refusal = notRegular(spec.model, info);
+  if (refusal) throw new EncoderError('model-invalid', `encoder.model: ${refusal}`);
   let session: InferenceSession;
   try {
     session = await InferenceSession.create(spec.model, {

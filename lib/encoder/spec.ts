@@ -1,7 +1,9 @@
 import { availableParallelism } from 'node:os';
 import type { RunConfig } from '../config/schema';
-import { resolveDataPath } from '../paths';
-import type { DecodeLimits, Preprocessing } from '../preprocess';
+import { ConfigError } from '../config/validate';
+import { inputLimits } from '../input-limits';
+import { type DecodeLimits, type Preprocessing, tensorLength } from '../preprocess';
+import { allowedLocation } from '../storage/access';
 import { EncoderError } from './errors';
 
 export type EncoderConfig = RunConfig['encoder'];
@@ -23,18 +25,37 @@ export interface EncoderSpec {
   intraOpThreads: number;
 }
 
+/**
+ * The decode limits and batch size this worker grants an encoder configuration: the run's
+ * `encoder.maxPixels` may lower the worker's pixel cap, never raise it, and a batch holds no more
+ * float tensors than SEPT_MAX_BATCH_BYTES (lib/input-limits.ts), however large a batch the run asks
+ * for. A configuration that no image could meet fails naming its field.
+ */
+function workerBounds(config: EncoderConfig, preprocessing: Preprocessing): { limits: DecodeLimits; batchSize: number } {
+  const caps = inputLimits();
+  const maxPixels = Math.min(config.maxPixels, caps.pixels);
+  if (config.size * config.size > maxPixels) {
+    throw new ConfigError([`encoder.size: every image decodes to at least ${config.size} x ${config.size} pixels, over the pixel limit ${maxPixels} (encoder.maxPixels, at most SEPT_MAX_PIXELS)`]);
+  }
+  const tensorBytes = 4 * tensorLength(preprocessing);
+  if (tensorBytes > caps.batchBytes) {
+    throw new ConfigError([`encoder.crop: one image's input tensor is ${tensorBytes} bytes, more than an embed batch may hold on this worker (SEPT_MAX_BATCH_BYTES = ${caps.batchBytes})`]);
+  }
+  return { limits: { maxPixels }, batchSize: Math.min(config.batchSize, Math.floor(caps.batchBytes / tensorBytes)) };
+}
+
 export function encoderSpecOf(config: EncoderConfig): EncoderSpec {
   if (!config.model) throw new EncoderError('model-missing', 'encoder.model is not set: name an ONNX image encoder to embed the pool');
   const cores = availableParallelism();
   const threads = config.threads || cores;
+  const preprocessing: Preprocessing = { channels: config.channels, size: config.size, crop: config.crop, mean: config.mean, std: config.std };
   return {
-    model: resolveDataPath(config.model),
+    model: allowedLocation('encoder.model', config.model, 'read'),
     inputName: config.inputName,
     outputName: config.outputName,
     l2Normalize: config.l2Normalize,
-    preprocessing: { channels: config.channels, size: config.size, crop: config.crop, mean: config.mean, std: config.std },
-    limits: { maxPixels: config.maxPixels },
-    batchSize: config.batchSize,
+    preprocessing,
+    ...workerBounds(config, preprocessing),
     device: config.device,
     threads,
     intraOpThreads: config.intraOpThreads || Math.max(1, Math.floor(cores / threads)),

@@ -1,13 +1,21 @@
 // Every file and folder septflow produces appears under its name whole or not at all: it is written
-// under a temporary name beside the target and renamed. Activities run twice (retries, and zombie
-// attempts alongside them), so temporary names are unique per writer, never `${path}.tmp`.
+// under a temporary name beside the target, fsynced, renamed, and its folder fsynced, so that not even
+// a power cut leaves a named but empty or torn file. Activities run twice (retries, and zombie
+// attempts alongside them), and containers that share a volume repeat each other's process ids, so
+// temporary names are unique per writer, never `${path}.tmp` nor `${path}.tmp-<pid>`.
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
+/**
+ * `<pid>-<random>`, unique per writer: 64 random bits keep two writers apart where their pids are
+ * alike (every container's first process is pid 1); the pid says which process left a file behind.
+ */
+export const writerTag = () => `${process.pid}-${randomBytes(8).toString('hex')}`;
+
 /** Hidden (listings skip it), beside the target (the rename stays within one file system), and unique per writer. */
 export function tempPathBeside(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  return join(dirname(path), `.${basename(path)}.tmp-${writerTag()}`);
 }
 
 async function fsync(path: string): Promise<void> {

@@ -2,24 +2,43 @@ import type { RunConfig } from '../config/schema';
 import type { SourceSpec } from '../config/sources';
 import { ConfigError } from '../config/validate';
 import { prepareVectorDestination } from '../embed/prepare';
+import { encoderSpecOf } from '../encoder/spec';
 import { isObjectUri, ObjectStore, ObjectStoreError } from '../object-store';
 import { listTargetInstances } from '../selection/target-set';
-import { listShards } from '../sources/list-shards';
+import { listShards, sourceLocations } from '../sources/list-shards';
 import { contentFingerprint, type ShardRef } from '../sources/shard-ref';
 import { outputLocation } from '../storage/location';
 import { targetClasses } from '../target/classes';
+import { mirrorLocation } from '../trainer/checkpoint-mirror';
+import { storeLocation } from '../vectors/connect';
 import type { InputContent } from './stage-inputs';
 
 /** A setting's problem, named by its path in the run configuration. */
 const invalid = (path: string, message: string) => new ConfigError([`${path}: ${message}`]);
 
+/**
+ * Every place a run configuration names lies where this worker lets runs read or write
+ * (lib/storage/access.ts), or a ConfigError names the field: a run that reaches past the worker's
+ * roots or buckets fails as its configuration is resolved, before anything is read. Each place is
+ * let through the door again where it is used.
+ */
+export function checkRunLocations(config: RunConfig): void {
+  mirrorLocation(config);
+  storeLocation(config.store.uri);
+  if (config.encoder.model) encoderSpecOf(config.encoder);
+  for (const [i, spec] of config.pool.sources.entries()) sourceLocations(spec, `pool.sources[${i}]`);
+  sourceLocations(config.target.train, 'target.train');
+  sourceLocations(config.target.test, 'target.test');
+}
+
 async function shardsOf(path: string, spec: SourceSpec): Promise<ShardRef[]> {
   let shards: ShardRef[];
   try {
-    shards = await listShards(spec);
+    shards = await listShards(spec, path);
   } catch (err) {
     // A store that does not answer right now may answer the retry; one that refuses will not.
     if (err instanceof ObjectStoreError && err.retryable) throw err;
+    if (err instanceof ConfigError) throw err;
     throw invalid(path, (err as Error).message);
   }
   if (shards.length === 0) throw invalid(path, 'lists no shards');

@@ -1,4 +1,4 @@
-import { FINETUNE_BATCH_SIZE, type RunConfig } from '../config/schema';
+import { FINETUNE_BATCH_SIZE, REFERENCE_TRAINER, type RunConfig } from '../config/schema';
 
 /**
  * What each reusable stage's result depends on: settings, and what the pool and the target hold
@@ -28,12 +28,19 @@ export interface InputContent {
 const targetContent = (content: InputContent | undefined) => content && { train: content.targetTrain, test: content.targetTest };
 
 /**
+ * Which trainer learned a stage's weights: null for the reference trainer, as it keyed when runs
+ * named a command and the reference trainer was the absent one (configurations resolved then carry
+ * no name), so their records still match; another trainer by its name.
+ */
+const trainerKey = (c: RunConfig) => (c.trainer.name === undefined || c.trainer.name === REFERENCE_TRAINER ? null : c.trainer.name);
+
+/**
  * Stage 0, the retrieval encoder trained on a pool sample. Keyed on the pool's specification, not
  * its content: an encoder trained on an earlier sample still embeds every image validly, and
  * retraining it on every grown or touched pool would re-embed the whole pool (a new encoder id).
  * Change `encoderTraining.seed` to retrain.
  */
-export const encoderStageInputs = (c: RunConfig) => ({ pool: c.pool, training: c.encoderTraining, image: imageSettings(c), trainer: c.trainer.command ?? null });
+export const encoderStageInputs = (c: RunConfig) => ({ pool: c.pool, training: c.encoderTraining, image: imageSettings(c), trainer: trainerKey(c) });
 
 /** What the embedding stage hands on: the encoder's identity and how much of the pool it embedded. */
 export interface EmbeddedPool {
@@ -55,7 +62,7 @@ export const selectStageInputs = (c: RunConfig, embed: EmbeddedPool, content?: I
 });
 
 /** Stage 3, self-supervised pre-training on the selected subset. */
-export const pretrainStageInputs = (c: RunConfig, selectKey: string) => ({ select: selectKey, pretrain: c.pretrain, image: imageSettings(c), trainer: c.trainer.command ?? null });
+export const pretrainStageInputs = (c: RunConfig, selectKey: string) => ({ select: selectKey, pretrain: c.pretrain, image: imageSettings(c), trainer: trainerKey(c) });
 
 /**
  * Stage 4, fine-tuning and evaluation on the labeled target. An unset batch size keys as its

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { RunConfig } from '../config/schema';
 import { RunLayout } from '../run-layout';
-import { readLocationText, writeLocation } from '../storage/location';
+import { writeLocation } from '../storage/location';
+import { readRecord } from '../storage/record';
 
 /**
  * A completed pipeline stage: its result and the key of the inputs it was computed from. A run
@@ -28,11 +29,16 @@ export const stageKey = (inputs: unknown) => createHash('sha256').update(canonic
 
 const recordPath = (config: RunConfig, stage: string) => new RunLayout(config.outputDir, config.name).stageRecord(stage);
 
+function parseStageRecord<T>(text: string): StageRecord<T> {
+  const record = JSON.parse(text) as Partial<StageRecord<T>> | null;
+  if (typeof record !== 'object' || record === null || typeof record.key !== 'string' || !('result' in record)) throw new Error('not a stage record: no key and result');
+  return record as StageRecord<T>;
+}
+
+/** The stage's result when its record is there, whole, and of these inputs; a torn record is absent (readRecord), and the stage is done again. */
 export async function readStageRecord<T>(config: RunConfig, stage: string, key: string): Promise<T | undefined> {
-  const text = await readLocationText(recordPath(config, stage));
-  if (text === undefined) return undefined;
-  const record = JSON.parse(text) as StageRecord<T>;
-  return record.key === key ? record.result : undefined;
+  const record = await readRecord(recordPath(config, stage), parseStageRecord<T>);
+  return record?.key === key ? record.result : undefined;
 }
 
 /** A record is either complete or absent: written whole under its name, a local file by rename, an object by one PUT. */

@@ -7,7 +7,11 @@ export const BAD_SAMPLE_REASONS = [
   'unsupported-mode', // decodes, but to channels the encoder cannot take
   'undecodable', // any other decoder error
   'missing-image', // no image member in the sample, or its file is gone
-  'duplicate-id', // a second sample with an id already seen in the shard
+  'duplicate-id', // a second sample with an id already seen in the shard; the first is kept
+  'malformed-json', // a json member that is not a JSON object (torn, not JSON, an array)
+  'too-large', // a member, file or header over the worker's size caps (lib/input-limits.ts), left unread
+  'not-a-regular-file', // a link, device or FIFO where an image file is expected (tar links are never followed)
+  'unsafe-name', // a member name with a `..` segment or a leading `/`, which would leave a folder when extracted
 ] as const;
 export type BadSampleReason = (typeof BAD_SAMPLE_REASONS)[number];
 

@@ -1,6 +1,7 @@
 import sharp, { type OutputInfo } from 'sharp';
 import { BadSampleError, type BadSampleReason } from './bad-sample';
 import type { DecodeLimits, Preprocessing } from './preprocessing';
+import { sniffFormat } from './sniff';
 import type { Pixels } from './tensor';
 
 // Parallelism comes from images in flight across embed threads; libvips threads per image would
@@ -8,10 +9,16 @@ import type { Pixels } from './tensor';
 sharp.concurrency(1);
 sharp.cache(false);
 
-function reasonOf(message: string): BadSampleReason {
-  if (/pixel limit/i.test(message)) return 'too-many-pixels';
-  if (/unsupported image format/i.test(message)) return 'not-an-image';
-  if (/premature end|truncated|unexpected end|end of file|not enough data/i.test(message)) return 'truncated';
+// libvips keeps one error buffer for the whole process: while several images decode at once (a
+// batch, the other embed threads), a failure's message carries other images' errors as well, or
+// loses its own. Only sharp's own sentences ("Input buffer has corrupt header", "Input image exceeds
+// pixel limit", …) are surely this image's, so the reason and the detail come from them and from
+// the bytes alone; a truncation is told by the missing end marker (lib/preprocess/index.ts).
+const ownWords = (message: string) => /^Input [^:\n]*/m.exec(message)?.[0];
+
+function reasonOf(words: string): BadSampleReason {
+  if (/pixel limit/i.test(words)) return 'too-many-pixels';
+  if (/unsupported image format/i.test(words)) return 'not-an-image';
   return 'undecodable';
 }
 
@@ -26,8 +33,8 @@ export async function decodeWithSharp(bytes: Buffer, p: Preprocessing, limits: D
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
   } catch (err) {
-    const message = (err as Error).message;
-    throw new BadSampleError(reasonOf(message), message);
+    const words = ownWords((err as Error).message) ?? 'the decoder failed';
+    throw new BadSampleError(reasonOf(words), `${sniffFormat(bytes) ?? 'image'} of ${bytes.length} bytes: ${words}`);
   }
   const { data, info } = result;
   if (info.channels !== p.channels) throw new BadSampleError('unsupported-mode', `decodes to ${info.channels} channels, the encoder takes ${p.channels}`);

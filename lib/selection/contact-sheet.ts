@@ -1,4 +1,6 @@
 import sharp, { type OverlayOptions } from 'sharp';
+import { inputLimits } from '../input-limits';
+import { sniffFormat } from '../preprocess/sniff';
 import type { ShardRef } from '../sources/shard-ref';
 import { writeLocation } from '../storage/location';
 import type { TargetInstance } from './target-set';
@@ -29,10 +31,18 @@ async function imagesOf(ids: Set<string>, shards: ShardRef[]): Promise<Map<strin
   return out;
 }
 
+const blankTile = () => sharp({ create: { width: TILE, height: TILE, channels: 3, background: '#ccc' } }).png().toBuffer();
+
+/** An image as a tile: only the formats the embedder takes, within the worker's pixel cap; anything else is a blank tile. */
 async function tile(bytes: Buffer | undefined): Promise<Buffer> {
-  if (!bytes) return sharp({ create: { width: TILE, height: TILE, channels: 3, background: '#ccc' } }).png().toBuffer();
-  // Nearest-neighbour keeps 28x28 digits crisp instead of blurring them.
-  return sharp(bytes).resize(TILE, TILE, { fit: 'contain', kernel: 'nearest', background: '#000' }).toColourspace('srgb').png().toBuffer();
+  if (!bytes || !sniffFormat(bytes)) return blankTile();
+  try {
+    // Nearest-neighbour keeps 28x28 digits crisp instead of blurring them.
+    return await sharp(bytes, { limitInputPixels: inputLimits().pixels }).resize(TILE, TILE, { fit: 'contain', kernel: 'nearest', background: '#000' }).toColourspace('srgb').png().toBuffer();
+  } catch {
+    // A tile only illustrates the selection: an image that will not decode here leaves it blank, never fails it.
+    return blankTile();
+  }
 }
 
 /**

@@ -1,10 +1,10 @@
+import { inputLimits } from '../input-limits';
 import { type Preprocessing, preprocessInto, tensorLength } from '../preprocess';
 import { sourceSamples } from '../sources/samples';
 import type { ShardRef } from '../sources/shard-ref';
 
 /** Images are compared as 32x32 grayscale: enough to tell a copy from a look-alike, cheap at any size. */
 const THUMBNAIL: Preprocessing = { channels: 1, size: 32, crop: 32, mean: [0], std: [1] };
-const LIMITS = { maxPixels: 64_000_000 };
 
 /** Zero-mean, unit-norm thumbnails of the wanted ids, read shard by shard (undecodable images are left out). */
 async function thumbnails(ids: Set<string>, shards: ShardRef[]): Promise<Map<string, Float32Array>> {
@@ -14,7 +14,7 @@ async function thumbnails(ids: Set<string>, shards: ShardRef[]): Promise<Map<str
       if (!image || !ids.has(id)) continue;
       const t = new Float32Array(tensorLength(THUMBNAIL));
       try {
-        await preprocessInto(image, THUMBNAIL, LIMITS, t, 0);
+        await preprocessInto(image, THUMBNAIL, { maxPixels: inputLimits().pixels }, t, 0);
       } catch {
         continue;
       }

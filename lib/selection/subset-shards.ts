@@ -9,8 +9,9 @@ async function* selectedSamples(wanted: Map<string, Set<string>>, poolShards: Sh
   for (const ref of poolShards) {
     const ids = wanted.get(ref.id);
     if (!ids) continue;
-    for await (const { id, sample } of sourceSamples(ref)) {
-      if (!ids.has(id)) continue;
+    for await (const { id, image, sample } of sourceSamples(ref)) {
+      // A later sample under a selected id is a duplicate, never the one embedded.
+      if (!image || !ids.has(id)) continue;
       const meta = sample.files.json ? (JSON.parse(sample.files.json.toString('utf8')) as Record<string, unknown>) : {};
       yield { key: webdatasetKey(id), files: { ...sample.files, json: Buffer.from(JSON.stringify({ ...meta, id })) } };
     }

@@ -90,7 +90,7 @@ export async function listBucketShards(uri: string, opts: { pageSize?: number } 
     const numbers = pattern.match(o.key);
     if (numbers && (!pattern.hasGlob || SHARD_FILE.test(o.key))) named.push({ numbers, ...o });
   }
-  if (!pattern.hasGlob && named.length < braceNameCount(uri)) {
+  if (!pattern.hasGlob && BigInt(named.length) < braceNameCount(uri)) {
     const listed = new Set(named.map((n) => `s3://${pattern.bucket}/${n.key}`));
     for (const name of braceNames(uri)) if (!listed.has(name)) throw new SourceError(`no such shard: ${name}`);
   }

@@ -1,5 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { inputLimits } from '../input-limits';
 import { localFileVersion } from './source-files';
 import { SourceError } from './shard-ref';
 
@@ -12,40 +13,40 @@ export interface ShardFile {
   version: string;
 }
 
-/** More names than any pool has shards: a pattern that expands past this has a typo (a digit too many), and would exhaust memory. */
-export const MAX_BRACE_NAMES = 10_000_000;
+const BRACE_RANGE = /\{(\d+)\.\.(\d+)\}/;
 
-/** How many names a pattern's brace ranges expand to. */
-export function braceNameCount(pattern: string): number {
-  let count = 1;
-  for (const [, from, to] of pattern.matchAll(/\{(\d+)\.\.(\d+)\}/g)) count *= Math.max(0, Number(to) - Number(from) + 1);
+/** How many names a pattern's brace ranges expand to, counted exactly (any number of digits), never by expanding them. */
+export function braceNameCount(pattern: string): bigint {
+  let count = 1n;
+  for (const [, from, to] of pattern.matchAll(new RegExp(BRACE_RANGE, 'g'))) count *= BigInt(to) >= BigInt(from) ? BigInt(to) - BigInt(from) + 1n : 0n;
   return count;
 }
 
 /** The names of a brace pattern one at a time, in expansion order. */
 export function* braceNames(pattern: string): Generator<string> {
-  const match = /\{(\d+)\.\.(\d+)\}/.exec(pattern);
+  const match = BRACE_RANGE.exec(pattern);
   if (!match) {
     yield pattern;
     return;
   }
   const [whole, from, to] = match;
   const width = from.length;
-  for (let i = Number(from); i <= Number(to); i++) {
+  // BigInt: past 2^53 a Number counter stops moving and the loop never ends.
+  for (let i = BigInt(from); i <= BigInt(to); i++) {
     yield* braceNames(pattern.slice(0, match.index) + String(i).padStart(width, '0') + pattern.slice(match.index + whole.length));
   }
 }
 
-/** Refuses a pattern whose brace ranges name more than MAX_BRACE_NAMES shards, naming it. */
-export function checkBraceBound(pattern: string): void {
+/** Refuses a pattern whose brace ranges name more shards than this worker lets a pattern name (SEPT_MAX_SHARD_NAMES), before expanding it. */
+export function checkBraceBound(pattern: string, max = inputLimits().shardPatternNames): void {
   const count = braceNameCount(pattern);
-  if (count > MAX_BRACE_NAMES) throw new SourceError(`shard pattern ${pattern} expands to ${count} names, more than the ${MAX_BRACE_NAMES} a pattern may name`);
+  if (count > BigInt(max)) throw new SourceError(`shard pattern ${pattern} expands to ${count} names, more than the ${max} a pattern may name (SEPT_MAX_SHARD_NAMES): a digit too many?`);
 }
 
-/** WebDataset brace ranges: `pool-{000..099}.tar` becomes 100 names, zero padding kept. */
-export function expandBraces(pattern: string): string[] {
+/** WebDataset brace ranges: `pool-{000..099}.tar` names 100 shards, zero padding kept; yielded one at a time, after the bound is checked. */
+export function expandBraces(pattern: string): Generator<string> {
   checkBraceBound(pattern);
-  return [...braceNames(pattern)];
+  return braceNames(pattern);
 }
 
 /** A `*` / `?` glob as a regular expression body; neither crosses a `/`. */

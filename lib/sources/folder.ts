@@ -19,7 +19,9 @@
 // contiguous stretch of the listing there.
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { log } from '../log';
 import { isObjectUri, ObjectStore } from '../object-store';
+import { allowedLocation } from '../storage/access';
 import { linesVersion, type ManifestEntry } from './manifest';
 import { type ShardRef, SourceError } from './shard-ref';
 import { localFileVersion } from './source-files';
@@ -64,6 +66,9 @@ async function bucketImages(root: string, span?: Span): Promise<FolderImage[]> {
 
 async function diskImages(root: string, span?: Span): Promise<FolderImage[]> {
   const files: string[] = [];
+  // A link is never followed, to a file or a folder: it may lead out of the roots this worker
+  // reads (lib/storage/access.ts judges the folder itself, links included), or round in a loop.
+  let links = 0;
   const walk = async (dir: string) => {
     let entries;
     try {
@@ -77,9 +82,11 @@ async function diskImages(root: string, span?: Span): Promise<FolderImage[]> {
       if (e.isDirectory()) {
         if (mayHold(`${rel}/`, span)) await walk(`${rel}/`);
       } else if (e.isFile() && IMAGE_FILE.test(e.name) && inSpan(rel, span)) files.push(rel);
+      else if (e.isSymbolicLink()) links++;
     }
   };
   await walk('');
+  if (links > 0 && !span) log.warn({ folder: root, links }, 'image folder: symbolic links skipped, never followed');
   return Promise.all(files.map(async (rel) => ({ uri: join(root, rel), rel, version: (await localFileVersion(join(root, rel))).version })));
 }
 
@@ -99,22 +106,31 @@ function entryOf({ uri, rel, version }: FolderImage): ManifestEntry {
 
 const entriesVersion = (entries: ManifestEntry[]) => linesVersion(Buffer.from(entries.map((e) => `${JSON.stringify(e)}\n`).join('')));
 
-/** Lists a folder or `s3://` prefix into shards of `shardSize` images, in path order: the same folder always gives the same shards. */
+/**
+ * Lists a folder or `s3://` prefix into shards of `shardSize` images, in path order: the same folder
+ * always gives the same shards. Images of one id (`a.jpg` and `a.png`) share a shard, which may
+ * then hold a few more than `shardSize`: its reader keeps the first and quarantines the others
+ * (lib/sources/samples.ts), where two shards would each keep one under the same id.
+ */
 export async function folderShards(source: string, root: string, shardSize: number): Promise<ShardRef[]> {
   const images = await folderImages(root);
   if (images.length === 0) throw new SourceError(`image folder ${root} holds no jpg, png or webp files`);
+  const entries = images.map(entryOf);
+  const lastOfId = new Map(entries.map((e, i) => [e.id, i]));
   const refs: ShardRef[] = [];
-  for (let start = 0; start < images.length; start += shardSize) {
-    const slice = images.slice(start, start + shardSize);
-    const span: Span = [start === 0 ? '' : images[start - 1].rel, slice[slice.length - 1].rel];
-    refs.push({ id: `${source}/${String(refs.length).padStart(6, '0')}`, source, path: root, format: 'folder', span, version: entriesVersion(slice.map(entryOf)) });
+  for (let start = 0, end: number; start < images.length; start = end) {
+    end = Math.min(start + shardSize, images.length);
+    for (let i = start; i < end; i++) end = Math.max(end, lastOfId.get(entries[i].id)! + 1);
+    const span: Span = [start === 0 ? '' : images[start - 1].rel, images[end - 1].rel];
+    refs.push({ id: `${source}/${String(refs.length).padStart(6, '0')}`, source, path: root, format: 'folder', span, version: entriesVersion(entries.slice(start, end)) });
   }
   return refs;
 }
 
 /** The entries of one folder shard, its span listed again; a span whose files changed since it was listed fails the shard. */
 export async function readFolderShard(ref: ShardRef): Promise<ManifestEntry[]> {
-  const entries = (await folderImages(ref.path, ref.span)).map(entryOf);
+  // Shards travel in workflow arguments: the folder is let through the door again where it is read.
+  const entries = (await folderImages(allowedLocation(`shard ${ref.id} (path)`, ref.path, 'read'), ref.span)).map(entryOf);
   if (ref.version !== undefined && entriesVersion(entries) !== ref.version) {
     const span = ref.span ? `files after '${ref.span[0]}' up to '${ref.span[1]}'` : 'its files';
     throw new SourceError(`image folder ${ref.path} changed since shard ${ref.id} was listed (${span} differ): list the source again`);

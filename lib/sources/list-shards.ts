@@ -1,8 +1,8 @@
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { SourceSpec } from '../config/sources';
 import { demoShards, demoShardVersion } from '../demo/materialize';
 import { isObjectUri } from '../object-store';
-import { resolveDataPath } from '../paths';
+import { allowedLocation, readablePath } from '../storage/access';
 import { listBucketShards } from './bucket-shards';
 import { expandShardPattern, type ShardFile } from './expand';
 import { folderShards } from './folder';
@@ -24,8 +24,37 @@ function toRefs(source: string, files: ShardFile[]): ShardRef[] {
   return refs;
 }
 
-/** Lists a source as deterministic shards, without decoding any image. */
-export async function listShards(spec: SourceSpec): Promise<ShardRef[]> {
+/**
+ * A `shards` entry let through the door for reading, resolved: its literal start up to the folder of
+ * its first range or glob, which holds everything it can name.
+ */
+function shardPattern(field: string, pattern: string): string {
+  const wild = pattern.search(/\{\d+\.\.\d+\}|[*?]/);
+  const literal = wild < 0 ? pattern : pattern.slice(0, pattern.lastIndexOf('/', wild) + 1);
+  const root = allowedLocation(field, literal, 'read');
+  const rest = pattern.slice(literal.length);
+  return isObjectUri(root) ? root + rest : join(root, rest);
+}
+
+/**
+ * What a source names (a webdataset source's `shards` patterns, a folder or a manifest), resolved,
+ * each where this worker lets runs read (lib/storage/access.ts); a ConfigError names the field
+ * (`field` is the source's own, such as `pool.sources[0]`). Nothing is read.
+ */
+export function sourceLocations(spec: SourceSpec, field: string): string[] {
+  switch (spec.kind) {
+    case 'demo':
+      return [];
+    case 'webdataset':
+      return Array.isArray(spec.shards) ? spec.shards.map((p, i) => shardPattern(`${field}.shards[${i}]`, p)) : [shardPattern(`${field}.shards`, spec.shards)];
+    case 'folder':
+    case 'manifest':
+      return [allowedLocation(`${field}.path`, spec.path, 'read')];
+  }
+}
+
+/** Lists a source as deterministic shards, without decoding any image; `field` names it in refusals. */
+export async function listShards(spec: SourceSpec, field = 'source'): Promise<ShardRef[]> {
   switch (spec.kind) {
     case 'demo': {
       // Demo splits are disjoint; the split joins the id so that train and test shards never collide.
@@ -38,25 +67,27 @@ export async function listShards(spec: SourceSpec): Promise<ShardRef[]> {
       );
     }
     case 'webdataset': {
-      const patterns = (Array.isArray(spec.shards) ? spec.shards : [spec.shards]).map(resolveDataPath);
+      const patterns = sourceLocations(spec, field);
       const files = (await Promise.all(patterns.map((p) => (isObjectUri(p) ? listBucketShards(p) : expandShardPattern(p))))).flat();
+      // A link in a shard folder may lead anywhere; a bucket's keys stay under the listed prefix.
+      for (const file of files) if (!isObjectUri(file.path)) readablePath(`${field}.shards`, file.path);
       if (files.length === 0) throw new SourceError(`webdataset source ${spec.shards}: no .tar or .tar.gz shards found`);
       const source = spec.name ?? basename(patterns.length === 1 && !/\.(tar|tar\.gz|tgz)$/i.test(patterns[0]) ? patterns[0] : dirname(files[0].path));
       return toRefs(source, files);
     }
     case 'folder': {
-      const root = resolveDataPath(spec.path);
+      const [root] = sourceLocations(spec, field);
       const source = spec.name ?? basename(root);
       return folderShards(source, root, spec.shardSize);
     }
     case 'manifest': {
-      const manifest = resolveDataPath(spec.path);
-      return manifestShards(spec.name ?? basename(manifest).replace(/\.jsonl?$/i, ''), manifest, spec.shardSize);
+      const [manifest] = sourceLocations(spec, field);
+      return manifestShards(spec.name ?? basename(manifest).replace(/\.jsonl?$/i, ''), manifest, spec.shardSize, `${field}.path`);
     }
   }
 }
 
-/** Every shard of these sources (a pool, a target split), in configuration order. */
-export async function listAllShards(sources: readonly SourceSpec[]): Promise<ShardRef[]> {
-  return (await Promise.all(sources.map(listShards))).flat();
+/** Every shard of these sources (a pool, a target split), in configuration order; `field` names the list in refusals. */
+export async function listAllShards(sources: readonly SourceSpec[], field = 'sources'): Promise<ShardRef[]> {
+  return (await Promise.all(sources.map((spec, i) => listShards(spec, `${field}[${i}]`)))).flat();
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { dirname, isAbsolute, posix, resolve } from 'node:path';
 import { isObjectUri, ObjectStore, type ObjectStoreError } from '../object-store';
+import { allowedLocation } from '../storage/access';
 import { type ShardRef, SourceError } from './shard-ref';
 import { readSourceFile } from './source-files';
 
@@ -56,11 +57,26 @@ async function readManifest(manifest: string, range?: [number, number]): Promise
 }
 
 /**
+ * An entry's image where this worker lets runs read (lib/storage/access.ts), or a ConfigError naming
+ * its line. A URI of another scheme passes: it is never opened, and its sample is quarantined.
+ */
+function checkEntry(manifest: string, uri: string, field: string): void {
+  let path: string;
+  try {
+    path = entryPath(manifest, uri);
+  } catch {
+    return;
+  }
+  allowedLocation(`${field} (uri ${uri})`, path, 'read');
+}
+
+/**
  * Cuts a manifest into shards of `shardSize` lines, as byte ranges, reading each line once without
  * touching any image. Shard ids are `<source>/<shard number>`: the same manifest always gives the
- * same shards.
+ * same shards. Every line's image must lie where this worker lets runs read: a run fails at its
+ * listing, naming the line (`field` names the manifest), before any image is opened.
  */
-export async function manifestShards(source: string, manifest: string, shardSize: number): Promise<ShardRef[]> {
+export async function manifestShards(source: string, manifest: string, shardSize: number, field = 'manifest'): Promise<ShardRef[]> {
   const text = await readManifest(manifest);
   const refs: ShardRef[] = [];
   let start = 0;
@@ -73,7 +89,8 @@ export async function manifestShards(source: string, manifest: string, shardSize
     const line = text.toString('utf8', pos, end).trim();
     lineNumber++;
     if (line !== '') {
-      const { id } = parseEntry(line, `${manifest} line ${lineNumber}`);
+      const { id, uri } = parseEntry(line, `${manifest} line ${lineNumber}`);
+      checkEntry(manifest, uri, `${field} line ${lineNumber}`);
       if (ids.has(id)) throw new SourceError(`${manifest} line ${lineNumber}: duplicate id ${id}`);
       ids.add(id);
       lines++;

@@ -5,31 +5,32 @@
 // local file is read in place and written through a temporary name and a rename. A file made in
 // steps (a shard) is written locally first, in the worker's scratch folder for a bucket; a program
 // that reads by path (the trainer) gets an object as a pinned cache entry.
-import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join, posix, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { type PinnedFile, workerCache } from '../cache/object-cache';
 import { ConfigError } from '../config/validate';
-import { copyFileAtomic, PendingFile, writeFileAtomic } from '../files/atomic-write';
+import { copyFileAtomic, PendingFile, writeFileAtomic, writerTag } from '../files/atomic-write';
+import { openRegularFile } from '../files/regular-file';
 import { isObjectUri, ObjectStore, ObjectStoreError, S3_URI } from '../object-store';
-import { resolveDataPath } from '../paths';
+import { allowedLocation } from './access';
 
 /**
  * The one door from a configured `outputDir` to the place a run writes: a bucket prefix as given,
- * a local path resolved under SEPT_DATA_DIR. The worker decides, the run asks: the roots and buckets
- * a worker lets runs write to (issue 14's allowlists) are to be checked here, and nowhere else, so
- * that no run's outputDir reaches past them.
+ * a local path resolved under SEPT_DATA_DIR; either where this worker lets runs write
+ * (lib/storage/access.ts), so that no run's outputDir reaches past its roots and buckets.
  */
 export function outputLocation(outputDir: string): string {
-  if (isObjectUri(outputDir)) {
-    if (!S3_URI.test(outputDir)) throw new ConfigError([`outputDir: ${outputDir} is not an s3://bucket/prefix URI`]);
-    return outputDir.replace(/\/+$/, '');
-  }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(outputDir)) throw new ConfigError([`outputDir: ${outputDir}: only local paths and s3:// URIs are supported`]);
-  return resolveDataPath(outputDir);
+  if (isObjectUri(outputDir) && !S3_URI.test(outputDir)) throw new ConfigError([`outputDir: ${outputDir} is not an s3://bucket/prefix URI`]);
+  return allowedLocation('outputDir', outputDir.replace(/(.)\/+$/, '$1'), 'write');
 }
+
+// Every location below is one a run named, or one under it (lib/run-layout.ts): each is let
+// through the door again where it is used, since locations also travel in workflow arguments,
+// which anyone who can start a workflow writes.
+const reading = (location: string) => allowedLocation('location', location, 'read');
+const writing = (location: string) => allowedLocation('location', location, 'write');
 
 /**
  * This worker's scratch folder, `<SEPT_CACHE_DIR>/scratch`: files made on this machine on their way
@@ -56,12 +57,20 @@ const absent = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT
 
 /** A location's bytes; undefined when nothing is there. An object is read whole at one version, through the worker's cache. */
 export async function readLocation(location: string): Promise<Buffer | undefined> {
+  location = reading(location);
   if (!isObjectUri(location)) {
+    let opened;
     try {
-      return await readFile(location);
+      // A FIFO where a record or an encoder.json is expected would block its reader for ever.
+      opened = await openRegularFile(location);
     } catch (err) {
       if (absent(err)) return undefined;
       throw err;
+    }
+    try {
+      return await opened.file.readFile();
+    } finally {
+      await opened.file.close();
     }
   }
   const { store, key } = ObjectStore.at(location);
@@ -92,6 +101,7 @@ export async function readExistingText(location: string): Promise<string> {
 
 /** Readers see the old content or the new, never part of either: one PUT in a bucket, a rename on disk. */
 export async function writeLocation(location: string, data: string | Uint8Array): Promise<void> {
+  location = writing(location);
   if (!isObjectUri(location)) return writeFileAtomic(location, data);
   const { store, key } = ObjectStore.at(location);
   await store.write(key, data);
@@ -111,13 +121,14 @@ export class PendingLocation {
   ) {}
 
   static async begin(location: string): Promise<PendingLocation> {
+    location = writing(location);
     if (!isObjectUri(location)) {
       const local = await PendingFile.begin(location);
       return new PendingLocation(location, local.temp, local);
     }
     const dir = join(scratchDir(), 'uploads');
     await mkdir(dir, { recursive: true });
-    return new PendingLocation(location, join(dir, `${process.pid}-${randomBytes(8).toString('hex')}`));
+    return new PendingLocation(location, join(dir, writerTag()));
   }
 
   async commit(): Promise<void> {
@@ -136,6 +147,7 @@ export class PendingLocation {
 
 /** Puts a local file at a location whole: one PUT of its bytes as they stream, or a copy and a rename. */
 export async function uploadFile(file: string, location: string): Promise<void> {
+  location = writing(location);
   if (!isObjectUri(location)) return copyFileAtomic(file, location);
   const { store, key } = ObjectStore.at(location);
   await store.put(file, key);
@@ -147,6 +159,7 @@ export async function uploadFile(file: string, location: string): Promise<void> 
  * it, or the one there now) and kept there until released.
  */
 export async function pinLocalCopy(location: string, known?: { version: string; size: number }): Promise<PinnedFile> {
+  location = reading(location);
   if (!isObjectUri(location)) return { path: location, release: async () => undefined };
   const { store, key } = ObjectStore.at(location);
   const object = known ?? (await store.head(key).then((head) => head && { version: head.etag, size: head.size }));
@@ -156,13 +169,14 @@ export async function pinLocalCopy(location: string, known?: { version: string; 
 
 /** Copies a file or object whole (a figure, a contact sheet: it is held in memory on the way). */
 export async function copyLocation(from: string, to: string): Promise<void> {
-  if (!isObjectUri(from) && !isObjectUri(to)) return copyFileAtomic(from, to);
+  if (!isObjectUri(from) && !isObjectUri(to)) return copyFileAtomic(reading(from), writing(to));
   const bytes = await readLocation(from);
   if (!bytes) throw new Error(`cannot copy ${from} to ${to}: there is nothing at ${from}`);
   await writeLocation(to, bytes);
 }
 
 export async function locationExists(location: string): Promise<boolean> {
+  location = reading(location);
   if (isObjectUri(location)) {
     const { store, key } = ObjectStore.at(location);
     return (await store.head(key)) !== undefined;
@@ -178,6 +192,7 @@ export async function locationExists(location: string): Promise<boolean> {
 
 /** Every file or object under a folder location, sorted; hidden names (writes under way) are left out. */
 export async function listLocation(dir: string): Promise<string[]> {
+  dir = reading(dir);
   if (isObjectUri(dir)) {
     const { store, key } = ObjectStore.at(dir.replace(/\/+$/, ''));
     return (await store.list(key ? `${key}/` : '')).map((k) => `s3://${store.bucket}/${k}`).sort();
@@ -197,12 +212,14 @@ export async function listLocation(dir: string): Promise<string[]> {
 
 /** Removes a folder location and everything under it; nothing there is no error. */
 export async function deleteFolderLocation(dir: string): Promise<void> {
+  dir = writing(dir);
   if (!isObjectUri(dir)) return rm(dir, { recursive: true, force: true });
   for (const object of await listLocation(dir)) await deleteLocation(object);
 }
 
 /** Removes a file or object; nothing there is no error. */
 export async function deleteLocation(location: string): Promise<void> {
+  location = writing(location);
   if (!isObjectUri(location)) return rm(location, { force: true });
   const { store, key } = ObjectStore.at(location);
   await store.delete(key);

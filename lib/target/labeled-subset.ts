@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { RunConfig } from '../config/schema';
 import type { SourceSpec } from '../config/sources';
 import { ConfigError } from '../config/validate';
@@ -9,7 +9,8 @@ import { listTargetInstances } from '../selection/target-set';
 import { listShards } from '../sources/list-shards';
 import { contentFingerprint, type ShardRef } from '../sources/shard-ref';
 import { sourceSamples } from '../sources/samples';
-import { locationIn, readLocationText, writeLocation } from '../storage/location';
+import { locationIn, writeLocation } from '../storage/location';
+import { readRecord, recordOf } from '../storage/record';
 import { type Sample, webdatasetKey } from '../webdataset/sample';
 import { writeShardSet } from '../webdataset/writer';
 import { type TargetClasses, targetClasses } from './classes';
@@ -65,27 +66,38 @@ async function writeSplit(setting: string, shards: ShardRef[], perClass: number 
  * temporary name and renamed; under a bucket prefix, where nothing renames, the index is written
  * last: a split without one is incomplete and written again (with the same bytes).
  */
+function parseSplitIndex(text: string): Omit<LabeledSplit, 'source'> {
+  const { samples, perLabel } = JSON.parse(text) as Partial<LabeledSplit>;
+  if (typeof samples !== 'number' || typeof perLabel !== 'object' || perLabel === null) throw new Error('not a split index: no samples and perLabel');
+  return { samples, perLabel };
+}
+
 async function preparedSplit(name: string, dir: string, write: (staging: string) => Promise<Omit<LabeledSplit, 'source'>>): Promise<LabeledSplit> {
   const source: SourceSpec = { kind: 'webdataset', name, shards: dir };
   const indexOf = (folder: string) => locationIn(folder, 'index.json');
-  const index = await readLocationText(indexOf(dir));
-  if (index !== undefined) {
-    const { samples, perLabel } = JSON.parse(index) as LabeledSplit;
-    return { source, samples, perLabel };
-  }
+  const index = await readRecord(indexOf(dir), parseSplitIndex);
+  if (index !== undefined) return { source, ...index };
   const build = async (folder: string) => {
     const split = await write(folder);
     await writeLocation(indexOf(folder), JSON.stringify(split, null, 2));
     return split;
   };
-  const written = isObjectUri(dir) ? await build(dir) : await produceFolderAtomic(dir, build, (folder) => existsSync(indexOf(folder)));
+  // A folder whose index is torn is no split: it is replaced.
+  const whole = (folder: string) => existsSync(indexOf(folder)) && recordOf(indexOf(folder), readFileSync(indexOf(folder), 'utf8'), parseSplitIndex) !== undefined;
+  const written = isObjectUri(dir) ? await build(dir) : await produceFolderAtomic(dir, build, whole);
   return { source, ...written };
 }
 
-/** The run's class indices: decided from the target's labels on first use, then read as recorded. */
+function parseClasses(text: string): TargetClasses {
+  const classes = JSON.parse(text) as Partial<TargetClasses>;
+  if (typeof classes.classToIndex !== 'object' || classes.classToIndex === null || typeof classes.numClasses !== 'number') throw new Error('not class indices: no classToIndex and numClasses');
+  return classes as TargetClasses;
+}
+
+/** The run's class indices: decided from the target's labels on first use, then read as recorded (a torn record is decided again, alike). */
 async function recordedClasses(config: RunConfig, file: string): Promise<TargetClasses> {
-  const recorded = await readLocationText(file);
-  if (recorded !== undefined) return JSON.parse(recorded) as TargetClasses;
+  const recorded = await readRecord(file, parseClasses);
+  if (recorded !== undefined) return recorded;
   const classes = targetClasses(await listTargetInstances(config.target));
   await writeLocation(file, JSON.stringify(classes, null, 2));
   return classes;

@@ -4,6 +4,7 @@ import { join, posix } from 'node:path';
 import type { RunConfig } from '../config/schema';
 import { RunLayout } from '../run-layout';
 import { isObjectUri, ObjectStore } from '../object-store';
+import { allowedLocation, allowedObject } from '../storage/access';
 import { outputLocation } from '../storage/location';
 import { checkpointStep, latestCheckpoint } from './checkpoints';
 
@@ -35,26 +36,34 @@ export function checkpointsToPrune(keys: string[], keep: number): string[] {
   return checkpoints.slice(0, Math.max(0, checkpoints.length - keep)).map((c) => c.key);
 }
 
+/** Where a run's checkpoints are mirrored: its output prefix in a bucket, else `trainer.checkpointUri` (where this worker lets runs write), or nowhere. */
+export function mirrorLocation(config: RunConfig): string | undefined {
+  const output = outputLocation(config.outputDir);
+  if (isObjectUri(output)) return output;
+  const { checkpointUri } = config.trainer;
+  return checkpointUri && allowedObject('trainer.checkpointUri', checkpointUri, 'write');
+}
+
 function mirrorStore(config: RunConfig): { store: ObjectStore; layout: RunLayout } | undefined {
-  const layout = new RunLayout(config.outputDir, config.name);
-  const uri = layout.inBucket ? outputLocation(config.outputDir) : config.trainer.checkpointUri;
-  return uri ? { store: new ObjectStore(uri), layout } : undefined;
+  const uri = mirrorLocation(config);
+  return uri ? { store: new ObjectStore(uri), layout: new RunLayout(config.outputDir, config.name) } : undefined;
 }
 
 /**
- * A checkpoint to start from (`initCheckpoint`), on this machine: as given when the file is here
- * (or no mirror is configured), or when it is an object (a bucket run's: the job stages it); else
- * downloaded from the mirror to the same place under this machine's output folder. As given when
- * the mirror lacks it too: the trainer then names it missing.
+ * A checkpoint to start from (`initCheckpoint`, a trainModel's `pretrainedCheckpoint`), on this
+ * machine: a file of the run's trainer folders (keyOf) at its place under this machine's output
+ * folder, downloaded from the mirror when it is not there yet; any other path, and an object (a
+ * bucket run's: the job stages it), as given, where this worker lets runs read (the path comes in
+ * a workflow's arguments). As given too when the mirror lacks it: the trainer then names it missing.
  */
 export async function localCheckpoint(config: RunConfig, path: string): Promise<string> {
   const mirror = mirrorStore(config);
-  if (!mirror || isObjectUri(path) || existsSync(path)) return path;
-  const key = mirror.layout.keyOf(path);
-  if (!key) return path;
-  const local = mirror.layout.fileOf(key);
-  if (existsSync(local) || (await mirror.store.get(key, local))) return local;
-  return path;
+  const key = mirror && !isObjectUri(path) ? mirror.layout.keyOf(path) : undefined;
+  if (mirror && key) {
+    const local = mirror.layout.fileOf(key);
+    if (existsSync(local) || (await mirror.store.get(key, local))) return local;
+  }
+  return allowedLocation('pretrainedCheckpoint', path, 'read');
 }
 
 /**

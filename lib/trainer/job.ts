@@ -1,5 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
+import { finished } from 'node:stream/promises';
 import { isDeepStrictEqual } from 'node:util';
 import type { RunConfig } from '../config/schema';
 import type { SourceSpec } from '../config/sources';
@@ -10,7 +11,7 @@ import { prepareLabeledSet } from '../target/labeled-subset';
 import { recordTrainerProgress } from '../telemetry/metrics';
 import { CheckpointMirror, localCheckpoint, type MirrorLog } from './checkpoint-mirror';
 import { type Checkpoint, latestCheckpoint } from './checkpoints';
-import { trainerCommand } from './command';
+import { type TrainerCommand, trainerCommand } from './command';
 import { type TrainerHeartbeat, withProgress } from './heartbeat';
 import { trainerJobError, type TrainerStop } from './job-error';
 import { runTrainerProcess, type TrainerOutcome } from './process';
@@ -64,6 +65,8 @@ export interface TrainerJobLog extends MirrorLog {
 /** A job ready to start: its configuration file in its folder, its mirror, where it resumes. */
 export interface TrainerJob {
   task: TrainerTask;
+  /** What the run's trainer name runs on this worker. */
+  trainer: TrainerCommand;
   /** Where it runs on this machine: the trainer's output_dir, its checkpoints, its events. */
   files: TrainerJobFiles;
   /** Where a file of `files` is kept: itself, or in a bucket run its object. */
@@ -109,11 +112,12 @@ const STOP_GRACE_MS = 120_000;
  * is kept in (lib/target/labeled-subset.ts, written once per run and target content); the labeled train set's size
  * bounds fine-tuning's default batch.
  */
-async function labeledData(task: TrainerTask, inputs: StagedInputs): Promise<Pick<StageData, 'testShards' | 'trainSamples'>> {
+async function labeledData(task: TrainerTask, inputs: StagedInputs): Promise<Pick<StageData, 'testShards' | 'testShardIds' | 'trainSamples'>> {
   if (task.stage !== 'finetune' && !task.test) return {};
   const labeled = await prepareLabeledSet(task.config);
   const test = task.test?.map((spec) => (isDeepStrictEqual(spec, task.config.target.test) ? labeled.test.source : spec));
-  return { testShards: test && (await inputs.shards(test)), trainSamples: labeled.samples };
+  const shards = test && (await inputs.shards(test));
+  return { testShards: shards?.paths, testShardIds: shards?.ids, trainSamples: labeled.samples };
 }
 
 /**
@@ -122,6 +126,8 @@ async function labeledData(task: TrainerTask, inputs: StagedInputs): Promise<Pic
  * interval); another machine's newer checkpoint, if the mirror has one, lands in it first.
  */
 export async function prepareTrainerJob(task: TrainerTask, log: TrainerJobLog): Promise<TrainerJob> {
+  // A name this worker lacks fails the job before anything is staged.
+  const trainer = trainerCommand(task.config);
   const layout = new RunLayout(task.config.outputDir, task.config.name);
   const variant = task.variant ?? 'main';
   const files = layout.localTrainerJob(variant, task.job);
@@ -132,8 +138,10 @@ export async function prepareTrainerJob(task: TrainerTask, log: TrainerJobLog): 
   const inputs = new StagedInputs();
   try {
     const started = Date.now();
+    const train = await inputs.shards(task.train);
     const trainerConfig = trainerStageConfig(task.config, task.stage, files, {
-      trainShards: await inputs.shards(task.train),
+      trainShards: train.paths,
+      trainShardIds: train.ids,
       ...(await labeledData(task, inputs)),
       numClasses: task.numClasses,
       // Written on another GPU machine, it may be only in the checkpoint mirror.
@@ -156,7 +164,7 @@ export async function prepareTrainerJob(task: TrainerTask, log: TrainerJobLog): 
       await mirror?.restore(files.checkpoints);
       resume = await latestCheckpoint(files.checkpoints);
     }
-    return { task, files, keptAt, scratch: layout.inBucket, inputs, configFile, batchSize: trainerConfig.batch_size as number | undefined, mirror, resume, log };
+    return { task, trainer, files, keptAt, scratch: layout.inBucket, inputs, configFile, batchSize: trainerConfig.batch_size as number | undefined, mirror, resume, log };
   } catch (err) {
     await inputs.release();
     throw err;
@@ -169,10 +177,12 @@ export async function prepareTrainerJob(task: TrainerTask, log: TrainerJobLog): 
  * once the uploads in flight (a stop checkpoint, the final artifacts) have ended.
  */
 export async function runTrainerJob(job: TrainerJob, attempt: TrainerAttempt): Promise<TrainerRun> {
-  const { task, mirror, log } = job;
-  const trainer = trainerCommand(task.config);
+  const { task, trainer, mirror, log } = job;
   // Every event of every attempt, timestamped: loss curves and speed for reports and benchmarks.
   const events = createWriteStream(job.files.events, { flags: 'a' });
+  // A full disk or an I/O error (ENOSPC, EIO) fails the attempt, retryably, once the trainer has
+  // ended; unheard, the stream's 'error' event would end the worker process and every job on it.
+  const eventsWritten = finished(events).then(() => undefined, (err: Error) => err);
   let beat = attempt.beat;
   try {
     const outcome = await runTrainerProcess({
@@ -203,8 +213,10 @@ export async function runTrainerJob(job: TrainerJob, attempt: TrainerAttempt): P
     return { attempt: attempt.attempt, outcome, beat };
   } finally {
     await job.inputs.release();
-    await new Promise((resolve) => events.end(resolve));
+    events.end();
+    const eventsFailed = await eventsWritten;
     await mirror?.settle();
+    if (eventsFailed) throw eventsFailed;
   }
 }
 

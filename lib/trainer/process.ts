@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { trainerEnvironment } from './environment';
 import { parseTrainerEvent, TRAINER_EXIT, type TrainerEvent, type TrainerStage } from './protocol';
 
 export interface TrainerInvocation {
@@ -8,7 +9,8 @@ export interface TrainerInvocation {
   stage: TrainerStage;
   configFile: string;
   resume?: string;
-  env?: NodeJS.ProcessEnv;
+  /** Variables beyond the minimal environment every trainer gets (lib/trainer/environment.ts): its registry entry's. */
+  env?: Record<string, string>;
   cwd?: string;
   /** Aborting asks the trainer to stop (SIGTERM: it checkpoints), then kills it after `killGraceMs`. */
   signal?: AbortSignal;
@@ -40,7 +42,7 @@ export function runTrainerProcess(inv: TrainerInvocation): Promise<TrainerOutcom
   // stops with a checkpoint instead of training on as an orphan (trainer/PROTOCOL.md, Supervision).
   const child = spawn(cmd, args, {
     cwd: inv.cwd,
-    env: { ...process.env, ...inv.env, SEPT_TRAINER_SUPERVISED: '1' },
+    env: trainerEnvironment(inv.env),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const outcome: TrainerOutcome = { exitCode: null, signal: null, stopped: false, metrics: {}, artifacts: [], stderrTail: [] };

@@ -7,7 +7,10 @@ export const KEEP_CHECKPOINTS = 3;
 
 export interface StageData {
   trainShards: string[];
+  /** What each train shard holds, parallel to `trainShards`: a resume compares these, not paths. */
+  trainShardIds?: string[];
   testShards?: string[];
+  testShardIds?: string[];
   numClasses: number;
   /** Images of the labeled train set: fine-tuning's default batch never exceeds it. */
   trainSamples?: number;
@@ -35,7 +38,9 @@ export function trainerStageConfig(config: RunConfig, stage: TrainerStage, job: 
     std: perChannel(encoder.std),
     num_classes: data.numClasses,
     train_shards: data.trainShards,
+    ...(data.trainShardIds ? { train_shard_ids: data.trainShardIds } : {}),
     ...(data.testShards ? { test_shards: data.testShards } : {}),
+    ...(data.testShardIds ? { test_shard_ids: data.testShardIds } : {}),
     ...(data.initCheckpoint ? { init_checkpoint: data.initCheckpoint } : {}),
   };
   switch (stage) {

@@ -7,6 +7,18 @@ import { pinLocalCopy } from '../storage/location';
 /** Downloads at once while staging: enough to fill a link, few enough not to starve the rest of the worker. */
 const PARALLEL = 4;
 
+/** Shards as a trainer is given them: where they are on this machine, and what each holds. */
+export interface TrainerShards {
+  paths: string[];
+  /**
+   * Each shard's location and version as listed, parallel to `paths`: the same on every machine,
+   * so a retry that staged the shards into another cache resumes (trainer/PROTOCOL.md, train_shard_ids).
+   */
+  ids: string[];
+}
+
+const shardId = (ref: ShardRef) => (ref.version === undefined ? ref.path : `${ref.path}#${ref.version}`);
+
 /**
  * A trainer job's inputs as local files. The trainer opens its shards by path and reads them again
  * every epoch, in shuffled order, which local disk serves and a stream does not; so shards and
@@ -19,8 +31,8 @@ export class StagedInputs {
   /** Objects staged from a bucket, for the job's log. */
   staged = 0;
 
-  /** The local paths of every shard of these sources, in order. */
-  async shards(sources: SourceSpec[]): Promise<string[]> {
+  /** Every shard of these sources, in order. */
+  async shards(sources: SourceSpec[]): Promise<TrainerShards> {
     const refs = await listAllShards(sources);
     const paths: string[] = new Array(refs.length);
     let next = 0;
@@ -31,7 +43,7 @@ export class StagedInputs {
       }
     };
     await Promise.all(Array.from({ length: Math.min(PARALLEL, refs.length) }, stageNext));
-    return paths;
+    return { paths, ids: refs.map(shardId) };
   }
 
   /** A file (a checkpoint) at a local path or in a bucket, as a local path. */

@@ -1,5 +1,5 @@
 import { type Connection, connect } from '@lancedb/lancedb';
-import { resolveDataPath } from '../paths';
+import { allowedLocation } from '../storage/access';
 
 const connections = new Map<string, Promise<Connection>>();
 
@@ -19,9 +19,12 @@ export function storageOptionsFromEnv(uri: string, env: NodeJS.ProcessEnv = proc
   return options;
 }
 
-/** The LanceDB store of a run (a local folder under the data dir, or s3://…), one connection per process. */
+/** Where a run's `store.uri` is: a local folder (relative: under the data dir) or s3://…, where this worker lets runs write. */
+export const storeLocation = (uri: string) => allowedLocation('store.uri', uri, 'write');
+
+/** The LanceDB store of a run, one connection per process. */
 export function openStore(uri: string): Promise<Connection> {
-  const resolved = resolveDataPath(uri);
+  const resolved = storeLocation(uri);
   let connection = connections.get(resolved);
   if (!connection) {
     const storageOptions = storageOptionsFromEnv(resolved);

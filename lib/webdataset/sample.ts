@@ -1,7 +1,11 @@
+import type { BadSampleReason } from '../preprocess/bad-sample';
+
 /** One WebDataset sample: the members of a tar that share a key, by extension (`png`, `json`, …). */
 export interface Sample {
   key: string;
   files: Record<string, Buffer>;
+  /** Set by the reader for a sample it would not read whole (a member over a cap, a link member, an unsafe name): why. */
+  refused?: { reason: BadSampleReason; detail: string };
 }
 
 export const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'webp'] as const;

@@ -3,7 +3,7 @@
 
 export const BLOCK = 512;
 
-export type EntryType = 'file' | 'directory' | 'pax' | 'pax-global' | 'gnu-longname' | 'other';
+export type EntryType = 'file' | 'directory' | 'hardlink' | 'symlink' | 'device' | 'fifo' | 'pax' | 'pax-global' | 'gnu-longname' | 'other';
 
 export interface TarHeader {
   name: string;
@@ -16,6 +16,11 @@ const TYPES: Record<string, EntryType> = {
   '\0': 'file',
   '7': 'file',
   '5': 'directory',
+  '1': 'hardlink',
+  '2': 'symlink',
+  '3': 'device',
+  '4': 'device',
+  '6': 'fifo',
   x: 'pax',
   g: 'pax-global',
   L: 'gnu-longname',
@@ -109,18 +114,20 @@ function encodePaxPath(name: string): Buffer {
   return Buffer.concat([encodeFileHeader('PaxHeader', record.length, 'x'), record, Buffer.alloc(paddedSize(record.length) - record.length)]);
 }
 
-/** The `path` a PAX header sets, if any. */
+/**
+ * The `path` a PAX header sets, if any. Each record is `<length> <key>=<value>\n`; the length is
+ * read from at most 20 digits and every byte is looked at once, so a header costs time linear in
+ * its size whatever it holds. A record that does not parse ends the header.
+ */
 export function paxPath(data: Buffer): string | undefined {
   let path: string | undefined;
-  let pos = 0;
-  while (pos < data.length) {
-    const space = data.indexOf(0x20, pos);
-    if (space === -1) break;
-    const len = parseInt(data.toString('latin1', pos, space), 10);
-    if (!(len > 0)) break;
-    const record = data.toString('utf8', space + 1, pos + len - 1);
-    const eq = record.indexOf('=');
-    if (record.slice(0, eq) === 'path') path = record.slice(eq + 1);
+  for (let pos = 0; pos < data.length; ) {
+    let len = 0;
+    let digits = pos;
+    while (digits < data.length && digits - pos < 20 && data[digits] >= 0x30 && data[digits] <= 0x39) len = len * 10 + data[digits++] - 0x30;
+    if (digits === pos || data[digits] !== 0x20 || len <= digits - pos + 1 || pos + len > data.length || data[pos + len - 1] !== 0x0a) break;
+    const record = data.subarray(digits + 1, pos + len - 1);
+    if (record.indexOf(0x3d) === 4 && record.toString('latin1', 0, 4) === 'path') path = record.toString('utf8', 5);
     pos += len;
   }
   return path;

@@ -1,5 +1,6 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { locationIn, PendingLocation } from '../storage/location';
 import type { Sample } from './sample';
@@ -8,25 +9,31 @@ import { BLOCK, encodeMember } from './tar-format';
 /**
  * Writes one WebDataset shard at a location (lib/storage/location.ts). Output goes to a temporary
  * file, renamed or uploaded on close(), so a crash never leaves a half-written shard under its real
- * name. `.tar.gz` paths are gzipped.
+ * name. `.tar.gz` paths are gzipped. A full disk or an I/O error (ENOSPC, EIO) fails the write or
+ * close under way, retryably, like any error of the file system; it never surfaces as an 'error'
+ * event that nobody hears, which would end the whole worker process and every activity on it.
  */
 export class ShardWriter {
-  private readonly file: WriteStream;
   private readonly out: Writable;
+  /** Settles once the file is written and closed, or with the first error of any stream on the way. */
+  private readonly written: Promise<void>;
   private count = 0;
 
   private constructor(
     readonly path: string,
     private readonly pending: PendingLocation,
   ) {
-    this.file = createWriteStream(pending.temp);
+    const file = createWriteStream(pending.temp);
     if (/\.(tar\.gz|tgz)$/i.test(path)) {
       const gzip = createGzip();
-      gzip.pipe(this.file);
       this.out = gzip;
+      this.written = pipeline(gzip, file);
     } else {
-      this.out = this.file;
+      this.out = file;
+      this.written = finished(file);
     }
+    // Heard here as well, so that a writer abandoned after an error leaves no rejection unhandled.
+    this.written.catch(() => undefined);
   }
 
   static async create(path: string): Promise<ShardWriter> {
@@ -47,11 +54,8 @@ export class ShardWriter {
   /** Finishes the archive and moves it to its final name. */
   async close(): Promise<void> {
     await this.push(Buffer.alloc(2 * BLOCK));
-    await new Promise<void>((resolve, reject) => {
-      this.file.once('error', reject);
-      this.file.once('close', resolve);
-      this.out.end();
-    });
+    this.out.end();
+    await this.written;
     await this.pending.commit();
   }
 
@@ -61,10 +65,12 @@ export class ShardWriter {
     await this.pending.discard();
   }
 
+  /** The file's error may reach no write callback (gzip holds the chunk while the file is gone): it ends the write too. */
   private push(chunk: Buffer): Promise<void> {
-    return new Promise((resolve, reject) => {
+    const pushed = new Promise<void>((resolve, reject) => {
       this.out.write(chunk, (err) => (err ? reject(err) : resolve()));
     });
+    return Promise.race([pushed, this.written.then(() => pushed)]);
   }
 }
 

@@ -41,8 +41,9 @@ export async function storedVectors(storeUri: string, encoderId: string, dims: n
   return { ids, byId: new Map(ids.map((id, i) => [id, vectors.subarray(i * dims, (i + 1) * dims)])) };
 }
 
-export async function quarantineRows(storeUri: string, encoderId: string): Promise<{ id: string; reason: string }[]> {
+export async function quarantineRows(storeUri: string, encoderId: string): Promise<{ id: string; reason: string; detail: string }[]> {
   const table = await (await (await openStore(storeUri)).openTable(tableNames(encoderId).quarantine)).query().toArrow();
   const reasons = stringColumn(table, 'reason');
-  return stringColumn(table, 'id').map((id, i) => ({ id, reason: reasons[i] }));
+  const details = stringColumn(table, 'detail');
+  return stringColumn(table, 'id').map((id, i) => ({ id, reason: reasons[i], detail: details[i] }));
 }

@@ -7,8 +7,7 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, t
 import { type DevServer, startDevServer } from '../../infra/dev-server';
 import { workerSettingsFromEnv } from '../../lib/config/worker-settings';
 import { Embedder } from '../../lib/embed/embedder';
-import { LOG_CONTEXT_INTERCEPTORS } from '../../workers/log-context';
-import { workerOptions } from '../../workers/worker';
+import { WORKFLOW_INTERCEPTOR_MODULES, workerOptions } from '../../workers/worker';
 
 /** A real dev server of the project's pinned CLI, on free ports, with a client for the test. */
 export interface TestTemporal {
@@ -81,7 +80,7 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
-    workflowInterceptorModules: LOG_CONTEXT_INTERCEPTORS.workflowModules,
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
     logger: new DefaultLogger('WARN'),
   });
   return bundle;

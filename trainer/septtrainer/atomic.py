@@ -5,6 +5,7 @@ a crash or a power cut."""
 import glob
 import json
 import os
+import secrets
 
 
 def _fsync(path):
@@ -16,9 +17,10 @@ def _fsync(path):
 
 
 def _temporary_name(path):
-    """`.<name>.tmp-<pid>` beside `path`: listings skip it, and the rename stays on one file system."""
+    """`.<name>.tmp-<pid>-<random>` beside `path`: listings skip it, the rename stays on one file
+    system, and writers stay apart where their pids are alike (containers sharing a volume)."""
     directory, name = os.path.split(os.path.abspath(path))
-    return os.path.join(directory, f".{name}.tmp-{os.getpid()}")
+    return os.path.join(directory, f".{name}.tmp-{os.getpid()}-{secrets.token_hex(8)}")
 
 
 def write(path, produce):
@@ -47,5 +49,5 @@ def write_json(path, value):
 def remove_stale(directory, pattern):
     """Deletes the temporaries that killed writers (other pids) left for names matching the glob `pattern`."""
     for stale in glob.glob(os.path.join(directory, f".{pattern}.tmp-*")):
-        if not stale.endswith(f".tmp-{os.getpid()}"):
+        if f".tmp-{os.getpid()}-" not in os.path.basename(stale):
             os.remove(stale)

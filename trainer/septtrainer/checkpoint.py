@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from . import atomic
-from .config import ConfigError
+from .config import SHARD_IDS, ConfigError
 
 FORMAT = "septtrainer-checkpoint/1"
 NAME = re.compile(r"^checkpoint-(\d{8})\.pt$")
@@ -120,5 +120,12 @@ OPERATIONAL_FIELDS = {"device", "threads", "output_dir", "checkpoint_dir", "chec
 
 def check_resumable(config, state):
     for key, value in config.items():
-        if key not in OPERATIONAL_FIELDS and state.config.get(key) != value:
+        if key in OPERATIONAL_FIELDS or key in SHARD_IDS.values():
+            continue
+        # Shards are the same data when their ids are; paths decide only where either config has
+        # no ids (a checkpoint written before ids were given, a trainer run by hand).
+        ids = SHARD_IDS.get(key)
+        if ids and config[ids] and state.config.get(ids):
+            key, value = ids, config[ids]
+        if state.config.get(key) != value:
             raise ConfigError(f"config.{key}", "differs from the config of the --resume checkpoint; exact resume needs the same")

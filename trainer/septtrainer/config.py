@@ -89,8 +89,13 @@ TOP_LEVEL = {
     "warmup_steps": Field("int", 0, minimum=0),
     "train_shards": Field("str_list", []),
     "test_shards": Field("str_list", []),
+    # What each shard holds (its location and version), parallel to the paths: a resume compares
+    # these, since a retry on another machine stages the same shards at paths of its own.
+    "train_shard_ids": Field("str_list", []),
+    "test_shard_ids": Field("str_list", []),
     "init_checkpoint": Field("str_or_null", None),
 }
+SHARD_IDS = {"train_shards": "train_shard_ids", "test_shards": "test_shard_ids"}
 PATH_FIELDS = ("output_dir", "checkpoint_dir", "train_shards", "test_shards", "init_checkpoint")
 
 
@@ -162,6 +167,9 @@ def validate(raw, stage):
             raise ConfigError(f"config.{key}", f"must have {channels} values (one per channel)")
     if any(s <= 0 for s in config["std"]):
         raise ConfigError("config.std", "values must be > 0")
+    for key, ids in SHARD_IDS.items():
+        if config[ids] and len(config[ids]) != len(config[key]):
+            raise ConfigError(f"config.{ids}", f"must have one id per shard of {key} ({len(config[key])}), or none")
     if config["checkpoint_dir"] is None:
         config["checkpoint_dir"] = f"{config['output_dir']}/checkpoints"
 

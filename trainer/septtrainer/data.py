@@ -19,6 +19,13 @@ from PIL import Image
 from .config import ConfigError
 
 IMAGE_EXTENSIONS = ("png", "jpg", "jpeg", "webp")
+# The formats the embedder decodes (lib/preprocess/sniff.ts) and no others: Pillow's other decoders
+# are code that no image septflow selected needs, and that hostile bytes could reach.
+IMAGE_FORMATS = ("PNG", "JPEG", "WEBP")
+# The embedder's default pixel cap (SEPT_MAX_PIXELS, lib/input-limits.ts), as stored and as resized.
+MAX_PIXELS = 64_000_000
+# Pillow warns past this and refuses past twice this, at open, before decoding anything.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
 @dataclass(frozen=True)
@@ -100,12 +107,16 @@ class ShardDataset:
     def decode(self, index):
         """Resize the shorter side to image_size, center-crop a square: the export spec's preprocessing."""
         sample = self.samples[index]
-        try:
-            image = Image.open(io.BytesIO(self._read(sample))).convert(self.mode)
-        except OSError as err:
-            raise RuntimeError(f"cannot decode image of sample {sample.id}: {err}") from err
         size = self.image_size
-        w, h = image.size
+        try:
+            image = Image.open(io.BytesIO(self._read(sample)), formats=IMAGE_FORMATS)
+            w, h = image.size
+            # The header is read, nothing decoded yet: refuse sizes the embedder refuses.
+            if w * h > MAX_PIXELS or size * round(max(w, h) * size / max(1, min(w, h))) > MAX_PIXELS:
+                raise Image.DecompressionBombError(f"{w}x{h} resized to a shorter side of {size} is over the pixel limit {MAX_PIXELS}")
+            image = image.convert(self.mode)
+        except (OSError, Image.DecompressionBombError) as err:
+            raise RuntimeError(f"cannot decode image of sample {sample.id}: {err}") from err
         if (w, h) != (size, size):
             scale = size / min(w, h)
             image = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.Resampling.BILINEAR)

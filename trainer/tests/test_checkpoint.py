@@ -40,3 +40,16 @@ def test_resume_refuses_a_config_that_changes_the_trajectory():
     checkpoint.check_resumable({"batch_size": 32, "lr": 0.1, "output_dir": "/b"}, saved)
     with pytest.raises(ConfigError, match="config.lr: differs from the config of the --resume checkpoint"):
         checkpoint.check_resumable({"batch_size": 32, "lr": 0.2, "output_dir": "/a"}, saved)
+
+
+def test_resume_compares_shards_by_id_where_both_configs_give_ids():
+    ids = {"train_shard_ids": ["s3://b/subset-0.tar#etag-1"], "test_shard_ids": []}
+    saved = dataclasses.replace(state(1), config={"train_shards": ["/cache-a/0.tar"], "test_shards": [], **ids})
+    checkpoint.check_resumable({"train_shards": ["/cache-b/0.tar"], "test_shards": [], **ids}, saved)
+    with pytest.raises(ConfigError, match="config.train_shard_ids: differs from the config of the --resume checkpoint"):
+        checkpoint.check_resumable({"train_shards": ["/cache-a/0.tar"], "test_shards": [], **ids, "train_shard_ids": ["s3://b/subset-0.tar#etag-2"]}, saved)
+    # Without ids on either side (a checkpoint written before them), the paths are the shards.
+    old = dataclasses.replace(state(1), config={"train_shards": ["/cache-a/0.tar"], "test_shards": []})
+    checkpoint.check_resumable({"train_shards": ["/cache-a/0.tar"], "test_shards": [], **ids}, old)
+    with pytest.raises(ConfigError, match="config.train_shards: differs"):
+        checkpoint.check_resumable({"train_shards": ["/cache-b/0.tar"], "test_shards": [], **ids}, old)

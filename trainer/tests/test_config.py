@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from conftest import run_trainer, write_config
@@ -19,9 +21,10 @@ BASE = {"output_dir": "/tmp/out", "train_shards": ["a.tar"]}
     ({"model": "vit_tiny", "vit": {"patch_size": 5}}, "config.vit.patch_size: must divide image_size 28"),
     ({"channels": 3, "mean": [0.5]}, "config.mean: must have 3 values"),
     ({"train_shards": []}, "config.train_shards: must list at least one shard"),
+    ({"train_shard_ids": ["a", "b"]}, "config.train_shard_ids: must have one id per shard of train_shards (1), or none"),
 ])
 def test_invalid_fields_are_named(fields, message):
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         validate({**BASE, **fields}, "pretrain")
 
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { CancelledFailure, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import {
   ConfigError,
   getSeptRun,
@@ -15,6 +15,7 @@ import {
   startWorkflowRun,
 } from '../../../index';
 import { demoShards } from '../../../lib/demo/materialize';
+import { CPU_QUEUE } from '../../../lib/temporal/queues';
 import { waitFor } from '../../support/processes';
 import { useTestTemporal, withWorkers } from '../../support/temporal';
 import { tempDir } from '../../support/tmp';
@@ -140,5 +141,28 @@ describe('client API on a real dev server', () => {
       ['cpu'],
     );
     assert.ok(error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure, String(error));
+  });
+
+  it('a bad argument after the configuration: the client API refuses it before starting, a workflow started from a raw client fails at once naming it', async () => {
+    const config = parseRunConfig(await smallConfig('api-bad-options'));
+    const options = { variant: '../../escape', window: 3 };
+    const named = /trainModel argument 2 \(options\)\.variant: .*; trainModel argument 2 \(options\)\.window: unknown field/;
+    await assert.rejects(startWorkflowRun('trainModel', config, { client: temporal.client, extraArgs: [options] }), (err: unknown) => err instanceof ConfigError && named.test(err.message));
+    await assert.rejects(temporal.client.workflow.getHandle('api-bad-options').describe(), WorkflowNotFoundError);
+
+    const error = await withWorkers(
+      temporal,
+      () => temporal.client.workflow.execute('trainModel', { taskQueue: CPU_QUEUE, workflowId: 'api-bad-options', args: [config, options] }).then(() => undefined, (err: unknown) => err),
+      ['cpu'],
+    );
+    assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure, String(error));
+    assert.equal(error.cause.type, 'InvalidRunConfig');
+    assert.equal(error.cause.nonRetryable, true);
+    assert.match(error.cause.message, /^invalid workflow arguments: /);
+    assert.match(error.cause.message, named);
+    const events = (await temporal.client.workflow.getHandle('api-bad-options').fetchHistory()).events ?? [];
+    const ran = events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
+    assert.deepEqual(ran, ['resolveRunConfig'], 'nothing ran but the validation');
+    assert.deepEqual(events.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt), [1], 'not retried');
   });
 });

@@ -10,6 +10,7 @@ import { startS3Server, type S3Server } from '../../../infra/s3-server';
 import type { RunConfigInput } from '../../../lib/config/schema';
 import { parseRunConfig } from '../../../lib/config/validate';
 import { demoShards } from '../../../lib/demo/materialize';
+import { dataDir } from '../../../lib/paths';
 import { ObjectStore, ObjectStoreError } from '../../../lib/object-store';
 import { CPU_QUEUE } from '../../../lib/temporal/queues';
 import { CheckpointMirror, checkpointKeys, localCheckpoint, type MirrorLog } from '../../../lib/trainer/checkpoint-mirror';
@@ -34,6 +35,10 @@ async function fakeCheckpoint(dir: string, step: number): Promise<{ path: string
 
 describe('trainer checkpoints on S3-compatible object storage', () => {
   const dir = tempDir('septflow-s3-ckpt-');
+  // Every machine reads the demo shards, and the others' local outputs (the labeled target set the
+  // CPU machine writes), where they are, as from shared read-only volumes; it writes its own data
+  // dir and the bucket only.
+  const readRoots = [join(dataDir(), 'demo'), dir].join(':');
   let s3: S3Server;
   let temporal: TestTemporal;
   const saved: Record<string, string | undefined> = {};
@@ -80,6 +85,8 @@ describe('trainer checkpoints on S3-compatible object storage', () => {
   it('mirrors serially, retries a failed upload with the next checkpoint, prunes, and restores a newer checkpoint', async () => {
     const outputDir = join(dir, 'mirror-unit');
     const late = 'septflow-late-bucket';
+    // The worker is given a bucket that the store does not have yet.
+    setEnv({ SEPT_BUCKETS: `${s3.env.SEPT_BUCKETS},s3://${late}` });
     const config = parseRunConfig({ demo: true, name: 'unit', outputDir, trainer: { checkpointUri: `s3://${late}/ckpt` } });
     const checkpoints = join(outputDir, 'unit', 'train', 'main', 'pretrain', 'checkpoints');
     const mirror = CheckpointMirror.forStage(config, 2, quiet)!;
@@ -114,7 +121,7 @@ describe('trainer checkpoints on S3-compatible object storage', () => {
     const [testShard] = await demoShards('mnist', 'test');
     const [machineA, machineB, cpuMachine] = ['gpu-a', 'gpu-b', 'cpu'].map((m) => join(dir, m));
     // Each process resolves the relative outputDir under its own data dir: nothing of a stage is shared but the bucket.
-    setEnv({ SEPT_DATA_DIR: cpuMachine });
+    setEnv({ SEPT_DATA_DIR: cpuMachine, SEPT_READ_ROOTS: readRoots });
     const config: RunConfigInput = {
       name: 's3-ckpt',
       outputDir: 'runs',
@@ -176,13 +183,14 @@ describe('trainer checkpoints on S3-compatible object storage', () => {
   it('uploads the stop checkpoint of a GPU worker told to stop before it exits; another machine resumes from it', async () => {
     const poolShards = (await demoShards('mnist', 'train')).slice(0, 2);
     const [machineA, machineB, cpuMachine] = ['stop-gpu-a', 'stop-gpu-b', 'stop-cpu'].map((m) => join(dir, m));
-    setEnv({ SEPT_DATA_DIR: cpuMachine });
+    setEnv({ SEPT_DATA_DIR: cpuMachine, SEPT_READ_ROOTS: readRoots });
     const config: RunConfigInput = {
       name: 's3-stop',
       outputDir: 'runs',
       pool: { sources: [{ kind: 'webdataset', name: 'mnist-part', shards: poolShards }] },
       target: { labelsPerClass: 5 },
-      pretrain: { steps: 300, batchSize: 32 },
+      // The stop is asked at step 10 and takes a step: the rest is margin, and machine B trains it all.
+      pretrain: { steps: 100, batchSize: 32 },
       // No periodic checkpoint before the end: the only one mid-run is the stop checkpoint.
       trainer: { checkpointEverySteps: 1000, heartbeatTimeout: '5m', maxAttempts: 3, threads: 1, checkpointUri: `s3://${BUCKET}/mirror` },
     };
@@ -223,7 +231,7 @@ describe('trainer checkpoints on S3-compatible object storage', () => {
       console.log(`stop checkpoint at step ${result.stopStep}; machine B resumed attempt ${resumed.attempt} from step ${resumed.resumedFromStep}`);
       assert.equal(resumed.attempt, 2);
       assert.equal(resumed.resumedFromStep, result.stopStep, 'machine B, which never saw A\'s folder, resumed from the stop checkpoint');
-      assert.equal((await latestCheckpoint(join(machineB, 'runs', stage, 'checkpoints')))?.step, 300);
+      assert.equal((await latestCheckpoint(join(machineB, 'runs', stage, 'checkpoints')))?.step, 100);
     } finally {
       await first.stop('SIGKILL');
       await second?.stop();

@@ -1,54 +1,39 @@
 // A run's outputs in a bucket (moto's server): one "worker" writes stage records, the pool's shard
 // plan and the report; another, with its own empty data dir and cache, reads them. Neither writes
-// anything on its disk but its cache. Then a whole septPipeline run whose pool, target, encoder,
-// store and outputs are all in the bucket, on worker processes that share nothing else.
+// anything on its disk but its cache. A whole septPipeline run whose pool, target, encoder, store
+// and outputs are all in the bucket, on worker processes that share nothing else, is
+// test/integration/pipeline/shared-nothing.test.ts.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { spawnWorker } from '../../../infra/local-stack';
 import { startS3Server, type S3Server } from '../../../infra/s3-server';
 import { parseRunConfig } from '../../../lib/config/validate';
-import { demoShards } from '../../../lib/demo/materialize';
 import { readShardPlanPage, writeShardPlan } from '../../../lib/embed/shard-plan';
 import { exportedEncoderConfig } from '../../../lib/encoder/exported';
-import { DEMO_CNN, ensureTestEncoder } from '../../../lib/encoder/test-encoders';
 import { checkRunInputs } from '../../../lib/pipeline/check-inputs';
-import { PIPELINE_STAGES } from '../../../lib/pipeline/stages';
 import { readStageRecord, writeStageRecord } from '../../../lib/pipeline/stage-record';
 import { writeRunReport } from '../../../lib/report/run-report';
 import type { RunReportInput } from '../../../lib/report/types';
 import { RunLayout } from '../../../lib/run-layout';
 import { deleteLocation, listLocation, locationExists, locationIn, readLocation, readLocationText, writeLocation } from '../../../lib/storage/location';
-import { CPU_QUEUE } from '../../../lib/temporal/queues';
 import { CheckpointMirror, checkpointKeys, localCheckpoint } from '../../../lib/trainer/checkpoint-mirror';
 import { latestCheckpoint } from '../../../lib/trainer/checkpoints';
 import { writeShard } from '../../../lib/webdataset';
-import type { septPipeline } from '../../../workflows/sept-pipeline';
 import { overrideEnv } from '../../support/env';
-import { listKeys, putObject } from '../../support/s3';
-import { smallPipelineConfig } from '../../support/small-run';
-import { startTestTemporal } from '../../support/temporal';
-import { tempDir } from '../../support/tmp';
+import { listKeys } from '../../support/s3';
+import { filesUnder, tempDir } from '../../support/tmp';
 
 const BUCKET = 'septflow-outputs';
-
-/** Every file under a folder, relative to it. */
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => relative(dir, join(e.parentPath, e.name)));
-}
 
 describe('run outputs in a bucket', () => {
   const dir = tempDir('septflow-s3-outputs-');
   const workers = { a: join(dir, 'worker-a'), b: join(dir, 'worker-b') };
   let s3: S3Server;
   const setEnv = overrideEnv();
-  /** What this process does next, it does as a worker with its own data dir and cache under `root`. */
-  const asWorker = (root: string) => setEnv({ SEPT_DATA_DIR: join(root, 'data'), SEPT_CACHE_DIR: join(root, 'cache') });
+  /** What this process does next, it does as a worker with its own data dir and cache under `root`, which reads the pool where it is. */
+  const asWorker = (root: string) => setEnv({ SEPT_DATA_DIR: join(root, 'data'), SEPT_CACHE_DIR: join(root, 'cache'), SEPT_READ_ROOTS: join(dir, 'pool') });
 
   before(async () => {
     s3 = await startS3Server({ logFile: join(dir, 'moto.log') });
@@ -157,103 +142,13 @@ describe('run outputs in a bucket', () => {
   it('fails a run at its first step when the outputDir bucket does not exist, with the URI and the store\'s words', async () => {
     const pool = join(dir, 'pool');
     const config = parseRunConfig({ name: 'no-bucket', outputDir: 's3://septflow-no-such-bucket/runs', pool: { sources: [{ kind: 'webdataset', name: 'pool', shards: pool }] }, target: { preset: 'mnist' } });
+    // A bucket the worker is given, which the store does not have.
+    setEnv({ SEPT_BUCKETS: `${s3.env.SEPT_BUCKETS},s3://septflow-no-such-bucket` });
     await assert.rejects(checkRunInputs(config), (err: Error) => {
       assert.equal(err.name, 'ConfigError');
       assert.match(err.message, /outputDir: object storage s3:\/\/septflow-no-such-bucket\/runs\/: listing refused \(NoSuchBucket: /);
       return true;
     });
-  });
-
-  it('runs septPipeline end to end with the pool, target, encoder, store and outputs in the bucket, on workers that share nothing else', async () => {
-    const started = Date.now();
-    const put = async (key: string, file: string) => putObject(s3, BUCKET, key, readFileSync(file));
-    const [mnistTest0, mnistTest1] = await demoShards('mnist', 'test');
-    await put('e2e/pool/mnist/shard-000000.tar', (await demoShards('mnist', 'train'))[0]);
-    await put('e2e/pool/fashion/shard-000000.tar', (await demoShards('fashion-mnist', 'all'))[0]);
-    await put('e2e/target/train/shard-000000.tar', mnistTest0);
-    await put('e2e/target/test/shard-000000.tar', mnistTest1);
-    await put('e2e/models/demo-cnn.onnx', await ensureTestEncoder(DEMO_CNN, join(dir, 'encoders')));
-    const at = (key: string) => `s3://${BUCKET}/e2e/${key}`;
-    const config = await smallPipelineConfig('bucket-e2e', {
-      outputDir: at('runs'),
-      store: { uri: at('lancedb') },
-      pool: { sources: [{ kind: 'webdataset', name: 'mnist', shards: at('pool/mnist/*.tar') }, { kind: 'webdataset', name: 'fashion', shards: at('pool/fashion/*.tar') }] },
-      target: { train: { kind: 'webdataset', name: 'digits', shards: at('target/train/') }, test: { kind: 'webdataset', name: 'digits-test', shards: at('target/test/') }, labelsPerClass: 5 },
-      encoder: { model: at('models/demo-cnn.onnx'), batchSize: 128, threads: 1 },
-      finetune: { epochs: 2 },
-    });
-
-    // Each worker its own empty data dir and cache, the bucket's variables, and nothing else.
-    const roots = { cpu: join(dir, 'e2e-cpu'), gpu: join(dir, 'e2e-gpu') };
-    const temporal = await startTestTemporal();
-    const workers = (['cpu', 'gpu'] as const).map((kind) =>
-      spawnWorker(kind, { address: temporal.server.address, logDir: join(dir, 'logs', kind), env: { ...s3.env, SEPT_DATA_DIR: join(roots[kind], 'data'), SEPT_CACHE_DIR: join(roots[kind], 'cache') } }),
-    );
-    let result;
-    try {
-      const handle = await temporal.client.workflow.start<typeof septPipeline>('septPipeline', { taskQueue: CPU_QUEUE, workflowId: 'bucket-e2e', args: [config] });
-      result = await handle.result();
-    } finally {
-      await Promise.all(workers.map((w) => w.stop()));
-      await temporal.stop();
-    }
-    console.log(`septPipeline in a bucket: ${(Date.now() - started) / 1000} s`, JSON.stringify({ metrics: result.metrics, subset: result.selection.stats.perSource }));
-
-    assert.deepEqual(
-      PIPELINE_STAGES.map((s) => result.progress.stages[s].status),
-      ['skipped', 'done', 'done', 'done', 'done', 'done'],
-    );
-    assert.equal(result.embed.samplesEmbedded, 2000);
-    for (const key of ['top1', 'knn_top1', 'linear_probe_top1']) assert.equal(typeof result.metrics[key], 'number', `${key} = ${result.metrics[key]}`);
-    const run = at('runs/bucket-e2e');
-    assert.equal(result.report.markdown, `${run}/report.md`);
-    assert.match(result.outputs.pretrainedCheckpoint, new RegExp(`^${run}/train/pretrain-[^/]+/pretrain/checkpoints/checkpoint-\\d+\\.pt$`));
-    assert.match(result.outputs.finetunedCheckpoint, new RegExp(`^${run}/train/finetune-[^/]+/finetune/checkpoints/checkpoint-\\d+\\.pt$`));
-    assert.ok(result.selection.outputs.shards.every((s) => s.startsWith(`${run}/selection/shards/`)), result.selection.outputs.shards.join());
-
-    const keys = (await listKeys(s3, BUCKET, 'e2e/runs/bucket-e2e/')).map((k) => k.slice('e2e/runs/bucket-e2e/'.length));
-    const expected = [
-      'report.md',
-      'report.html',
-      'figures/loss-pretrain.svg',
-      'figures/contact-sheet.png',
-      'embed-shards.jsonl',
-      'stages/select.json',
-      'stages/pretrain.json',
-      'stages/finetune.json',
-      'selection/targets.jsonl',
-      'selection/pool-shards.json',
-      'selection/subset.jsonl',
-      'selection/stats.json',
-      'selection/contact-sheet.png',
-      'selection/shards/subset-000000.tar',
-    ];
-    for (const key of expected) assert.ok(keys.includes(key), `${key} in the bucket; there: ${keys.join(', ')}`);
-    // The labeled target, under one folder named for the target's content.
-    const target = keys.filter((k) => k.startsWith('target/')).map((k) => k.replace(/^target\/[0-9a-f]+\//, ''));
-    assert.deepEqual(target.sort(), ['classes.json', 'test/index.json', 'test/shard-000000.tar', 'train-5-per-class/index.json', 'train-5-per-class/shard-000000.tar']);
-    for (const job of ['pretrain', 'finetune']) {
-      const folder = keys.filter((k) => new RegExp(`^train/${job}-[^/]+/${job}/`).test(k));
-      assert.ok(folder.some((k) => k.endsWith('/events.jsonl')), `${job} events in the bucket: ${folder.join(', ')}`);
-      assert.ok(folder.some((k) => k.endsWith(`/${job}.config.json`)), `${job} configuration in the bucket`);
-      assert.ok(checkpointKeys(folder).length > 0, `${job} checkpoints in the bucket`);
-    }
-    assert.ok(keys.some((k) => /^train\/pretrain-[^/]+\/evaluate-pretrained\/metrics\.json$/.test(k)), 'the probes\' metrics');
-    assert.ok(keys.some((k) => /^train\/finetune-[^/]+\/evaluate\/metrics\.json$/.test(k)), 'the fine-tuned metrics');
-    assert.ok((await listKeys(s3, BUCKET, 'e2e/lancedb/')).length > 0, 'the vectors in the bucket');
-    const markdown = (await readLocationText(result.report.markdown)) ?? '';
-    assert.match(markdown, new RegExp(`${(100 * result.metrics.top1!).toFixed(1)}%`));
-    assert.match(markdown, /\(figures\/loss-pretrain\.svg\)/, 'the loss curve, from the events in the bucket');
-
-    for (const [kind, root] of Object.entries(roots)) {
-      const outside = filesUnder(root).filter((f) => !f.startsWith('cache/'));
-      assert.deepEqual(outside, [], `the ${kind} worker wrote nothing but its cache`);
-      const scratch = filesUnder(join(root, 'cache', 'scratch'));
-      assert.deepEqual(scratch, [], `the ${kind} worker left nothing in its scratch folder`);
-    }
-    // The CPU worker's model stays pinned while it lives; the trainer's inputs only while it trains.
-    assert.deepEqual(readdirSync(join(roots.gpu, 'cache')).filter((n) => n.includes('.pin-')), [], 'the GPU worker released every pin');
-    assert.ok(filesUnder(join(roots.gpu, 'cache')).length > 0, 'the trainer read its shards from the cache');
   });
 });
 

@@ -12,6 +12,7 @@ import { Embedder } from '../../../lib/embed/embedder';
 import { embedShardImages } from '../../../lib/embed/shard-vectors';
 import { DEMO_CNN } from '../../../lib/encoder/test-encoders';
 import { encoderSpecOf } from '../../../lib/encoder/spec';
+import { ObjectStoreError } from '../../../lib/object-store';
 import { checkRunInputs } from '../../../lib/pipeline/check-inputs';
 import { listBucketShards } from '../../../lib/sources/bucket-shards';
 import { listShards } from '../../../lib/sources/list-shards';
@@ -160,9 +161,51 @@ describe('pools and targets in a bucket', () => {
 
   it('fails the run\'s first step, not retryably, when the pool\'s bucket does not exist, naming the URI and the store\'s words', async () => {
     const config = parseRunConfig({ ...(await demoEmbedConfig(join(dir, 'check'), await fashionShards(1))), pool: { sources: [{ kind: 'webdataset', shards: 's3://septflow-no-such-bucket/pool/*.tar' }] } });
-    await assert.rejects(checkRunInputs(config), (err: Error) => {
+    // A bucket the worker is given, which the store does not have.
+    const restore = setEnv({ SEPT_READ_BUCKETS: 's3://septflow-no-such-bucket' });
+    try {
+      await assert.rejects(checkRunInputs(config), (err: Error) => {
+        assert.equal(err.name, 'ConfigError');
+        assert.match(err.message, /pool\.sources\[0\]: object storage s3:\/\/septflow-no-such-bucket\/pool\/: listing refused \(NoSuchBucket: /);
+        return true;
+      });
+    } finally {
+      restore();
+    }
+  });
+
+  it('fails the run\'s first step, naming the settings, when the store refuses the credentials or the endpoint\'s host does not resolve; a closed endpoint is retried', async () => {
+    const config = parseRunConfig({ ...(await demoEmbedConfig(join(dir, 'check'), await fashionShards(1))), pool: { sources: [{ kind: 'webdataset', shards: `s3://${BUCKET}/pool/*.tar` }] } });
+    const firstStep = async (settings: Record<string, string>) => {
+      const restore = setEnv(settings);
+      try {
+        return await checkRunInputs(config);
+      } finally {
+        restore();
+      }
+    };
+    const refusedAsConfig = (words: RegExp) => (err: Error) => {
       assert.equal(err.name, 'ConfigError');
-      assert.match(err.message, /pool\.sources\[0\]: object storage s3:\/\/septflow-no-such-bucket\/pool\/: listing refused \(NoSuchBucket: /);
+      assert.match(err.message, words);
+      return true;
+    };
+    const refusing = await startS3Server({ refuseCredentials: true, logFile: join(dir, 'moto-refusing.log') });
+    try {
+      await assert.rejects(
+        firstStep({ AWS_ENDPOINT_URL: refusing.endpoint }),
+        refusedAsConfig(/pool\.sources\[0\]: object storage s3:\/\/septflow-pool\/pool\/: listing refused \(InvalidAccessKeyId: .*\); check the bucket, the credentials and AWS_ENDPOINT_URL/),
+      );
+    } finally {
+      await refusing.stop();
+    }
+    await assert.rejects(
+      firstStep({ AWS_ENDPOINT_URL: 'http://septflow-no-such-host.invalid:9000' }),
+      refusedAsConfig(/pool\.sources\[0\]: object storage s3:\/\/septflow-pool\/pool\/: listing failed, the endpoint's host does not resolve \(ENOTFOUND: .*\); check AWS_ENDPOINT_URL/),
+    );
+    // Nothing listening may be a store restarting: the step's attempts retry it, and its words say what to check.
+    await assert.rejects(firstStep({ AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_MAX_ATTEMPTS: '1' }), (err: ObjectStoreError) => {
+      assert.ok(err instanceof ObjectStoreError && err.retryable, String(err));
+      assert.match(err.message, /s3:\/\/septflow-pool\/pool\/ unreachable: listing failed \(ECONNREFUSED: .*\); retryable, check AWS_ENDPOINT_URL if it lasts/);
       return true;
     });
   });

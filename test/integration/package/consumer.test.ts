@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -42,7 +43,8 @@ async function installConsumer(dir: string, tarball: string): Promise<string> {
 }
 
 describe('the packed package, installed in a project of its own', () => {
-  const dir = tempDir('septflow-consumer-');
+  // Outside the repository: node_modules folders above the project must not stand in for its own.
+  const dir = tempDir('septflow-consumer-', tmpdir());
   let app: string;
   let temporal: Promise<TestTemporal> | undefined;
   before(async () => {
@@ -141,7 +143,7 @@ describe('the packed package, installed in a project of its own', () => {
           'start.cjs',
           `const { startSeptRun } = require('septflow');
           (async () => {
-            const run = await startSeptRun({ demo: true, name: 'consumer-run', outputDir: ${JSON.stringify(tempDir())} });
+            const run = await startSeptRun({ demo: true, name: 'consumer-run', outputDir: 'runs' });
             // Answered by the worker: the workflow code it bundled from the package's build.
             let progress;
             while (!progress) progress = await run.progress().catch(() => new Promise((r) => setTimeout(r, 200)));

@@ -4,8 +4,10 @@
 // and its vector store are in the bucket. Two sept-cpu workers and one sept-gpu worker each get a
 // root of their own (SEPT_DATA_DIR, SEPT_CACHE_DIR, TMPDIR and HOME under it, all empty); one CPU worker
 // is killed mid-embedding and the GPU worker mid-pre-training, and their successors start with
-// new empty roots (GPU machines mount their cache at one path, as pods of one deployment do, each
-// time a new empty volume).
+// new empty roots. The second GPU machine stages the trainer's shards into a cache at another path
+// than the first's: its attempt resumes the mirrored checkpoint because the trainer compares shards
+// by their ids (location and version), not by where each machine keeps them. After the run, every
+// artifact is in the bucket, and the workers left nothing on their disks but their caches.
 //
 // What each worker touched is checked from the kernel's side: every worker runs under strace, which
 // records each file system call of it and of everything it starts (the trainer, its threads), and
@@ -15,9 +17,9 @@
 // setting were missed), and no write outside its root but to devices. The same records must show
 // the worker's own writes and the trainer's reads in its cache, or the check could not fail.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { spawnWorker, type WorkerKind, type WorkerProcess } from '../../../infra/local-stack';
@@ -28,6 +30,7 @@ import { projectRoot } from '../../../lib/paths';
 import { PIPELINE_STAGES } from '../../../lib/pipeline/stages';
 import { readLocationText } from '../../../lib/storage/location';
 import { CPU_QUEUE } from '../../../lib/temporal/queues';
+import { checkpointKeys } from '../../../lib/trainer/checkpoint-mirror';
 import { readShard } from '../../../lib/webdataset/reader';
 import type { septPipeline } from '../../../workflows/sept-pipeline';
 import { storedVectors } from '../../support/embedding';
@@ -38,7 +41,7 @@ import { waitFor } from '../../support/processes';
 import { listKeys, putObject } from '../../support/s3';
 import { smallPipelineConfig } from '../../support/small-run';
 import { useTestTemporal } from '../../support/temporal';
-import { tempDir } from '../../support/tmp';
+import { filesUnder, tempDir } from '../../support/tmp';
 
 const BUCKET = 'septflow-shared-nothing';
 const RUN = 'shared-nothing';
@@ -82,7 +85,8 @@ async function retried(client: Client, workflowId: string, types: RegExp): Promi
 const shown = (accesses: FileAccess[]) => [...new Set(accesses.map((a) => `${a.syscall}${a.write ? ' (write)' : ''} ${a.path}`))].slice(0, 20);
 
 describe('septPipeline on machines that share nothing but Temporal and a bucket', () => {
-  const dir = tempDir('septflow-shared-nothing-');
+  // Under the system's temporary folder, apart from the repository's data dir, which no worker may touch.
+  const dir = tempDir('septflow-shared-nothing-', tmpdir());
   const machines: Machine[] = [];
   // Before the server stops: after hooks run in the order they are registered.
   after(() => Promise.all([...machines].map((m) => kill(m))));
@@ -97,17 +101,9 @@ describe('septPipeline on machines that share nothing but Temporal and a bucket'
   });
   after(() => s3?.stop());
 
-  /**
-   * A machine's cache: on its own root, except that GPU machines mount theirs at one path, as pods
-   * of one deployment do, each time a new empty volume (the trainer refuses to resume a checkpoint
-   * whose shard paths differ: docs/operations.md, "Known limits").
-   */
-  const cacheOf = (kind: WorkerKind, name: string) => (kind === 'gpu' ? join(dir, 'gpu-cache') : join(dir, name, 'cache'));
-
   /** Starts a worker on a new machine: a new empty root, the bucket's variables, and the Temporal address. */
   async function machine(kind: WorkerKind, name: string): Promise<Machine> {
     const root = join(dir, name);
-    const cache = cacheOf(kind, name);
     for (const folder of ['tmp', 'home']) mkdirSync(join(root, folder), { recursive: true });
     const trace = join(dir, 'traces', `${name}.strace`);
     mkdirSync(join(dir, 'traces'), { recursive: true });
@@ -115,7 +111,7 @@ describe('septPipeline on machines that share nothing but Temporal and a bucket'
       address: temporal.server.address,
       logDir: join(dir, 'logs', name),
       // HOME too: tools keep caches there (swc's, onnxruntime's), as on any machine of its own.
-      env: { ...s3.env, SEPT_DATA_DIR: join(root, 'data'), SEPT_CACHE_DIR: cache, TMPDIR: join(root, 'tmp'), HOME: join(root, 'home') },
+      env: { ...s3.env, SEPT_DATA_DIR: join(root, 'data'), SEPT_CACHE_DIR: join(root, 'cache'), TMPDIR: join(root, 'tmp'), HOME: join(root, 'home') },
       wrapper: straceWrapper(trace),
     });
     const exited = new Promise<void>((resolve) => strace.process.once('exit', () => resolve()));
@@ -182,8 +178,6 @@ describe('septPipeline on machines that share nothing but Temporal and a bucket'
     await waitFor('a pre-training checkpoint in the bucket', async () => (await listKeys(s3, BUCKET, `runs/${RUN}/train/`)).some((k) => /\/pretrain\/checkpoints\/checkpoint-\d+\.pt$/.test(k)), 240_000);
     // Its orphaned trainer reads EOF on stdin, checkpoints into the dead machine's root and exits.
     await kill(gpu);
-    // The new GPU machine's cache volume is new and empty.
-    rmSync(cacheOf('gpu', 'gpu-2'), { recursive: true, force: true });
     await machine('gpu', 'gpu-2');
 
     const result = await handle.result().catch((err: Error) => {
@@ -192,6 +186,7 @@ describe('septPipeline on machines that share nothing but Temporal and a bucket'
       throw new Error(`the run failed: ${cause.message}`, { cause: err });
     });
     console.log(`shared-nothing run: ${(Date.now() - started) / 1000} s`, JSON.stringify({ killed: victim.name, metrics: result.metrics, jobs: result.pretrain.progress.jobs }));
+    const survivors = machines.map((m) => m.name);
     // The run is over: how a worker drains is tested elsewhere.
     await Promise.all([...machines].map((m) => kill(m)));
 
@@ -208,24 +203,61 @@ describe('septPipeline on machines that share nothing but Temporal and a bucket'
     assert.equal(poolRows.length, poolIds.length, 'one row per pool image');
     assert.deepEqual(poolRows.sort(), poolIds.sort());
     assert.equal(new Set(stored.ids).size, stored.ids.length, 'no row twice');
+    for (const key of ['top1', 'knn_top1', 'linear_probe_top1']) assert.equal(typeof result.metrics[key], 'number', `${key} = ${result.metrics[key]}`);
     const run = at(`runs/${RUN}`);
     assert.equal(result.report.markdown, `${run}/report.md`);
-    const keys = await listKeys(s3, BUCKET, `runs/${RUN}/`);
-    for (const key of ['report.md', 'report.html', 'figures/loss-pretrain.svg']) assert.ok(keys.includes(`runs/${RUN}/${key}`), `${key} in the bucket`);
+    assert.match(result.outputs.pretrainedCheckpoint, new RegExp(`^${run}/train/pretrain-[^/]+/pretrain/checkpoints/checkpoint-\\d+\\.pt$`));
+    assert.match(result.outputs.finetunedCheckpoint, new RegExp(`^${run}/train/finetune-[^/]+/finetune/checkpoints/checkpoint-\\d+\\.pt$`));
+    assert.ok(result.selection.outputs.shards.every((s) => s.startsWith(`${run}/selection/shards/`)), result.selection.outputs.shards.join());
+    const keys = (await listKeys(s3, BUCKET, `runs/${RUN}/`)).map((k) => k.slice(`runs/${RUN}/`.length));
+    const expected = [
+      'report.md',
+      'report.html',
+      'figures/loss-pretrain.svg',
+      'figures/contact-sheet.png',
+      'embed-shards.jsonl',
+      'stages/select.json',
+      'stages/pretrain.json',
+      'stages/finetune.json',
+      'selection/targets.jsonl',
+      'selection/pool-shards.json',
+      'selection/subset.jsonl',
+      'selection/stats.json',
+      'selection/contact-sheet.png',
+      'selection/shards/subset-000000.tar',
+    ];
+    for (const key of expected) assert.ok(keys.includes(key), `${key} in the bucket; there: ${keys.join(', ')}`);
+    // The labeled target, under one folder named for the target's content.
+    const target = keys.filter((k) => k.startsWith('target/')).map((k) => k.replace(/^target\/[0-9a-f]+\//, ''));
+    assert.deepEqual(target.sort(), ['classes.json', 'test/index.json', 'test/shard-000000.tar', 'train/index.json', 'train/shard-000000.tar']);
+    for (const job of ['pretrain', 'finetune']) {
+      const folder = keys.filter((k) => new RegExp(`^train/${job}-[^/]+/${job}/`).test(k));
+      assert.ok(folder.some((k) => k.endsWith('/events.jsonl')), `${job} events in the bucket: ${folder.join(', ')}`);
+      assert.ok(folder.some((k) => k.endsWith(`/${job}.config.json`)), `${job} configuration in the bucket`);
+      assert.ok(checkpointKeys(folder).length > 0, `${job} checkpoints in the bucket`);
+    }
+    assert.ok(keys.some((k) => /^train\/pretrain-[^/]+\/evaluate-pretrained\/metrics\.json$/.test(k)), 'the probes\' metrics');
+    assert.ok(keys.some((k) => /^train\/finetune-[^/]+\/evaluate\/metrics\.json$/.test(k)), 'the fine-tuned metrics');
     const markdown = (await readLocationText(result.report.markdown)) ?? '';
     assert.match(markdown, new RegExp(`${(100 * result.metrics.top1!).toFixed(1)}%`));
+    assert.match(markdown, /\(figures\/loss-pretrain\.svg\)/, 'the loss curve, from the events in the bucket');
     assert.match(markdown, /\| 0 \| bag \| 10 \| 5 \|\n\| 1 \| sandal \| 10 \| 5 \|\n\| 2 \| sneaker \| 10 \| 5 \|\n\| 3 \| trouser \| 10 \| 5 \|/, 'the class names, mapped once');
 
     const dataDir = join(projectRoot, 'data');
     const cached = new Set<string>();
     for (const name of ['cpu-1', 'cpu-2', 'cpu-3', 'gpu-1', 'gpu-2']) {
       const root = join(dir, name);
-      const cache = cacheOf(name.startsWith('gpu') ? 'gpu' : 'cpu', name);
+      const cache = join(root, 'cache');
+      assert.deepEqual(filesUnder(join(root, 'data')), [], `${name} kept nothing in its data dir: its disk is a cache`);
+      if (survivors.includes(name)) assert.deepEqual(filesUnder(join(cache, 'scratch')), [], `${name} left nothing in its scratch folder`);
       const accesses = readFileTrace(join(dir, 'traces', `${name}.strace`), projectRoot);
-      const own = (a: FileAccess) => isUnder(a.path, root) || isUnder(a.path, cache);
-      // Its root's and cache's parent folders are on the way to them (a realpath, a mkdir -p looks at them).
-      const onTheWay = (a: FileAccess) => !a.write && (isUnder(root, a.path) || isUnder(cache, a.path));
-      const strays = accesses.filter((a) => !own(a) && !onTheWay(a) && (isUnder(a.path, tmpdir()) || isUnder(a.path, dataDir)));
+      const own = (a: FileAccess) => isUnder(a.path, root);
+      // Its root's parent folders are on the way to it (a realpath, a mkdir -p looks at them).
+      const onTheWay = (a: FileAccess) => !a.write && isUnder(root, a.path);
+      // The code it runs is read where it is checked out, which may itself lie under the temporary
+      // folder; module resolution and tools' config lookups also look in the checkout's parent folders.
+      const code = (a: FileAccess) => !a.write && ((isUnder(a.path, projectRoot) && !isUnder(a.path, dataDir)) || isUnder(projectRoot, dirname(a.path)));
+      const strays = accesses.filter((a) => !own(a) && !onTheWay(a) && !code(a) && (isUnder(a.path, tmpdir()) || isUnder(a.path, dataDir)));
       assert.deepEqual(shown(strays), [], `${name} touched nothing outside its root under ${tmpdir()} or ${dataDir}`);
       const writes = accesses.filter((a) => a.write && !own(a) && !['/dev', '/proc', '/sys'].some((d) => isUnder(a.path, d)));
       assert.deepEqual(shown(writes), [], `${name} wrote nothing outside its root`);
@@ -233,8 +265,11 @@ describe('septPipeline on machines that share nothing but Temporal and a bucket'
       if (accesses.some((a) => a.write && isUnder(a.path, cache))) cached.add(name);
     }
     assert.ok(['cpu-1', 'cpu-2', 'cpu-3'].some((name) => cached.has(name)), `a CPU worker's record shows it filling its cache: ${[...cached].join(', ')}`);
+    const gpuCache = join(dir, 'gpu-2', 'cache');
     const gpuAccesses = readFileTrace(join(dir, 'traces', 'gpu-2.strace'), projectRoot);
     const trainers = new Set(gpuAccesses.filter((a) => a.syscall === 'execve' && /python|sept-trainer/.test(a.path)).map((a) => a.pid));
-    assert.ok(gpuAccesses.some((a) => trainers.has(a.pid) && !a.write && isUnder(a.path, cacheOf('gpu', 'gpu-2'))), 'the record follows the trainer into the cache it reads its shards from');
+    assert.ok(gpuAccesses.some((a) => trainers.has(a.pid) && !a.write && isUnder(a.path, gpuCache)), 'the record follows the trainer into the cache it reads its shards from');
+    // A CPU worker's model stays pinned while it lives; the trainer's inputs only while it trains.
+    assert.deepEqual(readdirSync(gpuCache).filter((n) => n.includes('.pin-')), [], 'the GPU worker released every pin');
   });
 });

@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { getSeptRun } from '../../../lib/client';
 import type { RunConfigInput } from '../../../lib/config/schema';
 import { demoShards } from '../../../lib/demo/materialize';
 import { CPU_QUEUE } from '../../../lib/temporal/queues';
 import { latestCheckpoint } from '../../../lib/trainer/checkpoints';
 import type { trainModel } from '../../../workflows/train-model';
+import { overrideEnv } from '../../support/env';
 import { pidsMatching, waitFor } from '../../support/processes';
 import { type TestTemporal, useTestTemporal, withWorkers } from '../../support/temporal';
 import { tempDir } from '../../support/tmp';
@@ -45,6 +47,7 @@ function checkpointsOf(config: RunConfigInput, job = 'pretrain'): string {
 
 describe('trainModel on a real dev server with the reference trainer', () => {
   const temporal = useTestTemporal();
+  const setEnv = overrideEnv();
 
   const start = (workflowId: string, config: RunConfigInput) =>
     temporal.client.workflow.start<typeof trainModel>('trainModel', { taskQueue: CPU_QUEUE, workflowId, args: [config] });
@@ -120,10 +123,26 @@ describe('trainModel on a real dev server with the reference trainer', () => {
     assert.deepEqual(await trainerAttempts(temporal, 'test/train-invalid'), [1], 'no retries spent');
   });
 
-  it('stops after the configured attempts with the crashing trainer\'s last stderr lines', async () => {
-    const crash = ['python3', '-c', "import sys; print('loading shards', file=sys.stderr); print('RuntimeError: CUDA out of memory', file=sys.stderr); sys.exit(1)"];
-    const config = await smallRun('crash', { trainer: { command: crash, maxAttempts: 2 } });
-    const error = await withWorkers(temporal, async () => (await start('test/train-crash', config)).result().then(() => undefined, (err: unknown) => err));
+  it('stops after the configured attempts with the crashing trainer\'s last stderr lines; a trainer sees none of the worker\'s secrets', async () => {
+    // A trainer the worker registers (SEPT_TRAINERS): it writes the environment it was given, then crashes.
+    const dir = tempDir();
+    const envFile = join(dir, 'trainer-env.json');
+    const crash = [
+      'python3',
+      '-c',
+      "import json, os, sys; json.dump(dict(os.environ), open(sys.argv[1], 'w')); print('loading shards', file=sys.stderr); print('RuntimeError: CUDA out of memory', file=sys.stderr); sys.exit(1)",
+      envFile,
+    ];
+    const registry = join(dir, 'trainers.json');
+    writeFileSync(registry, JSON.stringify({ crash: { command: crash, env: { CRASH_NOTE: 'registered' } } }));
+    // Secrets in the worker's environment; SEPT_TRAINERS is one of its SEPT_* settings.
+    setEnv({ SEPT_TRAINERS: registry, AWS_SECRET_ACCESS_KEY: 'worker-secret', TEMPORAL_API_KEY: 'worker-secret' });
+    const config = await smallRun('crash', { trainer: { name: 'crash', maxAttempts: 2 } });
+    const unknown = await smallRun('unknown-trainer', { trainer: { name: 'nonesuch' } });
+    const [error, refused] = await withWorkers(temporal, async () => {
+      const outcome = (workflowId: string, run: RunConfigInput) => start(workflowId, run).then((h) => h.result()).then(() => undefined, (err: unknown) => err);
+      return [await outcome('test/train-crash', config), await outcome('test/train-unknown-trainer', unknown)];
+    });
     assert.ok(error instanceof WorkflowFailedError);
     const failure = error.cause?.cause;
     assert.ok(failure instanceof ApplicationFailure);
@@ -131,5 +150,26 @@ describe('trainModel on a real dev server with the reference trainer', () => {
     assert.match(failure.message, /exited with code 1/);
     assert.match(failure.message, /CUDA out of memory/);
     assert.deepEqual(await trainerAttempts(temporal, 'test/train-crash'), [2], 'stopped after attempt 2 of 2');
+    // The workflow's failure message (what the Temporal UI shows) and the client's (what the CLI prints) name the root cause, the activity and its attempt.
+    const rootCause = `TrainerFailed in activity runTrainer (attempt 2): ${failure.message}`;
+    assert.equal(error.cause?.message, rootCause);
+    const events = (await temporal.client.workflow.getHandle('test/train-crash').fetchHistory()).events ?? [];
+    assert.equal(events.at(-1)?.workflowExecutionFailedEventAttributes?.failure?.message, rootCause, 'as recorded in the history');
+    const printed = await getSeptRun<'trainModel'>('test/train-crash', { client: temporal.client }).then((run) => run.result().then(() => '', (err: Error) => err.message));
+    assert.ok(printed.startsWith(`trainModel test/train-crash failed: ${rootCause.replace(/\n/g, '\n  ')}\n  Temporal UI: http`), printed);
+    assert.match(printed, /\n {2}ActivityFailure: activity runTrainer failed at attempt 2 \(retry state: maximum attempts reached\)\n {2}TrainerFailed: trainer \S+ exited with code 1; last stderr lines: …$/);
+
+    const seen = JSON.parse(readFileSync(envFile, 'utf8')) as Record<string, string>;
+    assert.deepEqual(Object.keys(seen).filter((k) => /^(AWS_|TEMPORAL_|SEPT_)/.test(k)), ['SEPT_TRAINER_SUPERVISED'], 'only the protocol\'s variable of those families');
+    assert.equal(seen.CRASH_NOTE, 'registered', 'the registry entry\'s env');
+    assert.equal(seen.HOME, process.env.HOME, 'an allowlisted variable of the worker');
+
+    // A name the worker does not register fails at once, not retried, naming the field and the names it has.
+    assert.ok(refused instanceof WorkflowFailedError);
+    const refusal = refused.cause?.cause;
+    assert.ok(refusal instanceof ApplicationFailure, String(refused.cause));
+    assert.equal(refusal.type, 'ConfigError');
+    assert.match(refusal.message, /trainer\.name: "nonesuch" .*: reference, crash/);
+    assert.deepEqual(await trainerAttempts(temporal, 'test/train-unknown-trainer'), [1], 'no retries spent');
   });
 });

@@ -91,6 +91,15 @@ describe('run configuration', () => {
     assert.deepEqual(issuesOf({ demo: true, pooll: {} }), ['pooll: unknown field']);
   });
 
+  it('names a trainer, the reference trainer by default, and refuses a command, saying where commands are registered', () => {
+    assert.equal(parseRunConfig({ demo: true }).trainer.name, 'reference');
+    assert.equal(parseRunConfig({ demo: true, trainer: { name: 'mine' } }).trainer.name, 'mine');
+    assert.match(issuesOf({ demo: true, trainer: { name: '../mine' } })[0], /^trainer\.name: /);
+    const [refusal, ...others] = issuesOf({ demo: true, trainer: { command: ['/bin/sh', '-c', 'env'] } });
+    assert.deepEqual(others, []);
+    assert.match(refusal, /^trainer\.command: .*register the command in SEPT_TRAINERS on the sept-gpu workers and set trainer\.name/);
+  });
+
   it('takes a path or an s3://bucket/prefix as outputDir, and nothing that would become a local folder named after a scheme', () => {
     assert.equal(parseRunConfig({ demo: true, outputDir: 's3://bucket/runs' }).outputDir, 's3://bucket/runs');
     for (const outputDir of ['gs://bucket/runs', 's3:/bucket/runs', 's3://']) {

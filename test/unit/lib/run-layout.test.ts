@@ -4,6 +4,10 @@ import { describe, it } from 'node:test';
 import { dataDir } from '../../../lib/paths';
 import { RunLayout, selectionFiles } from '../../../lib/run-layout';
 import { scratchDir } from '../../../lib/storage/location';
+import { overrideEnv } from '../../support/env';
+
+// A worker whose data dir is /out, and which lets runs write to s3://bucket.
+overrideEnv()({ SEPT_DATA_DIR: '/out', SEPT_BUCKETS: 's3://bucket' });
 
 describe('the run layout', () => {
   const run = new RunLayout('/out', 'r');

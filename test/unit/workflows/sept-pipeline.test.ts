@@ -15,6 +15,7 @@ import { stageKey } from '../../../lib/pipeline/stage-record';
 import { CPU_QUEUE } from '../../../lib/temporal/queues';
 import { workerOptions } from '../../../workers/worker';
 import type { SeptRunResult } from '../../../workflows/pipeline-types';
+import { overrideEnv } from '../../support/env';
 import { useTestTemporal } from '../../support/temporal';
 
 const input = (name: string, patch: Partial<RunConfigInput> = {}): RunConfigInput => ({
@@ -58,6 +59,8 @@ function mockedActivities() {
 const QUIET = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
 describe('septPipeline (stand-in children, mocked activities)', () => {
+  // The configuration is resolved for real, on a worker that reads where `input` points.
+  overrideEnv()({ SEPT_READ_ROOTS: ['/models', '/pool', '/target'].join(':') });
   let connection: NativeConnection;
   let worker: Worker;
   let running: Promise<void>;

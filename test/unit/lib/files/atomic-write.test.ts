@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, promises as fsPromises, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { copyFileAtomic, PendingFile, produceFileAtomic, produceFolderAtomic, tempPathBeside, writeFileAtomic } from '../../../../lib/files/atomic-write';
+import { copyFileAtomic, PendingFile, produceFileAtomic, produceFolderAtomic, tempPathBeside, writeFileAtomic, writerTag } from '../../../../lib/files/atomic-write';
+import { listLocation } from '../../../../lib/storage/location';
 import { tempDir } from '../../../support/tmp';
 
 /** Resolves once `parties` callers have arrived: lets racers all finish their work before any publishes it. */
@@ -26,6 +27,46 @@ describe('atomic writes', () => {
       assert.equal(dirname(name), dirname(path));
       assert.match(basename(name), new RegExp(`^\\.stats\\.json\\.tmp-${process.pid}-[0-9a-f]+$`));
     }
+  });
+
+  it('keeps writers apart by 64 random bits, not by the process id that containers sharing a volume repeat', () => {
+    const tags = Array.from({ length: 1000 }, () => writerTag());
+    assert.equal(new Set(tags).size, tags.length);
+    for (const tag of tags) assert.match(tag, new RegExp(`^${process.pid}-[0-9a-f]{16}$`));
+  });
+
+  it('syncs the bytes before the rename, and the folder after it', async (t) => {
+    const dir = tempDir();
+    const path = join(dir, 'record.json');
+    const steps: string[] = [];
+    const { open, rename } = fsPromises;
+    t.mock.method(fsPromises, 'open', async (...args: Parameters<typeof open>) => {
+      const handle = await open(...args);
+      const sync = handle.sync.bind(handle);
+      const what = args[0] === dir ? 'the folder' : basename(String(args[0])).startsWith('.record.json.tmp-') ? 'the temporary file' : String(args[0]);
+      handle.sync = () => (steps.push(`sync ${what}`), sync());
+      return handle;
+    });
+    t.mock.method(fsPromises, 'rename', (from: string, to: string) => (steps.push(`rename to ${basename(to)}`), rename(from, to)));
+    await writeFileAtomic(path, '{"key":"k"}');
+    assert.deepEqual(steps, ['sync the temporary file', 'rename to record.json', 'sync the folder']);
+    assert.equal(readFileSync(path, 'utf8'), '{"key":"k"}');
+  });
+
+  it('leaves the old file whole when its writer dies between writing and renaming, or the rename fails', async (t) => {
+    const dir = tempDir();
+    const path = join(dir, 'record.json');
+    await writeFileAtomic(path, 'old');
+    // Killed after writing its bytes: neither commit nor discard ever runs.
+    const killed = await PendingFile.begin(path);
+    await writeFile(killed.temp, 'new, but cut sho');
+    assert.equal(readFileSync(path, 'utf8'), 'old');
+    assert.deepEqual(await listLocation(dir), [path], 'listings skip what the killed writer left');
+
+    t.mock.method(fsPromises, 'rename', () => Promise.reject(Object.assign(new Error('EIO: i/o error, rename'), { code: 'EIO' })));
+    await assert.rejects(writeFileAtomic(path, 'newer'), /EIO/);
+    assert.equal(readFileSync(path, 'utf8'), 'old');
+    assert.deepEqual(readdirSync(dir).sort(), [basename(killed.temp), 'record.json'].sort(), 'the failed writer removed its temporary file');
   });
 
   it('lets concurrent writers of one path all succeed, leaving one of their contents whole and no temporary file', async () => {

@@ -58,7 +58,9 @@ const CASES: [string, (c: RunConfig) => void, Stage[]][] = [
   ['stage 0 steps', (c) => (c.encoderTraining.steps = 9), ALL],
   ['image size', (c) => (c.encoder.size = 32), ALL],
   ['normalisation', (c) => (c.encoder.mean = [0.25]), ALL],
-  ['trainer command', (c) => (c.trainer.command = ['my-trainer']), ALL],
+  ['trainer name', (c) => (c.trainer.name = 'my-trainer'), ALL],
+  // Configurations resolved before runs named trainers have no name: the reference trainer's records match them.
+  ['no trainer name (resolved by 0.3.0)', (c) => delete (c.trainer as { name?: string }).name, []],
   ['pool sources', (c) => c.pool.sources.push({ kind: 'demo', dataset: 'mnist', split: 'train' } as never), ALL],
 ];
 
@@ -71,6 +73,11 @@ describe('stage reuse keys', () => {
       assert.deepEqual(changed, stale);
     });
   }
+
+  it('the reference trainer keys as the absent command did, so records of earlier releases still match', () => {
+    assert.equal(encoderStageInputs(base).trainer, null);
+    assert.equal(pretrainStageInputs(base, 's').trainer, null);
+  });
 
   it('a configured encoder: stage 0 settings change nothing downstream', () => {
     const k = keys(with_((c) => (c.encoder.model = '/models/enc.onnx')));

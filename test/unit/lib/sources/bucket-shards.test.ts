@@ -28,7 +28,7 @@ describe('shard patterns over a bucket', () => {
     assert.equal(two.prefix, 'part-');
     assert.equal(two.oneLevel, false, 'the pattern goes one folder deeper');
     assert.deepEqual(two.match('part-1/shard-002.tar'), [1, 2]);
-    assert.equal(braceNameCount('s3://b/part-{0..1}/shard-{000..002}.tar'), 6);
+    assert.equal(braceNameCount('s3://b/part-{0..1}/shard-{000..002}.tar'), 6n);
     const glob = parseKeyPattern('s3://b/data/*.tar');
     assert.equal(glob.prefix, 'data/');
     assert.equal(glob.hasGlob, true);
@@ -42,7 +42,16 @@ describe('shard patterns over a bucket', () => {
   it('refuses a pattern that names more than 10 million shards, naming it, before listing or expanding', () => {
     assert.throws(() => parseKeyPattern('s3://b/pool-{00000000..99999999}.tar'), /shard pattern s3:\/\/b\/pool-\{00000000\.\.99999999\}\.tar expands to 100000000 names, more than the 10000000/);
     assert.throws(() => expandBraces('/data/pool-{0000..9999}-{0000..9999}.tar'), /shard pattern \/data\/pool-\{0000\.\.9999\}-\{0000\.\.9999\}\.tar expands to 100000000 names/);
-    assert.deepEqual(expandBraces('/data/pool-{08..10}.tar'), ['/data/pool-08.tar', '/data/pool-09.tar', '/data/pool-10.tar'], 'local expansion as before');
+    assert.deepEqual([...expandBraces('/data/pool-{08..10}.tar')], ['/data/pool-08.tar', '/data/pool-09.tar', '/data/pool-10.tar'], 'local expansion as before');
+  });
+
+  it('counts ranges of any length exactly: bounds past Number precision neither slip past the cap nor loop', () => {
+    const nines = '9'.repeat(400);
+    assert.throws(() => expandBraces(`/data/pool-{0..${nines}}.tar`), /expands to 10{400} names, more than the 10000000 a pattern may name \(SEPT_MAX_SHARD_NAMES\)/);
+    // Both bounds are Infinity as Numbers: their difference was NaN, which passed every comparison.
+    assert.equal(braceNameCount(`/data/pool-{${nines}..${nines}}.tar`), 1n);
+    assert.deepEqual([...expandBraces('/data/p-{9007199254740993..9007199254740995}.tar')], ['/data/p-9007199254740993.tar', '/data/p-9007199254740994.tar', '/data/p-9007199254740995.tar']);
+    assert.equal(braceNameCount('/data/p-{5..3}.tar'), 0n);
   });
 });
 

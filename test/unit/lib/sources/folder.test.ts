@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ObjectStore, type ObjectInfo } from '../../../../lib/object-store';
+import { dataDir } from '../../../../lib/paths';
 import { folderShards, readFolderShard } from '../../../../lib/sources/folder';
 import { overrideEnv } from '../../../support/env';
 import { tempDir } from '../../../support/tmp';
@@ -24,12 +25,14 @@ const BYTE_ORDER = ['a-b/c', 'a.b/d', 'a', 'a/b', 'ab/e', 'b/f', 'b/f/g', 'b/f/h
 
 describe('folder shards', () => {
   const setEnv = overrideEnv();
+  const ownDataDir = dataDir();
 
   it('are the folder and a span of its paths: listing writes nothing, and another worker reads them with a data dir of its own', async () => {
     const dir = tempDir();
     const root = join(dir, 'photos');
     writeFiles(root, ['cat/a.png', 'cat/b.jpg', 'dog/c.webp', 'd.JPEG', 'notes.txt']);
-    setEnv({ SEPT_DATA_DIR: join(dir, 'planner') });
+    // The folder is where people keep their data, outside each worker's own data dir.
+    setEnv({ SEPT_DATA_DIR: join(dir, 'planner'), SEPT_READ_ROOTS: root });
     const shards = await folderShards('photos', root, 2);
     assert.deepEqual(
       shards.map(({ id, path, format, span }) => ({ id, path, format, span })),
@@ -55,6 +58,8 @@ describe('folder shards', () => {
       ],
     );
     assert.deepEqual(readdirSync(dir), ['photos']);
+    // This process is a worker of its own again for the tests below (their folders under its data dir).
+    setEnv({ SEPT_DATA_DIR: ownDataDir, SEPT_READ_ROOTS: '' });
   });
 
   it('lists a span again exactly, however the names sort between folders, for every shard size', async () => {
@@ -94,6 +99,7 @@ describe('folder shards', () => {
     after(() => (ObjectStore.prototype.listObjects = listObjects));
 
     it('lists each span from its start (StartAfter) and stops at its end', async () => {
+      setEnv({ SEPT_READ_BUCKETS: 's3://pool/sets' });
       const shards = await folderShards('sets', 's3://pool/sets', 2);
       assert.deepEqual(shards.map((s) => s.span), [['', 'a/1.png'], ['a/1.png', 'b/3.png'], ['b/3.png', 'c/4.png']]);
       requests.length = 0;

@@ -14,14 +14,22 @@ import {
   relativeLink,
   writeLocation,
 } from '../../../../lib/storage/location';
+import { setEnv } from '../../../support/s3';
 import { tempDir } from '../../../support/tmp';
 
 describe('locations', () => {
-  it('resolves an outputDir: a bucket prefix as given, a relative path under the data dir', () => {
-    assert.equal(outputLocation('s3://bucket/runs/'), 's3://bucket/runs');
-    assert.equal(outputLocation('runs'), join(dataDir(), 'runs'));
-    assert.equal(outputLocation('/abs/runs'), '/abs/runs');
-    assert.throws(() => outputLocation('s3://'), /outputDir: s3:\/\/ is not an s3:\/\/bucket\/prefix URI/);
+  it('resolves an outputDir where this worker lets runs write: a bucket prefix as given, a relative path under the data dir', () => {
+    const restore = setEnv({ SEPT_DATA_DIR: '/abs', SEPT_BUCKETS: 's3://bucket' });
+    try {
+      assert.equal(outputLocation('s3://bucket/runs/'), 's3://bucket/runs');
+      assert.equal(outputLocation('runs'), join(dataDir(), 'runs'));
+      assert.equal(outputLocation('/abs/runs'), '/abs/runs');
+      assert.throws(() => outputLocation('s3://'), /outputDir: s3:\/\/ is not an s3:\/\/bucket\/prefix URI/);
+      assert.throws(() => outputLocation('/elsewhere/runs'), /outputDir: \/elsewhere\/runs is outside the roots this worker writes \(SEPT_DATA_DIR=\/abs\)/);
+      assert.throws(() => outputLocation('s3://other/runs'), /outputDir: s3:\/\/other\/runs is outside the buckets this worker writes \(SEPT_BUCKETS=s3:\/\/bucket\)/);
+    } finally {
+      restore();
+    }
   });
 
   it('names locations inside folders and links between them, in a bucket as on disk', () => {

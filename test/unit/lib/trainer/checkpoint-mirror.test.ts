@@ -3,11 +3,15 @@ import { describe, it } from 'node:test';
 import { s3ClientConfigFromEnv } from '../../../../lib/object-store';
 import { RunLayout } from '../../../../lib/run-layout';
 import { checkpointKeys, checkpointsToPrune } from '../../../../lib/trainer/checkpoint-mirror';
+import { overrideEnv } from '../../../support/env';
 
 const dir = 'run/train/main/pretrain/checkpoints';
 
 describe('checkpoint mirror layout and pruning', () => {
+  const setEnv = overrideEnv();
+
   it('keys files by their path under the output folder, wherever that folder is', () => {
+    setEnv({ SEPT_DATA_DIR: '/data' });
     const mirrorKey = (outputDir: string, run: string, path: string) => new RunLayout(outputDir, run).keyOf(path);
     assert.equal(mirrorKey('/data/a/runs', 'run', '/data/a/runs/run/train/main/pretrain/checkpoints/checkpoint-00000005.pt'), `${dir}/checkpoint-00000005.pt`);
     // Written on a machine with another data dir: recognized by the run's layout.

@@ -35,6 +35,12 @@ describe('the data a trainer job is given', () => {
     const [content] = readdirSync(join(layout.dir, 'target'));
     assert.deepEqual(evaluate.train_shards, [join(layout.labeledTarget(content).train(undefined), 'shard-000000.tar')]);
     assert.deepEqual(evaluate.test_shards, [join(layout.labeledTarget(content).test, 'shard-000000.tar')]);
+    // Where a shard is on this machine may differ on the next; its location and version do not.
+    for (const key of ['train', 'test']) {
+      const ids = evaluate[`${key}_shard_ids`] as string[];
+      assert.deepEqual(ids.map((id) => id.split('#')[0]), evaluate[`${key}_shards`]);
+      assert.ok(ids.every((id) => /#\d+-[\d.]+$/.test(id)), `versioned: ${ids.join()}`);
+    }
     assert.equal(evaluate.num_classes, 2);
   });
 

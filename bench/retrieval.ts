@@ -7,9 +7,16 @@
 // The 1M x 384 case does not fit the ~12-minute budget on 2 shared cores (its exact search alone
 // is 7.7 TFLOP, its index build minutes more), so by default it runs at a quarter of the pool
 // (250k x 384, key `250k_384`, `large_384_scale` 0.25); BENCH_FULL=1 runs it whole.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// Side by side in every case, on the same vectors, k and threads: FAISS `IndexFlatIP` and numpy's
+// OpenBLAS sgemm (bench/faiss_search.py, in the venv of infra/bench-python.cjs). septflow's figures
+// are its path as a user runs it (the pool read from LanceDB included); FAISS searches vectors
+// already in memory. `limit_ratio` is held to the faster of onnxruntime's Gemm and that sgemm.
+// BENCH_TARGETS (default 10000) shortens a development run, with BENCH_SCALE=0.02 say.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { connect, type Table } from '@lancedb/lancedb';
 import * as ort from 'onnxruntime-node';
 import { type AnnIndexKind, annParams, annSearch, ensureAnnIndex } from '../lib/retrieval/ann';
@@ -22,13 +29,24 @@ import { matmulGraph } from '../lib/retrieval/search-graph';
 import { clusteredVectors } from '../lib/retrieval/synthetic';
 import { parseRunConfig } from '../lib/config/validate';
 import { seconds } from '../lib/format';
+import { projectRoot } from '../lib/paths';
 import { shardFilter } from '../lib/retrieval/vector-store';
 import { recordBenchmark } from './record';
 
+const { ensureBenchPython } = require('../infra/bench-python.cjs') as {
+  ensureBenchPython: (o: { projectRoot: string; log: (m: string) => void }) => Promise<string>;
+};
+const execFileAsync = promisify(execFile);
+
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const LARGE_384_SCALE = process.env.BENCH_FULL === '1' ? 1 : 0.25;
-const TARGETS = 10_000;
+const TARGETS = Number(process.env.BENCH_TARGETS ?? 10_000);
 const K = 50;
+/** Threads for every side: onnxruntime's intra-op pool, FAISS's OpenMP, OpenBLAS. */
+const THREADS = 2;
+/** Scores this close are a tie that FAISS and septflow may list in either order. */
+const SCORE_TIE = 1e-5;
+const FAISS_SETUP = 'septflow: its exact path as a user runs it (LanceDB pool scan, normalize, Gemm+TopK, merge); FAISS: IndexFlatIP.search on vectors already in memory (add not timed)';
 const ORACLE_TARGETS = 32;
 const SHARD_ROWS = 1000;
 const defaults = parseRunConfig({ demo: true }).retrieval;
@@ -54,7 +72,7 @@ async function withPeakRss<T>(work: () => Promise<T>): Promise<{ result: T; peak
  * output would mostly measure the copy into JavaScript).
  */
 async function matmulGflops(): Promise<number> {
-  const session = await ort.InferenceSession.create(matmulGraph(), { interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(matmulGraph(), { intraOpNumThreads: THREADS, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
   const n = 2048;
   const square = () => new ort.Tensor('float32', clusteredVectors({ count: n, dim: n, centers: 10, seed: 5 }).vectors, [n, n]);
   const feeds = { targets: square(), pool: square() };
@@ -98,6 +116,72 @@ function recallAgainst(found: Neighbour[][], exact: Neighbour[][]): number {
     hits += list.filter((n) => truth.has(n.poolId)).length;
   });
   return hits / (found.length * K);
+}
+
+/** One call of bench/faiss_search.py, with OpenMP and OpenBLAS at THREADS (read when Python loads them). */
+async function pythonSide<T>(python: string, args: string[]): Promise<T> {
+  const env = { ...process.env, OMP_NUM_THREADS: String(THREADS), OPENBLAS_NUM_THREADS: String(THREADS) };
+  const { stdout } = await execFileAsync(python, [join(projectRoot, 'bench', 'faiss_search.py'), ...args, '--threads', String(THREADS)], { env });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as T;
+}
+
+/** OpenBLAS sgemm through numpy at the same 2048^3 as matmulGflops. */
+async function blasSgemmGflops(python: string): Promise<number> {
+  return (await pythonSide<{ sgemm_gflops: number }>(python, ['sgemm'])).sgemm_gflops;
+}
+
+interface FaissHits {
+  qps: number;
+  addSeconds: number;
+  /** [targets x K], row-major: pool rows and inner products, best first. */
+  ids: BigInt64Array;
+  scores: Float32Array;
+}
+
+/** FAISS IndexFlatIP over the same unit vectors, handed over as raw float32 files it memory-maps. */
+async function faissSearch(python: string, dir: string, pool: Float32Array, targets: Float32Array, dim: number): Promise<FaissHits> {
+  const files = { pool: join(dir, 'pool.f32'), targets: join(dir, 'targets.f32'), hits: join(dir, 'faiss-hits.bin') };
+  const bytes = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  writeFileSync(files.pool, bytes(pool));
+  writeFileSync(files.targets, bytes(targets));
+  try {
+    const run = await pythonSide<{ targets: number; add_s: number; search_s: number }>(python, ['search', '--pool', files.pool, '--targets', files.targets, '--dim', String(dim), '--k', String(K), '--hits', files.hits]);
+    const hits = readFileSync(files.hits);
+    const places = run.targets * K;
+    const copy = (from: number, byteLength: number) => hits.buffer.slice(hits.byteOffset + from, hits.byteOffset + from + byteLength);
+    return { qps: run.targets / run.search_s, addSeconds: run.add_s, ids: new BigInt64Array(copy(0, places * 8)), scores: new Float32Array(copy(places * 8, places * 4)) };
+  } finally {
+    for (const file of Object.values(files)) rmSync(file, { force: true });
+  }
+}
+
+/**
+ * How exactly septflow's lists are FAISS's: the share of (target, rank) places that hold the same
+ * pool row, or a row whose own inner product with the target (recomputed here, so a wrong id with a
+ * right score does not pass) is within SCORE_TIE of FAISS's score there: a tie listed in the other
+ * order. Also the largest difference between the two scores at any place. Below 1.0 the two did
+ * different work, and their rates do not compare.
+ */
+function faissAgreement(lists: Neighbour[][], faiss: FaissHits, pool: Float32Array, targets: Float32Array, dim: number): { agreement: number; maxScoreDiff: number } {
+  let agree = 0;
+  let maxScoreDiff = 0;
+  lists.forEach((list, t) => {
+    for (let j = 0; j < K; j++) {
+      const ours = list[j];
+      if (!ours) continue;
+      const at = t * K + j;
+      maxScoreDiff = Math.max(maxScoreDiff, Math.abs(1 - ours.distance - faiss.scores[at]));
+      const row = Number(ours.poolId.slice(5));
+      if (row === Number(faiss.ids[at])) {
+        agree++;
+        continue;
+      }
+      let dot = 0;
+      for (let d = 0; d < dim; d++) dot += targets[t * dim + d] * pool[row * dim + d];
+      if (Math.abs(dot - faiss.scores[at]) <= SCORE_TIE) agree++;
+    }
+  });
+  return { agreement: agree / (lists.length * K), maxScoreDiff };
 }
 
 /** Queries for `budgetSeconds` (at least `min`), `concurrency` in flight; returns queries/s and the lists. */
@@ -144,7 +228,21 @@ interface CaseResult {
   matmul_gflops: number;
   matmul_gflops_before: number;
   matmul_gflops_after: number;
+  /** OpenBLAS sgemm through numpy, the higher of just before and just after FAISS. */
+  blas_sgemm_gflops: number;
+  /** The faster of onnxruntime's Gemm and the BLAS sgemm: what the machine's fp32 product can do. */
+  best_gemm_gflops: number;
+  /** default_gflops over best_gemm_gflops. */
   limit_ratio: number;
+  /** default_gflops over onnxruntime's Gemm alone (what limit_ratio was before the BLAS joined). */
+  ort_limit_ratio: number;
+  faiss_qps: number;
+  faiss_gflops: number;
+  faiss_add_s: number;
+  /** default_qps over faiss_qps. */
+  vs_faiss: number;
+  faiss_agreement: number;
+  faiss_max_score_diff: number;
   lance_flat_qps: number;
   lance_flat_recall: number;
   lance_ann_index: AnnIndexKind;
@@ -156,7 +254,7 @@ interface CaseResult {
   index_comparison?: Record<string, { build_s: number; qps: number; recall: number }>;
 }
 
-async function runCase(dir: string, rows: number, dim: number, compareIndexes: boolean): Promise<CaseResult> {
+async function runCase(dir: string, python: string, rows: number, dim: number, compareIndexes: boolean): Promise<CaseResult> {
   const name = `${rows}x${dim}`;
   log(`${name}: generating ${rows} x ${dim} pool and ${TARGETS} targets`);
   const pool = clusteredVectors({ count: rows, dim, centers: 1000, seed: 1, spread: 0.8 }).vectors;
@@ -175,7 +273,7 @@ async function runCase(dir: string, rows: number, dim: number, compareIndexes: b
     const lists: Neighbour[][] = [];
     for (let first = 0; first < TARGETS; first += defaults.targetChunk) {
       const chunk = targets.subarray(first * dim, Math.min(TARGETS, first + defaults.targetChunk) * dim);
-      const top = await exactSearch(chunk, dim, scanPool(table, { filter, blockRows: defaults.blockRows, dim }), { k: K });
+      const top = await exactSearch(chunk, dim, scanPool(table, { filter, blockRows: defaults.blockRows, dim }), { k: K, intraOpThreads: THREADS });
       for (let t = 0; t < top.targets; t++) lists.push(top.neighbours(t));
     }
     return lists;
@@ -187,6 +285,15 @@ async function runCase(dir: string, rows: number, dim: number, compareIndexes: b
   log(`${name}: exact ${seconds(exactSeconds, 1)} = ${(TARGETS / exactSeconds).toFixed(0)} targets/s, ${achieved.toFixed(1)} GFLOP/s; matmul after ${matmulAfter.toFixed(1)} GFLOP/s`);
   const truth = oracle(pool, targets, dim, ORACLE_TARGETS);
   const recall = oracleRecall(exact.slice(0, ORACLE_TARGETS), truth);
+
+  const blasBefore = await blasSgemmGflops(python);
+  const faiss = await faissSearch(python, dir, pool, targets, dim);
+  const blasAfter = await blasSgemmGflops(python);
+  const blas = Math.max(blasBefore, blasAfter);
+  const bestGemm = Math.max(matmul, blas);
+  const match = faissAgreement(exact, faiss, pool, targets, dim);
+  const faissGflops = (2 * rows * dim * faiss.qps) / 1e9;
+  log(`${name}: FAISS ${faiss.qps.toFixed(0)} targets/s, ${faissGflops.toFixed(1)} GFLOP/s (add ${seconds(faiss.addSeconds, 1)}, not timed); agreement ${match.agreement.toFixed(5)} (max score diff ${match.maxScoreDiff.toExponential(2)}); numpy sgemm ${blasBefore.toFixed(1)} / ${blasAfter.toFixed(1)} GFLOP/s`);
 
   const flatQuery = async (t: number) => {
     const result = await table.vectorSearch(targets.subarray(t * dim, (t + 1) * dim)).distanceType('cosine').select(['id', '_distance']).limit(K).toArray();
@@ -219,7 +326,16 @@ async function runCase(dir: string, rows: number, dim: number, compareIndexes: b
     matmul_gflops: matmul,
     matmul_gflops_before: matmulBefore,
     matmul_gflops_after: matmulAfter,
-    limit_ratio: achieved / matmul,
+    blas_sgemm_gflops: blas,
+    best_gemm_gflops: bestGemm,
+    limit_ratio: achieved / bestGemm,
+    ort_limit_ratio: achieved / matmul,
+    faiss_qps: faiss.qps,
+    faiss_gflops: faissGflops,
+    faiss_add_s: faiss.addSeconds,
+    vs_faiss: TARGETS / exactSeconds / faiss.qps,
+    faiss_agreement: match.agreement,
+    faiss_max_score_diff: match.maxScoreDiff,
     lance_flat_qps: flat.qps,
     lance_flat_recall: recallAgainst(flat.lists, exact),
     lance_ann_index: ann.index,
@@ -235,20 +351,28 @@ async function runCase(dir: string, rows: number, dim: number, compareIndexes: b
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'septflow-bench-retrieval-'));
   const started = performance.now();
+  const loadStart = loadavg();
+  log(`load average at start: ${loadStart.map((l) => l.toFixed(2)).join(' ')}`);
   try {
+    const python = await ensureBenchPython({ projectRoot, log });
+    const versions = await pythonSide<{ faiss: string; numpy: string }>(python, ['versions']);
+    log(`${FAISS_SETUP}; ${THREADS} threads each; faiss-cpu ${versions.faiss}, numpy ${versions.numpy}`);
     const cases: Record<string, CaseResult> = {};
     const sizes = [100_000, 1_000_000].map((n) => Math.round(n * SCALE));
     const key = (rows: number, dim: number) => `${rows >= 1e6 ? `${rows / 1e6}M` : `${Math.round(rows / 1000)}k`}_${dim}`;
     for (const rows of sizes) {
       for (const dim of [128, 384]) {
         const scaled = rows === sizes[1] && dim === 384 ? Math.round(rows * LARGE_384_SCALE) : rows;
-        cases[key(scaled, dim)] = await runCase(dir, scaled, dim, rows === sizes[0] && dim === 128);
+        cases[key(scaled, dim)] = await runCase(dir, python, scaled, dim, rows === sizes[0] && dim === 128);
       }
     }
     const main = cases[key(sizes[1], 128)];
     const round = (v: unknown): unknown => (typeof v === 'number' ? Number(v.toPrecision(4)) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, round(x)])) : v);
-    log(`done in ${seconds(secondsSince(started))}`);
-    recordBenchmark('retrieval', round({ ...main, targets: TARGETS, k: K, scale: SCALE, large_384_scale: LARGE_384_SCALE, total_seconds: secondsSince(started), cases }) as object);
+    const loadEnd = loadavg();
+    log(`done in ${seconds(secondsSince(started))}; load average at end: ${loadEnd.map((l) => l.toFixed(2)).join(' ')}`);
+    const setup = { targets: TARGETS, k: K, threads: THREADS, faiss_version: versions.faiss, numpy_version: versions.numpy, faiss_setup: FAISS_SETUP };
+    const load = { load_avg_1m_start: loadStart[0], load_avg_1m_end: loadEnd[0] };
+    recordBenchmark('retrieval', round({ ...main, ...setup, scale: SCALE, large_384_scale: LARGE_384_SCALE, ...load, total_seconds: secondsSince(started), cases }) as object);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

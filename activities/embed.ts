@@ -3,6 +3,8 @@ import type { SourceSpec } from '../lib/config/sources';
 import { prepareVectorDestination } from '../lib/embed/prepare';
 import { groupShards, type ShardGrouping } from '../lib/embed/shard-groups';
 import { readShardPlanPage, type ShardPlan, writeShardPlan } from '../lib/embed/shard-plan';
+import { ConfigError } from '../lib/config/validate';
+import { payloadIssue } from '../lib/config/work-limits';
 import { type StageOutcome, stageShard } from '../lib/embed/stage-shard';
 import type { VectorDestination } from '../lib/embed/destination';
 import type { EncoderConfig } from '../lib/encoder/spec';
@@ -45,7 +47,13 @@ export async function readShardPageToEmbed(plan: ShardPlan, offset: number, limi
   const page = await readShardPlanPage(plan, offset, limit);
   const committed = await currentlyCommitted(await openStore(destination.store), destination.encoderId, page);
   const done = new Set(committed.map((t) => t.shardId));
-  return { groups: await failFastOnBadInput(() => groupShards(page.filter((s) => !done.has(s.id)), grouping)), committed };
+  return failFastOnBadInput(async () => {
+    const toEmbed = { groups: await groupShards(page.filter((s) => !done.has(s.id)), grouping), committed };
+    // Shards with long paths make a page heavier than the limit on `shardsPerExecution` assumes.
+    const heavy = payloadIssue('embed.shardsPerExecution', `a page of ${page.length} shards`, Buffer.byteLength(JSON.stringify(toEmbed)));
+    if (heavy) throw new ConfigError([heavy]);
+    return toEmbed;
+  });
 }
 
 /** Embeds shards one after another, each into its staging table (idempotent); heartbeats after every batch. */

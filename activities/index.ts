@@ -8,6 +8,7 @@ import * as train from './train';
 /** Activities served on `sept-cpu`: listing, embedding, retrieval, selection, the pipeline's bookkeeping and reports. */
 export const cpuActivities = {
   listSourceShards: sources.listSourceShards,
+  planCensusShards: sources.planCensusShards,
   prepareLabeledTarget: train.prepareLabeledTarget,
   ...embed,
   ...retrieve,

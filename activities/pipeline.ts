@@ -1,7 +1,10 @@
+import { heartbeat } from '@temporalio/activity';
 import type { RunConfig } from '../lib/config/schema';
 import type { TrainerJobRef } from '../lib/pipeline/trainer-jobs';
 import type { SourceSpec } from '../lib/config/sources';
+import { encoderIdOf } from '../lib/encoder/encoder-id';
 import { type ExportedEncoder, exportedEncoderConfig } from '../lib/encoder/exported';
+import { localEncoderSpec } from '../lib/encoder/model-file';
 import { type CheckedInputs, checkRunInputs as check } from '../lib/pipeline/check-inputs';
 import { poolPerSource } from '../lib/pipeline/pool-composition';
 import { readStageRecord, stageKey, writeStageRecord } from '../lib/pipeline/stage-record';
@@ -55,9 +58,12 @@ export async function readExportedEncoder(onnxPath: string): Promise<ExportedEnc
   return failFastOnBadInput(() => exportedEncoderConfig(onnxPath));
 }
 
+/** What counting the pool's composition heartbeats: the shard records read so far. */
+const countedShards = (shardsRead: number) => heartbeat({ shardsRead });
+
 /** Pool images per source: the baseline against which the subset's composition is read. */
 export async function poolComposition(config: RunConfig): Promise<Record<string, number>> {
-  return failFastOnBadInput(() => poolPerSource(config));
+  return failFastOnBadInput(async () => poolPerSource(config.store.uri, await encoderIdOf(await localEncoderSpec(config.encoder)), config.pool.sources, countedShards));
 }
 
 /** What septPipeline asks the report of: the run's figures, and its trainer jobs by name. */
@@ -73,7 +79,7 @@ export async function writeReport(request: ReportRequest): Promise<RunReportFile
     return writeRunReport({
       ...rest,
       files: run.report,
-      poolPerSource: await poolPerSource(request.config),
+      poolPerSource: await poolPerSource(request.config.store.uri, request.encoder.encoderId, request.config.pool.sources, countedShards),
       trainerEvents: trainerJobs.map((j) => ({ label: j.label, path: run.trainerJob(j.variant, j.job).events })),
       target: { classes: labeled.classes, classesFile: labeled.classesFile, trainPerLabel: labeled.perLabel, testPerLabel: labeled.test.perLabel },
     });

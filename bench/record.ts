@@ -8,7 +8,7 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../lib/paths';
 
-export type BenchmarkName = 'embed' | 'train' | 'retrieval';
+export type BenchmarkName = 'embed' | 'train' | 'retrieval' | 'scale';
 
 export const BENCHMARKS_FILE = 'docs/benchmarks.md';
 

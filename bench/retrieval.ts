@@ -11,6 +11,9 @@
 // OpenBLAS sgemm (bench/faiss_search.py, in the venv of infra/bench-python.cjs). septflow's figures
 // are its path as a user runs it (the pool read from LanceDB included); FAISS searches vectors
 // already in memory. `limit_ratio` is held to the faster of onnxruntime's Gemm and that sgemm.
+// septflow's exact path runs one search thread per core (THREADS here), each with one onnxruntime
+// thread, while the main thread reads the pool and merges; `probe_gflops` is the rate a worker
+// measures at its first plan (lib/retrieval/machine-rates.ts), which the path choice uses.
 // BENCH_TARGETS (default 10000) shortens a development run, with BENCH_SCALE=0.02 say.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +25,8 @@ import * as ort from 'onnxruntime-node';
 import { type AnnIndexKind, annParams, annSearch, ensureAnnIndex } from '../lib/retrieval/ann';
 import { vectorTable } from '../lib/retrieval/arrow-vectors';
 import { searchCost } from '../lib/retrieval/cost';
+import { machineRates } from '../lib/retrieval/machine-rates';
+import { closeSearchThreads } from '../lib/retrieval/search-threads';
 import { exactSearch } from '../lib/retrieval/exact-search';
 import { scanPool } from '../lib/retrieval/pool-scan';
 import type { Neighbour } from '../lib/retrieval/running-topk';
@@ -46,7 +51,7 @@ const K = 50;
 const THREADS = 2;
 /** Scores this close are a tie that FAISS and septflow may list in either order. */
 const SCORE_TIE = 1e-5;
-const FAISS_SETUP = 'septflow: its exact path as a user runs it (LanceDB pool scan, normalize, Gemm+TopK, merge); FAISS: IndexFlatIP.search on vectors already in memory (add not timed)';
+const FAISS_SETUP = 'septflow: its exact path as a user runs it (LanceDB pool scan, normalize, search threads: Gemm + floor filter, merge); FAISS: IndexFlatIP.search on vectors already in memory (add not timed)';
 const ORACLE_TARGETS = 32;
 const SHARD_ROWS = 1000;
 const defaults = parseRunConfig({ demo: true }).retrieval;
@@ -266,14 +271,14 @@ async function runCase(dir: string, python: string, rows: number, dim: number, c
 
   // The default path: what `retrieval.search: auto` picks for 10k targets, run as the workflow runs it.
   const ann = annParams(rows, dim);
-  const cost = searchCost({ targets: TARGETS, rows, dim, targetChunk: defaults.targetChunk, ann, indexReady: false });
+  const cost = searchCost({ targets: TARGETS, rows, dim, targetChunk: defaults.targetChunk, ann, indexReady: false, rates: await machineRates() });
   log(`${name}: estimated exact ${seconds(cost.exactSeconds, 1)}, ann ${seconds(cost.annSeconds, 1)} -> ${cost.choice}; matmul ${matmulBefore.toFixed(1)} GFLOP/s`);
   const started = performance.now();
   const { result: exact, peakMb } = await withPeakRss(async () => {
     const lists: Neighbour[][] = [];
     for (let first = 0; first < TARGETS; first += defaults.targetChunk) {
       const chunk = targets.subarray(first * dim, Math.min(TARGETS, first + defaults.targetChunk) * dim);
-      const top = await exactSearch(chunk, dim, scanPool(table, { filter, blockRows: defaults.blockRows, dim }), { k: K, intraOpThreads: THREADS });
+      const top = await exactSearch(chunk, dim, scanPool(table, { filter, blockRows: defaults.blockRows, dim }), { k: K, threads: THREADS });
       for (let t = 0; t < top.targets; t++) lists.push(top.neighbours(t));
     }
     return lists;
@@ -370,11 +375,13 @@ async function main(): Promise<void> {
     const round = (v: unknown): unknown => (typeof v === 'number' ? Number(v.toPrecision(4)) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, round(x)])) : v);
     const loadEnd = loadavg();
     log(`done in ${seconds(secondsSince(started))}; load average at end: ${loadEnd.map((l) => l.toFixed(2)).join(' ')}`);
-    const setup = { targets: TARGETS, k: K, threads: THREADS, faiss_version: versions.faiss, numpy_version: versions.numpy, faiss_setup: FAISS_SETUP };
+    const probe = (await machineRates()).matmulFlops / 1e9;
+    const setup = { targets: TARGETS, k: K, threads: THREADS, probe_gflops: probe, faiss_version: versions.faiss, numpy_version: versions.numpy, faiss_setup: FAISS_SETUP };
     const load = { load_avg_1m_start: loadStart[0], load_avg_1m_end: loadEnd[0] };
     recordBenchmark('retrieval', round({ ...main, ...setup, scale: SCALE, large_384_scale: LARGE_384_SCALE, ...load, total_seconds: secondsSince(started), cases }) as object);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    await closeSearchThreads();
   }
 }
 

@@ -6,7 +6,8 @@
 //   <outputDir>/                           several runs share it; mirror keys are relative to it
 //     <run>/
 //       stages/<stage>.json                a completed pipeline stage: its inputs' key and result
-//       embed-shards.jsonl                 the pool's shard plan, one ShardRef per line
+//       embed-shards.jsonl                 the pool's shard plan, one ShardRef per line (.offsets beside it: where each starts)
+//       census-shards.jsonl                the census's own shard plan of the pool, alike
 //       selection/                         the selection stage
 //         targets.jsonl                    every target instance, train and test
 //         pool-shards.json                 the pool's shards, sorted by id
@@ -115,6 +116,11 @@ export class RunLayout {
 
   get poolShardPlan(): string {
     return locationIn(this.dir, 'embed-shards.jsonl');
+  }
+
+  /** The census's: its own, so that a census never lists the pool anew under an embedding that pages through the other. */
+  get censusShardPlan(): string {
+    return locationIn(this.dir, 'census-shards.jsonl');
   }
 
   get selection(): SelectionFiles {

@@ -12,7 +12,7 @@ const SHARDS: { [A in keyof Activities]?: (...args: Parameters<Activities[A]>) =
   embedShard: (shard) => ({ shard: shard.id }),
   embedShards: (shards): Record<string, string> => (shards.length === 1 ? { shard: shards[0].id } : { shards: span(shards.map((s) => s.id)) }),
   commitShards: (_destination, shards) => ({ shards: span(shards.map((s) => (typeof s === 'string' ? s : s.id))) }),
-  countLabels: (shards) => ({ shards: span(shards.map((s) => s.id)) }),
+  countLabels: (shards): Record<string, string> => (Array.isArray(shards) ? { shards: span(shards.map((s) => s.id)) } : { plan: shards.path }),
 };
 
 function shardsOf(activityType: string, args: unknown[]): Record<string, string> {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { explainingFailure } from '../../lib/client/failure';
 import { loadRunConfig } from '../../lib/config/load';
 import { seconds } from '../../lib/format';
+import { subsetShardPaths } from '../../lib/selection/subset-shards';
 import { connectClient, connectConfig, workflowUiUrl } from '../../lib/temporal/connection';
 import type { SelectSubsetResult } from '../../workflows/select-subset';
 import { startRun } from './start';
@@ -9,6 +10,7 @@ import { startRun } from './start';
 /** What a person wants to see after a selection: how big, from where, what was removed, where it went. */
 export function formatSelection(r: SelectSubsetResult): string {
   const s = r.stats;
+  const shards = subsetShardPaths(r.outputs.shards);
   const lines = [
     `subset: ${s.size} images (${s.policy}${s.budget !== undefined ? `, budget ${s.budget}` : ''}${s.shortfall ? `, ${s.shortfall} short: raise retrieval.k` : ''})`,
     `search: ${r.plan.path} over ${r.plan.poolRows} pool vectors for ${r.plan.targets.train} train + ${r.plan.targets.test} test targets ` +
@@ -18,7 +20,7 @@ export function formatSelection(r: SelectSubsetResult): string {
     `leakage guard: ${s.duplicatesRemoved} pool duplicates of target test images removed${s.leakageSaturated ? ` (${s.leakageSaturated} test images saturated: raise retrieval.k)` : ''}`,
     `selection table: ${r.selectionTable}`,
     `manifest: ${r.outputs.manifest}`,
-    `shards: ${r.outputs.shards.length} (${r.outputs.samples} samples) in ${r.outputs.shards[0]?.replace(/\/[^/]*$/, '') ?? '-'}`,
+    `shards: ${shards.length} (${r.outputs.samples} samples) in ${shards[0]?.replace(/\/[^/]*$/, '') ?? '-'}`,
     `stats: ${r.outputs.stats}`,
   ];
   if (r.outputs.contactSheet) lines.push(`contact sheet: ${r.outputs.contactSheet}`);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEMO_DATASETS, sourceSpec } from './sources';
+import { limitMessage, MAX_SEARCHES_PER_EXECUTION, MAX_SHARDS_PER_EXECUTION, MAX_WINDOW } from './work-limits';
 
 /** A Temporal duration string such as `90s`, `5m`, `24h` or `2d`. */
 const duration = z
@@ -119,8 +120,15 @@ const retrieval = z
     ann: ann.prefault({}).describe('the LanceDB index that the ann search path builds (once per parameter set) and queries'),
     targetChunk: z.number().int().positive().default(16_384).describe('targets per search activity; each scans its pool partition once'),
     partitionRows: z.number().int().positive().default(2_000_000).describe('pool rows per partition: partitions are searched in parallel, like shards'),
-    blockRows: z.number().int().positive().default(32_768).describe('pool vectors per matrix product of the exact path'),
-    window: z.number().int().positive().default(2).describe('search activities in flight at once'),
+    blockRows: z.number().int().positive().default(32_768).describe('pool vectors per block handed to the search threads of the exact path (each multiplies it tile by tile)'),
+    window: z.number().int().positive().max(MAX_WINDOW, limitMessage(MAX_WINDOW, 'pending')).default(2).describe('search activities in flight at once'),
+    searchesPerExecution: z
+      .number()
+      .int()
+      .positive()
+      .max(MAX_SEARCHES_PER_EXECUTION, limitMessage(MAX_SEARCHES_PER_EXECUTION, 'history'))
+      .default(1000)
+      .describe('search activities (target chunks x pool partitions) one selectSubset execution runs before it continues as new, which keeps its history bounded'),
     subsetShardSize: z.number().int().positive().default(1000).describe('samples per subset WebDataset shard'),
     contactSheet: z
       .object({
@@ -236,7 +244,7 @@ const finetune = z
 
 const embed = z
   .object({
-    window: z.number().int().positive().default(16).describe('embedding activities in flight at once'),
+    window: z.number().int().positive().max(MAX_WINDOW, limitMessage(MAX_WINDOW, 'pending')).default(16).describe('embedding activities in flight at once'),
     activityBytes: z
       .number()
       .int()
@@ -247,6 +255,7 @@ const embed = z
       .number()
       .int()
       .positive()
+      .max(MAX_SHARDS_PER_EXECUTION, limitMessage(MAX_SHARDS_PER_EXECUTION, 'history'))
       .default(200)
       .describe('shards one embedPool execution handles before it continues as new, which keeps its history bounded'),
     heartbeatTimeout: duration.default('1m').describe('an embedding attempt silent this long is retried elsewhere'),

@@ -1,11 +1,11 @@
 // ONNX models written directly as protobuf (onnx.proto field numbers), without Python or a codegen
 // step: the test encoders (lib/encoder/test-encoders) and the exact-search kernel
 // (lib/retrieval/search-graph.ts). Enough of ModelProto for feed-forward graphs: nodes with int,
-// ints and float attributes, float32 initializers, float and int64 tensors with named (symbolic)
+// ints and float attributes, float32 initializers, float, int32 and int64 tensors with named (symbolic)
 // or fixed dimensions.
 import { Writer } from 'protobufjs';
 
-const ELEMENT_TYPE = { float: 1, int64: 7 } as const; // TensorProto.DataType
+const ELEMENT_TYPE = { float: 1, int32: 6, int64: 7 } as const; // TensorProto.DataType
 const ATTRIBUTE_TYPE = { float: 1, int: 2, ints: 7 } as const; // AttributeProto.AttributeType
 
 export type Attribute = number | number[] | { float: number };

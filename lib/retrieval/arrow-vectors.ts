@@ -1,5 +1,5 @@
 // Vectors as Arrow data: a fixed-size list of float32 per row, the layout LanceDB stores and scans.
-import { Field, FixedSizeList, Float32, makeData, makeVector, type RecordBatch, Table, Utf8, vectorFromArray } from 'apache-arrow';
+import { Field, FixedSizeList, Float32, makeData, makeVector, type RecordBatch, Table, Utf8, type Vector, vectorFromArray } from 'apache-arrow';
 
 function vectorType(dim: number): FixedSizeList<Float32> {
   return new FixedSizeList(dim, new Field('item', new Float32(), true));
@@ -22,4 +22,16 @@ export function vectorsOf(batch: RecordBatch, column = 'vector'): { vectors: Flo
   const dim = data.type.listSize;
   const values = data.children[0].values as Float32Array;
   return { vectors: values.subarray(data.offset * dim, (data.offset + data.length) * dim), dim };
+}
+
+/**
+ * Row r of a string column as a reader: a single-chunk Utf8 column is decoded one value at a time by
+ * Node's UTF-8 decoder, several times faster than `Vector.get` (which the search calls for every hit).
+ */
+export function stringsOf(column: Vector): (row: number) => string {
+  const data = column.data[0];
+  if (column.data.length !== 1 || !(data.type instanceof Utf8)) return (row) => String(column.get(row));
+  const bytes = Buffer.from(data.values.buffer, data.values.byteOffset, data.values.byteLength);
+  const offsets = data.valueOffsets as Int32Array;
+  return (row) => bytes.toString('utf8', offsets[row], offsets[row + 1]);
 }

@@ -1,8 +1,8 @@
-import * as ort from 'onnxruntime-node';
 import { RetrievalInputError } from './errors';
-import { RunningTopK } from './running-topk';
-import { searchGraph } from './search-graph';
 import { normalizeRows } from './normalize';
+import { RunningTopK } from './running-topk';
+import { GROUP, type TileHits } from './search-kernel';
+import { type SearchThread, searchThreads } from './search-threads';
 
 /** A block of pool vectors, as streamed from the store: `vectors` holds ids.length rows of `dim` floats. */
 export interface PoolBlock {
@@ -14,62 +14,129 @@ export interface PoolBlock {
 
 export interface ExactSearchOptions {
   k: number;
-  /** Targets per matrix product: larger amortizes the pool read, smaller bounds the score block's memory. */
+  /** Targets per matrix product at most: larger amortizes the pool read, smaller bounds the memory of its scores. */
   targetBatch?: number;
-  intraOpThreads?: number;
+  /** Search threads (one onnxruntime thread each); one per core by default. */
+  threads?: number;
   /** Called after each pool block, e.g. to heartbeat. */
   onBlock?: (rowsScanned: number) => void | Promise<void>;
 }
 
-let session: Promise<ort.InferenceSession> | undefined;
-let sessionThreads: number | undefined;
+/** Blocks handed to the threads at once: one being searched while the next is read, bounding memory. */
+const BLOCKS_IN_FLIGHT = 2;
+// Searches and blocks are named across searches: the threads are the process's, shared by every search in it.
+let nextSearch = 0;
+let nextBlock = 0;
 
-function searchSession(threads: number): Promise<ort.InferenceSession> {
-  if (!session || sessionThreads !== threads) {
-    sessionThreads = threads;
-    session = ort.InferenceSession.create(searchGraph(), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
-  }
-  return session;
+interface TargetBatch {
+  /** Its name in its thread. */
+  batch: number;
+  first: number;
+  n: number;
+  thread: SearchThread;
 }
 
 /**
- * Exact cosine top-k of every target over a pool streamed once in blocks: per block and target
- * batch, one Gemm + TopK in onnxruntime, then a linear merge into the running top-k. Targets are
- * L2-normalized here; pool blocks are normalized as they arrive, so unnormalized stores still give
- * cosine distances.
+ * Exact cosine top-k of every target over a pool streamed once in blocks. The matrix products run
+ * in search threads (search-kernel.ts), each on its own target batches, while this thread reads
+ * the next block and merges what the threads found: per batch, a TopK until its lists are full,
+ * then only the scores that reach its floor, offered to the running top-k. Offers give the same
+ * lists in any order, so neither the threads' timing nor how stale a floor is changes the result.
+ * Targets are L2-normalized here, and pool blocks as they arrive, so unnormalized stores still
+ * give cosine distances.
  */
 export async function exactSearch(targets: Float32Array, dim: number, pool: AsyncIterable<PoolBlock>, opts: ExactSearchOptions): Promise<RunningTopK> {
   const count = targets.length / dim;
   if (!Number.isInteger(count) || count === 0) throw new RetrievalInputError('exact search: the target set is empty');
   if (!Number.isInteger(opts.k) || opts.k <= 0) throw new RetrievalInputError(`exact search: k must be a positive integer, got ${opts.k}`);
-  const batch = opts.targetBatch ?? 2048;
-  const s = await searchSession(opts.intraOpThreads ?? 0);
+  if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads > 0)) throw new RetrievalInputError(`exact search: threads must be a positive integer, got ${opts.threads}`);
+  const threads = await searchThreads(opts.threads);
+  const batches = targetBatches(count, opts.targetBatch ?? 2048, threads);
   const unit = normalizeRows(Float32Array.from(targets), dim);
-  const batches = Array.from({ length: Math.ceil(count / batch) }, (_, b) => {
-    const first = b * batch;
-    const n = Math.min(batch, count - first);
-    return { first, n, tensor: new ort.Tensor('float32', unit.subarray(first * dim, (first + n) * dim), [n, dim]) };
-  });
+  const search = nextSearch++;
+  for (const thread of threads) {
+    const own = batches.filter((b) => b.thread === thread).map((b) => ({ batch: b.batch, targets: unit.slice(b.first * dim, (b.first + b.n) * dim) }));
+    thread.send({ type: 'open', search, dim, k: opts.k, batches: own });
+  }
   const top = new RunningTopK(count, opts.k);
+  const inFlight: { rows: number; searched: Promise<void> }[] = [];
   let scanned = 0;
-  for await (const block of pool) {
-    if (block.rows === 0) continue;
-    if (block.vectors.length !== block.rows * dim) {
-      throw new RetrievalInputError(`exact search: pool vectors have dimension ${block.vectors.length / block.rows}, targets ${dim}`);
-    }
-    const width = Math.min(opts.k, block.rows);
-    const poolTensor = new ort.Tensor('float32', normalizeRows(Float32Array.from(block.vectors), dim), [block.rows, dim]);
-    const k = new ort.Tensor('int64', BigInt64Array.of(BigInt(width)), [1]);
-    for (const b of batches) {
-      const out = await s.run({ targets: b.tensor, pool: poolTensor, k });
-      const scores = out.scores.data as Float32Array;
-      // Cosine distance: 1 - similarity; float64 so equal scores stay equal after the subtraction.
-      const distances = new Float64Array(scores.length);
-      for (let i = 0; i < scores.length; i++) distances[i] = 1 - scores[i];
-      top.mergeBlock(b.first, b.n, width, distances, out.indices.data as BigInt64Array, block.idOf);
-    }
-    scanned += block.rows;
+  const finishOldest = async () => {
+    const { rows, searched } = inFlight.shift()!;
+    await searched;
+    scanned += rows;
     await opts.onBlock?.(scanned);
+  };
+  try {
+    for await (const block of readAhead(pool)) {
+      if (block.rows === 0) continue;
+      if (block.vectors.length !== block.rows * dim) {
+        throw new RetrievalInputError(`exact search: pool vectors have dimension ${block.vectors.length / block.rows}, targets ${dim}`);
+      }
+      const searched = searchBlock(search, nextBlock++, block, dim, batches, threads, top);
+      // Awaited in turn by finishOldest, which sees its failure; until then it must not count as unhandled.
+      searched.catch(() => undefined);
+      inFlight.push({ rows: block.rows, searched });
+      if (inFlight.length === BLOCKS_IN_FLIGHT) await finishOldest();
+    }
+    while (inFlight.length > 0) await finishOldest();
+  } finally {
+    // A failed search still lets its blocks leave the threads before it returns.
+    await Promise.allSettled(inFlight.map((b) => b.searched));
+    for (const thread of threads) thread.send({ type: 'end', search });
   }
   return top;
+}
+
+/**
+ * Batches of at most `size` targets, as many for each thread (thread i takes batches i, i + n, …),
+ * so every thread has the same work in every block.
+ */
+function targetBatches(count: number, size: number, threads: SearchThread[]): TargetBatch[] {
+  const per = Math.ceil(count / Math.min(count, threads.length * Math.ceil(count / (threads.length * size))));
+  return Array.from({ length: Math.ceil(count / per) }, (_, batch) => ({ batch, first: batch * per, n: Math.min(per, count - batch * per), thread: threads[batch % threads.length] }));
+}
+
+/** Searches one block in every batch: hands it (normalized, padded to whole groups) to the threads, merges, drops it. */
+async function searchBlock(search: number, block: number, pool: PoolBlock, dim: number, batches: TargetBatch[], threads: SearchThread[], top: RunningTopK): Promise<void> {
+  const vectors = new Float32Array(Math.ceil(pool.rows / GROUP) * GROUP * dim);
+  vectors.set(pool.vectors);
+  normalizeRows(vectors.subarray(0, pool.rows * dim), dim);
+  // Each thread takes its own copy, the last one this buffer.
+  threads.forEach((thread, i) => thread.send({ type: 'block', block, vectors: i === threads.length - 1 ? vectors : vectors.slice(), rows: pool.rows }));
+  try {
+    await Promise.all(
+      batches.map(async (b) => merge(top, b, pool, await b.thread.search({ search, batch: b.batch, block }))),
+    );
+  } finally {
+    for (const thread of threads) thread.send({ type: 'drop', block });
+  }
+}
+
+/** Offers what a batch found in a block. A distance is 1 - the score in float64: exact, so equal scores stay equal distances. */
+function merge(top: RunningTopK, b: TargetBatch, pool: PoolBlock, found: TileHits[]): void {
+  for (const { targets, rows, scores } of found) {
+    for (let i = 0; i < scores.length; i++) top.offer(b.first + targets[i], 1 - scores[i], rows[i], pool.idOf);
+  }
+}
+
+/**
+ * The pool's blocks with the next one always asked for: the store reads and decodes it while the
+ * threads search this one.
+ */
+async function* readAhead<T>(blocks: AsyncIterable<T>): AsyncGenerator<T> {
+  const it = blocks[Symbol.asyncIterator]();
+  let next = it.next();
+  try {
+    for (;;) {
+      const current = await next;
+      if (current.done) return;
+      next = it.next();
+      // Awaited on the next turn; a consumer that stops first must not leave its failure unhandled.
+      next.catch(() => undefined);
+      yield current.value;
+    }
+  } finally {
+    await it.return?.();
+  }
 }

@@ -1,6 +1,5 @@
 import type { Table } from '@lancedb/lancedb';
-import type { Vector } from 'apache-arrow';
-import { vectorsOf } from './arrow-vectors';
+import { stringsOf, vectorsOf } from './arrow-vectors';
 import { RetrievalInputError } from './errors';
 import type { PoolBlock } from './exact-search';
 
@@ -23,7 +22,7 @@ export async function* scanPool(table: Table, opts: PoolScanOptions): AsyncGener
   const { dim, blockRows } = opts;
   let vectors = new Float32Array(blockRows * dim);
   let rows = 0;
-  let idColumns: { first: number; ids: Vector }[] = [];
+  let idColumns: { first: number; idOf: (row: number) => string }[] = [];
   const block = (): PoolBlock => {
     const columns = idColumns;
     return {
@@ -32,19 +31,19 @@ export async function* scanPool(table: Table, opts: PoolScanOptions): AsyncGener
       idOf(row) {
         let c = columns.length - 1;
         while (columns[c].first > row) c--;
-        return String(columns[c].ids.get(row - columns[c].first));
+        return columns[c].idOf(row - columns[c].first);
       },
     };
   };
   for await (const batch of query) {
     const batchVectors = vectorsOf(batch);
     if (batchVectors.dim !== dim) throw new RetrievalInputError(`pool vectors have dimension ${batchVectors.dim}, expected ${dim}`);
-    const ids = batch.getChild('id')!;
+    const idOf = stringsOf(batch.getChild('id')!);
     let offset = 0;
     while (offset < batch.numRows) {
       const take = Math.min(blockRows - rows, batch.numRows - offset);
       vectors.set(batchVectors.vectors.subarray(offset * dim, (offset + take) * dim), rows * dim);
-      idColumns.push({ first: rows - offset, ids });
+      idColumns.push({ first: rows - offset, idOf });
       rows += take;
       offset += take;
       if (rows === blockRows) {

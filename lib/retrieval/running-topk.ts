@@ -10,9 +10,9 @@ export function compareNeighbours(a: Neighbour, b: Neighbour): number {
 }
 
 /**
- * The k nearest pool samples of each target seen so far. Blocks of candidates (each target's best
- * from one pool block, nearest first) merge in linear time per target; ids are resolved only for
- * candidates that make the list, so a scan never decodes the ids of the whole pool.
+ * The k nearest pool samples of each target seen so far. Candidates are offered one at a time and
+ * mostly turned away by one comparison with the k-th; ids are resolved only for candidates that
+ * make the list (or tie with it), so a scan never decodes the ids of the whole pool.
  */
 export class RunningTopK {
   private readonly distances: Float64Array;
@@ -29,46 +29,28 @@ export class RunningTopK {
   }
 
   /**
-   * Merges `width` candidates per target for targets [first, first + count): candidate j of target t
-   * has distance `distances[t * width + j]` and pool id `idOf(rows[t * width + j])`, sorted nearest first.
+   * Offers one candidate (a pool row of the block being merged) to a target's list: it takes its
+   * place if the list is not full or it is nearer than the k-th; equal distances go by pool id, so
+   * the list is the same whatever order candidates come in. Ids are decoded only when needed.
    */
-  mergeBlock(first: number, count: number, width: number, distances: ArrayLike<number>, rows: ArrayLike<number | bigint>, idOf: (row: number) => string): void {
-    const k = this.k;
-    const mergedD = new Float64Array(k);
-    const mergedId = new Array<string>(k);
-    for (let t = 0; t < count; t++) {
-      const target = first + t;
-      const base = target * k;
-      const have = this.filled[target];
-      // Once a target's list is full, most blocks hold nothing nearer than its k-th: skip them whole.
-      if (have === k && distances[t * width] > this.distances[base + k - 1]) continue;
-      let i = 0;
-      let j = 0;
-      let n = 0;
-      let candidateId: string | undefined;
-      while (n < k && (i < have || j < width)) {
-        const cd = j < width ? distances[t * width + j] : Infinity;
-        let takeCandidate = i >= have || cd < this.distances[base + i];
-        if (!takeCandidate && j < width && cd === this.distances[base + i]) {
-          candidateId ??= idOf(Number(rows[t * width + j]));
-          takeCandidate = candidateId < this.ids[base + i];
-        }
-        if (takeCandidate) {
-          mergedD[n] = cd;
-          mergedId[n] = candidateId ?? idOf(Number(rows[t * width + j]));
-          candidateId = undefined;
-          j++;
-        } else {
-          mergedD[n] = this.distances[base + i];
-          mergedId[n] = this.ids[base + i];
-          i++;
-        }
-        n++;
-      }
-      this.distances.set(mergedD.subarray(0, n), base);
-      for (let m = 0; m < n; m++) this.ids[base + m] = mergedId[m];
-      this.filled[target] = n;
+  offer(target: number, distance: number, row: number, idOf: (row: number) => string): void {
+    const base = target * this.k;
+    const have = this.filled[target];
+    let place = base + have;
+    let id: string | undefined;
+    if (have === this.k) {
+      place--;
+      if (distance > this.distances[place]) return;
+      if (distance === this.distances[place] && (id = idOf(row)) >= this.ids[place]) return;
+    } else this.filled[target] = have + 1;
+    for (; place > base; place--) {
+      const before = this.distances[place - 1];
+      if (before < distance || (before === distance && this.ids[place - 1] < (id ??= idOf(row)))) break;
+      this.distances[place] = before;
+      this.ids[place] = this.ids[place - 1];
     }
+    this.distances[place] = distance;
+    this.ids[place] = id ?? idOf(row);
   }
 
   /** Target t's neighbours, nearest first (fewer than k only when the pool is smaller than k). */

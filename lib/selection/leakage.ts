@@ -14,22 +14,20 @@ export interface LeakageReport {
 
 /**
  * The leakage guard: pool images that duplicate or nearly duplicate a target test image (cosine
- * similarity >= threshold) must not be pre-trained on, or the test score measures memory.
+ * similarity >= threshold) must not be pre-trained on, or the test score measures memory. Adds to
+ * `report` when given, so the test targets' lists can come a chunk at a time.
  */
-export function leakageExclusions(testHits: TargetNeighbours[], threshold: number): LeakageReport {
+export function leakageExclusions(testHits: TargetNeighbours[], threshold: number, report: LeakageReport = { excluded: new Set(), pairs: [], saturated: 0 }): LeakageReport {
   const maxDistance = 1 - threshold;
-  const excluded = new Set<string>();
-  const pairs: LeakageReport['pairs'] = [];
-  let saturated = 0;
   for (const target of testHits) {
     let within = 0;
     for (const n of target.neighbours) {
       if (n.distance > maxDistance) break;
-      excluded.add(n.poolId);
-      pairs.push({ testId: target.targetId, poolId: n.poolId });
+      report.excluded.add(n.poolId);
+      report.pairs.push({ testId: target.targetId, poolId: n.poolId });
       within++;
     }
-    if (within > 0 && within === target.neighbours.length) saturated++;
+    if (within > 0 && within === target.neighbours.length) report.saturated++;
   }
-  return { excluded, pairs, saturated };
+  return report;
 }

@@ -10,7 +10,11 @@ import { writeSubsetShards } from './subset-shards';
 import { readHits, selectionTables } from './tables';
 
 export interface SubsetOutputs {
-  shards: string[];
+  /**
+   * The subset shards as a webdataset source's `shards`: one brace range (lib/selection/subset-shards.ts);
+   * a list of every shard in results of 0.4.0 and before, which stage records and executions in flight still hold.
+   */
+  shards: string | string[];
   samples: number;
   manifest: string;
   stats: string;

@@ -1,8 +1,11 @@
+import { getHeapStatistics } from 'node:v8';
 import type { RunConfig } from '../config/schema';
+import { selectionMemoryIssue } from '../config/work-limits';
 import { encoderIdOf } from '../encoder/encoder-id';
 import { localEncoderSpec } from '../encoder/model-file';
 import { annIndexReady, annParams, type AnnParams } from '../retrieval/ann';
 import { type SearchCost, searchCost } from '../retrieval/cost';
+import { machineRates } from '../retrieval/machine-rates';
 import { RetrievalInputError } from '../retrieval/errors';
 import { openVectors, shardFilter, vectorDim, vectorsById } from '../retrieval/vector-store';
 import { RunLayout, selectionFiles } from '../run-layout';
@@ -83,6 +86,9 @@ export async function planSelection(config: RunConfig): Promise<SelectionPlan> {
   const train = targets.filter((t) => t.split === 'train').length;
   validatePolicy(r, train, poolRows);
   if (poolRows === 0) throw new RetrievalInputError(`the pool has no vectors for encoder ${encoderId}: embed it first (sept embed)`);
+  // Now that the target is counted, topk-per-target's union is bounded too, before any search.
+  const memory = selectionMemoryIssue(r, getHeapStatistics().heap_size_limit, { trainTargets: train, poolRows });
+  if (memory) throw new RetrievalInputError(memory);
 
   const { missing } = await vectorsById(table, encoderId, targets.map((t) => t.id), dim);
   const changed = await changedSinceCommit(db, encoderId, await listAllShards([config.target.train, config.target.test]));
@@ -91,7 +97,7 @@ export async function planSelection(config: RunConfig): Promise<SelectionPlan> {
   await writeLocation(files.poolShards, JSON.stringify(poolShards));
 
   const ann = annParams(poolRows, dim, r.ann);
-  const cost = searchCost({ targets: targets.length, rows: poolRows, dim, targetChunk: r.targetChunk, ann, indexReady: await annIndexReady(table, ann) });
+  const cost = searchCost({ targets: targets.length, rows: poolRows, dim, targetChunk: r.targetChunk, ann, indexReady: await annIndexReady(table, ann), rates: await machineRates() });
   const path = r.search === 'auto' ? cost.choice : r.search;
   return {
     run: config.name,

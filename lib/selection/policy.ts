@@ -1,13 +1,5 @@
 import { RetrievalInputError } from '../retrieval/errors';
-import type { SelectedSample, Selection, SelectionPolicy, TargetNeighbours } from './types';
-
-interface Candidate {
-  poolId: string;
-  targetId: string;
-  label?: string;
-  rank: number;
-  distance: number;
-}
+import type { CandidateHits, Candidates, SelectedSample, Selection, SelectionPolicy } from './types';
 
 export interface Exclusions {
   /** Pool ids the leakage guard excludes. */
@@ -16,30 +8,22 @@ export interface Exclusions {
   targetIds: Set<string>;
 }
 
-/**
- * Candidates in the order the paper's budget policy takes them: every target's rank-1 neighbour,
- * then every rank-2 neighbour, and so on; within a rank, nearest first, then by target and pool id,
- * so the order (and any budget cut) is the same on every run.
- */
-function candidateOrder(targets: TargetNeighbours[], k: number): Candidate[] {
-  const out: Candidate[] = [];
-  for (let rank = 1; rank <= k; rank++) {
-    const round: Candidate[] = [];
-    for (const t of targets) {
-      const n = t.neighbours[rank - 1];
-      if (n) round.push({ poolId: n.poolId, targetId: t.targetId, label: t.label, rank, distance: n.distance });
-    }
-    round.sort((a, b) => a.distance - b.distance || cmp(a.targetId, b.targetId) || cmp(a.poolId, b.poolId));
-    for (const c of round) out.push(c);
-  }
-  return out;
-}
-
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
+/**
+ * A rank's hits in the order the paper's budget policy takes them: nearest first, then by target
+ * and pool id, so the order (and any budget cut) is the same on every run.
+ */
+function policyOrder(round: CandidateHits, targetIds: string[]): Uint32Array {
+  const { target, poolId, distance } = round;
+  return Uint32Array.from({ length: poolId.length }, (_, i) => i).sort(
+    (a, b) => distance[a] - distance[b] || cmp(targetIds[target[a]], targetIds[target[b]]) || cmp(poolId[a], poolId[b]),
+  );
+}
+
 /** Per-class quotas that sum to the budget: equal shares, the remainder to the first classes by name. */
-function classQuotas(targets: TargetNeighbours[], budget: number): Map<string, number> {
-  const classes = [...new Set(targets.map((t) => t.label ?? ''))].sort(cmp);
+function classQuotas(labels: (string | undefined)[], budget: number): Map<string, number> {
+  const classes = [...new Set(labels.map((l) => l ?? ''))].sort(cmp);
   const base = Math.floor(budget / classes.length);
   return new Map(classes.map((c, i) => [c, base + (i < budget % classes.length ? 1 : 0)]));
 }
@@ -55,54 +39,73 @@ export function validatePolicy(policy: SelectionPolicy, targetCount: number, poo
 }
 
 /**
- * Selects the pre-training subset from each train target's neighbours. `budget` walks the
- * candidates rank by rank until K distinct images are taken, so every target is represented
- * before any target gets a second image; `topk-per-target` takes the union of all top-k lists.
+ * Selects the pre-training subset from the train targets' hits. `budget` walks the candidates rank
+ * by rank (every target's rank-1 neighbour, then every rank-2 neighbour, ...) until K distinct images
+ * are taken, so every target is represented before any target gets a second image;
+ * `topk-per-target` takes the union of all top-k lists. Memory: one rank of hits and the selection.
  */
-export function selectByPolicy(targets: TargetNeighbours[], policy: SelectionPolicy, exclusions: Exclusions): Selection {
+export async function selectByPolicy(candidates: Candidates, policy: SelectionPolicy, exclusions: Exclusions): Promise<Selection> {
   const maxDistance = policy.minSimilarity === undefined ? Infinity : 1 - policy.minSimilarity;
-  let targetImagesDropped = 0;
-  let belowMinSimilarity = 0;
-  const candidates = candidateOrder(targets, policy.k).filter((c) => {
-    if (exclusions.targetIds.has(c.poolId)) {
-      targetImagesDropped++;
-      return false;
-    }
-    if (c.distance > maxDistance) {
-      belowMinSimilarity++;
-      return false;
-    }
-    return !exclusions.leaked.has(c.poolId);
-  });
-
+  const eligible = (poolId: string, distance: number) => !exclusions.targetIds.has(poolId) && distance <= maxDistance && !exclusions.leaked.has(poolId);
+  const { ids, labels } = candidates.targets;
   const budget = policy.policy === 'budget' ? policy.budget : Infinity;
   const taken = new Map<string, SelectedSample>();
-  const take = (c: Candidate) => taken.set(c.poolId, { poolId: c.poolId, hitCount: 0, bestRank: c.rank, closestTarget: c.targetId, closestLabel: c.label, distance: c.distance, order: taken.size });
-  if (policy.balanceClasses && budget !== Infinity) {
-    const quota = classQuotas(targets, budget);
-    for (const c of candidates) {
-      const left = quota.get(c.label ?? '') ?? 0;
-      if (taken.size >= budget || left === 0 || taken.has(c.poolId)) continue;
-      take(c);
-      quota.set(c.label ?? '', left - 1);
+  const take = (h: CandidateHits, i: number) =>
+    taken.set(h.poolId[i], { poolId: h.poolId[i], hitCount: 0, bestRank: h.rank[i], closestTarget: ids[h.target[i]], closestLabel: labels[h.target[i]], distance: h.distance[i], order: taken.size });
+  /** Offers the eligible candidates in policy order until `visit` says the selection is full. */
+  const walk = async (visit: (h: CandidateHits, i: number) => boolean) => {
+    for (let rank = 1; rank <= policy.k; rank++) {
+      const round = await candidates.round(rank);
+      for (const i of policyOrder(round, ids)) if (eligible(round.poolId[i], round.distance[i]) && !visit(round, i)) return;
     }
+  };
+
+  if (policy.balanceClasses && budget !== Infinity) {
+    const quota = classQuotas(labels, budget);
+    await walk((h, i) => {
+      const label = labels[h.target[i]] ?? '';
+      const left = quota.get(label) ?? 0;
+      if (left > 0 && !taken.has(h.poolId[i])) {
+        take(h, i);
+        quota.set(label, left - 1);
+      }
+      return taken.size < budget;
+    });
   }
   // Unbalanced selection, or the top-up after classes that ran out of candidates.
-  for (const c of candidates) {
-    if (taken.size >= budget) break;
-    if (!taken.has(c.poolId)) take(c);
+  if (taken.size < budget) {
+    await walk((h, i) => {
+      if (!taken.has(h.poolId[i])) take(h, i);
+      return taken.size < budget;
+    });
   }
 
-  // Explain every selected sample by all the hits it got, not only the one that took it.
-  for (const c of candidates) {
-    const s = taken.get(c.poolId);
-    if (!s) continue;
-    s.hitCount++;
-    if (c.rank < s.bestRank) s.bestRank = c.rank;
-    if (c.distance < s.distance || (c.distance === s.distance && c.targetId < s.closestTarget)) {
-      s.closestTarget = c.targetId;
-      s.closestLabel = c.label;
-      s.distance = c.distance;
+  // Explain every selected sample by all the hits it got, not only the one that took it; count the
+  // hits the filters drop, over all candidates, whether or not the walk reached them.
+  let targetImagesDropped = 0;
+  let belowMinSimilarity = 0;
+  for await (const h of candidates.hits()) {
+    for (let i = 0; i < h.poolId.length; i++) {
+      if (h.rank[i] > policy.k) continue;
+      if (exclusions.targetIds.has(h.poolId[i])) {
+        targetImagesDropped++;
+        continue;
+      }
+      if (h.distance[i] > maxDistance) {
+        belowMinSimilarity++;
+        continue;
+      }
+      // A leaked image is never taken: no check needed here.
+      const s = taken.get(h.poolId[i]);
+      if (!s) continue;
+      const targetId = ids[h.target[i]];
+      s.hitCount++;
+      if (h.rank[i] < s.bestRank) s.bestRank = h.rank[i];
+      if (h.distance[i] < s.distance || (h.distance[i] === s.distance && targetId < s.closestTarget)) {
+        s.closestTarget = targetId;
+        s.closestLabel = labels[h.target[i]];
+        s.distance = h.distance[i];
+      }
     }
   }
   return {

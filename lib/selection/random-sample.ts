@@ -3,10 +3,11 @@ import { sourceSamples } from '../sources/samples';
 import type { ShardRef } from '../sources/shard-ref';
 import { writeLocation } from '../storage/location';
 import { sourceOf } from './stats';
-import { writeSubsetShards } from './subset-shards';
+import { type SubsetShards, writeSubsetShards } from './subset-shards';
 
 export interface RandomSample {
-  shards: string[];
+  /** Its shards as a webdataset source names them (SubsetShards). */
+  shards: SubsetShards['shards'];
   samples: number;
   manifest: string;
   perSource: Record<string, number>;

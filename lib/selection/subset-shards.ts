@@ -1,8 +1,18 @@
+import { braceNames } from '../sources/expand';
 import { sourceSamples } from '../sources/samples';
 import type { ShardRef } from '../sources/shard-ref';
 import { deleteFolderLocation, readExistingText } from '../storage/location';
 import { type Sample, webdatasetKey } from '../webdataset/sample';
-import { type ShardSet, writeShardSet } from '../webdataset/writer';
+import { shardSetRange, writeShardSet } from '../webdataset/writer';
+
+/**
+ * Subset shards as a trainer's webdataset source names them: one brace range over them in order
+ * (a payload of constant size, whatever their count), or none when no sample was selected.
+ */
+export interface SubsetShards {
+  shards: string | [];
+  samples: number;
+}
 
 /** The wanted samples of the pool shards, in shard order, each sample's json with its pool id added. */
 async function* selectedSamples(wanted: Map<string, Set<string>>, poolShards: ShardRef[]): AsyncGenerator<Sample> {
@@ -23,7 +33,7 @@ async function* selectedSamples(wanted: Map<string, Set<string>>, poolShards: Sh
  * stored (the trainer decodes them as it would the pool), in a folder or under a bucket prefix. Each sample's json gains its pool id.
  * Stale shards of an earlier attempt are removed first.
  */
-export async function writeSubsetShards(manifestFile: string, poolShards: ShardRef[], outDir: string, shardSize: number): Promise<ShardSet> {
+export async function writeSubsetShards(manifestFile: string, poolShards: ShardRef[], outDir: string, shardSize: number): Promise<SubsetShards> {
   const lines = (await readExistingText(manifestFile)).split('\n').filter(Boolean);
   const wanted = new Map<string, Set<string>>();
   for (const line of lines) {
@@ -31,5 +41,11 @@ export async function writeSubsetShards(manifestFile: string, poolShards: ShardR
     (wanted.get(shard_id) ?? wanted.set(shard_id, new Set()).get(shard_id)!).add(id);
   }
   await deleteFolderLocation(outDir);
-  return writeShardSet(outDir, 'subset', shardSize, selectedSamples(wanted, poolShards));
+  const { shards, samples } = await writeShardSet(outDir, 'subset', shardSize, selectedSamples(wanted, poolShards));
+  return { shards: shards.length > 0 ? shardSetRange(outDir, 'subset', shards.length) : [], samples };
+}
+
+/** The subset shards' locations in order, from what a result names: a range, or a list in results of 0.4.0 and before. */
+export function subsetShardPaths(shards: string | string[]): string[] {
+  return typeof shards === 'string' ? [...braceNames(shards)] : shards;
 }

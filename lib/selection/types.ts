@@ -8,6 +8,28 @@ export interface TargetNeighbours {
   neighbours: Neighbour[];
 }
 
+/** Train hits as columns: row i is target `target[i]`'s rank `rank[i]` neighbour `poolId[i]` at `distance[i]`. */
+export interface CandidateHits {
+  /** Index of the hit's target in `Candidates.targets`. */
+  target: Int32Array;
+  poolId: string[];
+  rank: Int32Array;
+  distance: Float64Array;
+}
+
+/**
+ * The train targets' hits as the selection policy reads them: one rank of every target at a time
+ * (its walk stops when the budget is full), and all of them once, in any order (to explain the taken
+ * samples). Typed columns, so a rank of a million targets is a few arrays, not a million objects.
+ */
+export interface Candidates {
+  targets: { ids: string[]; labels: (string | undefined)[] };
+  /** Rank `rank`'s hit of every train target that has one, in any order. */
+  round(rank: number): Promise<CandidateHits>;
+  /** Every train hit, in batches of any order. */
+  hits(): AsyncIterable<CandidateHits>;
+}
+
 export interface SelectionPolicy {
   policy: 'budget' | 'topk-per-target';
   /** Total images for `budget`; ignored by `topk-per-target`. */

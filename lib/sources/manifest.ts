@@ -100,6 +100,8 @@ export async function manifestShards(source: string, manifest: string, shardSize
       refs.push({ id: `${source}/${String(refs.length).padStart(6, '0')}`, source, path: manifest, format: 'manifest', range: [start, pos], version: linesVersion(text.subarray(start, pos)) });
       start = pos;
       lines = 0;
+      // A manifest of millions of lines takes seconds to check: let the worker's heartbeats through.
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
   if (refs.length === 0) throw new SourceError(`manifest ${manifest} lists no images`);

@@ -5,7 +5,8 @@
 // local file is read in place and written through a temporary name and a rename. A file made in
 // steps (a shard) is written locally first, in the worker's scratch folder for a bucket; a program
 // that reads by path (the trainer) gets an object as a pinned cache entry.
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { type FileHandle, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join, posix, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
@@ -13,7 +14,7 @@ import { type PinnedFile, workerCache } from '../cache/object-cache';
 import { ConfigError } from '../config/validate';
 import { copyFileAtomic, PendingFile, writeFileAtomic, writerTag } from '../files/atomic-write';
 import { openRegularFile } from '../files/regular-file';
-import { isObjectUri, ObjectStore, ObjectStoreError, S3_URI } from '../object-store';
+import { isObjectUri, type ObjectInfo, ObjectStore, ObjectStoreError, S3_URI } from '../object-store';
 import { allowedLocation } from './access';
 
 /**
@@ -55,37 +56,69 @@ export function relativeLink(fromDir: string, to: string): string {
 
 const absent = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
 
-/** A location's bytes; undefined when nothing is there. An object is read whole at one version, through the worker's cache. */
-export async function readLocation(location: string): Promise<Buffer | undefined> {
-  location = reading(location);
-  if (!isObjectUri(location)) {
-    let opened;
-    try {
-      // A FIFO where a record or an encoder.json is expected would block its reader for ever.
-      opened = await openRegularFile(location);
-    } catch (err) {
-      if (absent(err)) return undefined;
-      throw err;
-    }
-    try {
-      return await opened.file.readFile();
-    } finally {
-      await opened.file.close();
-    }
+/** What `read` makes of a local regular file, opened once and closed after; undefined when nothing is there. */
+async function fromLocalFile<T>(path: string, read: (opened: { file: FileHandle; info: Stats }) => Promise<T>): Promise<T | undefined> {
+  let opened;
+  try {
+    // A FIFO where a record or an encoder.json is expected would block its reader for ever.
+    opened = await openRegularFile(path);
+  } catch (err) {
+    if (absent(err)) return undefined;
+    throw err;
   }
+  try {
+    return await read(opened);
+  } finally {
+    await opened.file.close();
+  }
+}
+
+/** What `read` makes of an object at the version its HEAD names; undefined when there is none. */
+async function fromObjectVersion<T>(location: string, read: (store: ObjectStore, key: string, head: ObjectInfo) => Promise<T>): Promise<T | undefined> {
   const { store, key } = ObjectStore.at(location);
   for (let attempt = 1; ; attempt++) {
     const head = await store.head(key);
     if (!head) return undefined;
     try {
-      const bytes = await workerCache().read({ uri: location, version: head.etag, size: head.size }, () => Readable.from(store.read(key, { etag: head.etag })));
-      return await buffer(bytes);
+      return await read(store, key, head);
     } catch (err) {
       // Replaced or deleted between its HEAD and its GET: read whatever is there now.
       if (attempt < 3 && err instanceof ObjectStoreError && err.problem) continue;
       throw err;
     }
   }
+}
+
+/** A location's bytes; undefined when nothing is there. An object is read whole at one version, through the worker's cache. */
+export async function readLocation(location: string): Promise<Buffer | undefined> {
+  location = reading(location);
+  if (!isObjectUri(location)) return fromLocalFile(location, ({ file }) => file.readFile());
+  return fromObjectVersion(location, async (store, key, head) =>
+    buffer(await workerCache().read({ uri: location, version: head.etag, size: head.size }, () => Readable.from(store.read(key, { etag: head.etag })))),
+  );
+}
+
+/**
+ * Bytes [start, end) of a location (fewer where it ends sooner), and the size of the whole: a page
+ * of a file read by offset (a shard plan), never the whole of it; undefined when nothing is there.
+ * An object is read with a ranged GET of the version its HEAD saw, past the worker's cache, which
+ * keeps whole objects only.
+ */
+export async function readLocationRange(location: string, start: number, end: number): Promise<{ bytes: Buffer; size: number } | undefined> {
+  location = reading(location);
+  if (!isObjectUri(location)) {
+    return fromLocalFile(location, async ({ file, info }) => {
+      const bytes = Buffer.alloc(Math.max(0, Math.min(end, info.size) - start));
+      let at = 0;
+      while (at < bytes.length) {
+        const { bytesRead } = await file.read(bytes, at, bytes.length - at, start + at);
+        if (bytesRead === 0) break;
+        at += bytesRead;
+      }
+      return { bytes: bytes.subarray(0, at), size: info.size };
+    });
+  }
+  return fromObjectVersion(location, async (store, key, head) => ({ bytes: await store.readAll(key, { etag: head.etag, start, end: Math.min(end, head.size) }), size: head.size }));
 }
 
 export async function readLocationText(location: string): Promise<string | undefined> {

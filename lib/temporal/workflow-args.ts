@@ -61,7 +61,7 @@ const count = z.number().int().nonnegative();
 export const embedPoolCarry: z.ZodType<EmbedPoolCarry> = z
   .object({
     target: z.object({ encoder: runConfigFields.shape.encoder, encoderId: z.string().min(1), dims: z.number().int().positive(), store: z.string().min(1) }),
-    plan: z.object({ path: z.string().min(1), total: count }),
+    plan: z.object({ path: z.string().min(1), total: count, bytes: count.optional() }),
     next: count,
     progress: z.object({
       encoderId: z.string().optional(),
@@ -76,12 +76,34 @@ export const embedPoolCarry: z.ZodType<EmbedPoolCarry> = z
   })
   .refine((c) => c.next <= c.plan.total, { message: 'next is past the end of the plan', path: ['next'] });
 
+/**
+ * What one selectSubset execution hands to the next (workflows/select-subset.ts): its selection plan
+ * (lib/selection/plan.ts) and the next search. The fields the workflow reads are checked; the
+ * activities let every location in the plan through the worker's door again where they use it.
+ * Unknown fields are let through, as for embedPool's carry.
+ */
+export const selectSubsetCarry = z
+  .object({
+    plan: z
+      .object({
+        run: runConfigFields.shape.name.unwrap(),
+        store: z.string().min(1),
+        encoderId: z.string().min(1),
+        workDir: z.string().min(1),
+        chunks: count,
+        partitions: count,
+        path: z.enum(['exact', 'ann']),
+      }),
+    next: count,
+  })
+  .refine((c) => c.next <= c.plan.chunks * c.plan.partitions, { message: 'next is past the last search', path: ['next'] });
+
 /** Each workflow's arguments after the run configuration, by name, in order. */
 const WORKFLOW_PARAMETERS: Record<WorkflowType, readonly (readonly [name: string, schema: z.ZodType])[]> = {
   septPipeline: [],
   census: [],
   trainEncoder: [],
-  selectSubset: [],
+  selectSubset: [['carry', selectSubsetCarry]],
   embedPool: [['carry', embedPoolCarry]],
   trainModel: [['options', trainModelOptions]],
   septExperiment: [['options', experimentOptions]],

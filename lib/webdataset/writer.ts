@@ -93,6 +93,19 @@ export interface ShardSet {
   samples: number;
 }
 
+/** The name of shard `n` of a numbered set; `n` may be a brace range of numbers as wide. */
+const setShardName = (prefix: string, n: number | string) => `${prefix}-${String(n).padStart(6, '0')}.tar`;
+
+/**
+ * The first `count` shards of a numbered set as one brace range, `<dir>/<prefix>-{000000..000122}.tar`,
+ * which a webdataset source's `shards` names in order (lib/sources/expand.ts): the same few bytes
+ * in a payload whatever the count.
+ */
+export function shardSetRange(dir: string, prefix: string, count: number): string {
+  if (count < 1) throw new RangeError(`a shard range names at least one shard, not ${count}`);
+  return locationIn(dir, setShardName(prefix, `{${'0'.repeat(6)}..${String(count - 1).padStart(6, '0')}}`));
+}
+
 /**
  * Writes a numbered shard set (`dir` a folder or a bucket prefix), `<dir>/<prefix>-000000.tar`, `<prefix>-000001.tar`, …: a new shard
  * every `samplesPerShard` samples, none empty. Each shard appears whole under its name or not at
@@ -109,7 +122,7 @@ export async function writeShardSet(
   try {
     for await (const sample of samples) {
       if (!writer) {
-        writer = await ShardWriter.create(locationIn(dir, `${prefix}-${String(set.shards.length).padStart(6, '0')}.tar`));
+        writer = await ShardWriter.create(locationIn(dir, setShardName(prefix, set.shards.length)));
         set.shards.push(writer.path);
       }
       await writer.write(sample);

@@ -10,7 +10,6 @@ import { NativeConnection, type Runtime, Worker } from '@temporalio/worker';
 import { gpuActivities } from '../../../activities';
 import { type DevServer, freePort, startDevServer } from '../../../infra/dev-server';
 import { spawnWorker, type WorkerProcess } from '../../../infra/local-stack';
-import type { ShardRef } from '../../../lib/sources/shard-ref';
 import type { Census } from '../../../lib/sources/census';
 import { workerSettingsFromEnv } from '../../../lib/config/worker-settings';
 import { demoShards } from '../../../lib/demo/materialize';
@@ -112,7 +111,7 @@ describe('worker metrics and log context', () => {
         ...workerOptions('gpu', workerSettingsFromEnv()),
         activities: {
           ...gpuActivities,
-          async countLabels(shards: ShardRef[]): Promise<Census> {
+          async countLabels(shards: Parameters<typeof gpuActivities.countLabels>[0]): Promise<Census> {
             const result = await gpuActivities.countLabels(shards);
             activityLog.info('labels counted', { total: result.total });
             recordEmbedded(result.total);
@@ -142,7 +141,7 @@ describe('worker metrics and log context', () => {
       const t = await scrape(cpuPort);
       return t && samples(t, 'temporal_workflow_completed').some((l) => l.includes('workflow_type="census"')) ? t : undefined;
     }, 30_000);
-    assert.ok(samples(cpuText, 'temporal_activity_execution_latency_count').some((l) => l.includes('activity_type="listSourceShards"')), 'activity latency by type');
+    assert.ok(samples(cpuText, 'temporal_activity_execution_latency_count').some((l) => l.includes('activity_type="planCensusShards"')), 'activity latency by type');
 
     const sept = gpuText.split('\n').filter((l) => l.includes('sept_'));
     console.log(`septflow metrics:\n${sept.join('\n')}`);
@@ -164,8 +163,8 @@ describe('worker metrics and log context', () => {
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-    const completed = lines.find((l) => l.msg === 'Activity completed' && l.activityType === 'listSourceShards');
-    assert.ok(completed, 'an "Activity completed" line for listSourceShards');
+    const completed = lines.find((l) => l.msg === 'Activity completed' && l.activityType === 'planCensusShards');
+    assert.ok(completed, 'an "Activity completed" line for planCensusShards');
     console.log('activity log line:', JSON.stringify(completed));
     for (const [key, value] of Object.entries({ workflowId, workflowType: 'census', taskQueue: CPU_QUEUE, namespace: 'default', queue: 'cpu' })) {
       assert.equal(completed[key], value, key);

@@ -52,7 +52,7 @@ describe('run outputs in a bucket', () => {
     asWorker(workers.a);
     await writeStageRecord(config, 'select', 'key-1', { subset: 100 });
     const plan = await writeShardPlan(config.pool.sources, run.poolShardPlan);
-    assert.deepEqual(plan, { path: uri('embed-shards.jsonl'), total: 3 });
+    assert.deepEqual(plan, { path: uri('embed-shards.jsonl'), total: 3, bytes: (await readLocation(uri('embed-shards.jsonl')))!.length });
     // What the training stages would have left for the report: a trainer's events and a contact sheet.
     const events = locationIn(run.dir, 'train', 'main', 'pretrain', 'events.jsonl');
     await writeLocation(events, [10, 20].map((step) => JSON.stringify({ event: 'progress', step, loss: 1 / step, attempt: 1 })).join('\n'));
@@ -66,7 +66,7 @@ describe('run outputs in a bucket', () => {
     assert.equal(await readStageRecord(config, 'select', 'other-inputs'), undefined);
     assert.equal(await readStageRecord(config, 'pretrain', 'key-1'), undefined, 'no record of a stage never completed');
     assert.deepEqual((await readShardPlanPage(plan, 1, 2)).map((s) => s.id), ['pool/pool-1', 'pool/pool-2']);
-    assert.deepEqual((await readShardPlanPage(plan, 0, 1)).map((s) => s.id), ['pool/pool-0'], 'a second page from the cache');
+    assert.deepEqual((await readShardPlanPage(plan, 0, 1)).map((s) => s.id), ['pool/pool-0'], 'a second page, by ranged GETs of its own bytes');
     const markdown = await readLocationText(report.markdown);
     assert.match(markdown ?? '', /# SEPT run report: bucket-run/);
     assert.match(markdown ?? '', /\(figures\/composition\.svg\)/, 'figures linked beside the report');
@@ -85,7 +85,7 @@ describe('run outputs in a bucket', () => {
     assert.equal(await locationExists(sheet), false);
     assert.deepEqual(
       (await listKeys(s3, BUCKET, '')).sort(),
-      ['embed-shards.jsonl', 'report.html', 'report.md', 'stages/select.json', 'train/main/pretrain/events.jsonl', ...report.figures.map((f) => f.slice(uri('').length))]
+      ['embed-shards.jsonl', 'embed-shards.jsonl.offsets', 'report.html', 'report.md', 'stages/select.json', 'train/main/pretrain/events.jsonl', ...report.figures.map((f) => f.slice(uri('').length))]
         .map((k) => `runs/bucket-run/${k}`)
         .sort(),
     );

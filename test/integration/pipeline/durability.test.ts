@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { startDevServer } from '../../../infra/dev-server';
 import { spawnWorker, type WorkerKind, type WorkerProcess } from '../../../infra/local-stack';
 import type { RunConfigInput } from '../../../lib/config/schema';
@@ -16,12 +16,17 @@ import { startTestTemporal, type TestTemporal } from '../../support/temporal';
 import { tempDir } from '../../support/tmp';
 import { smallPipelineConfig } from '../../support/small-run';
 
-/** Long enough pre-training to be interrupted; short timeouts so that lost work is retried in seconds. */
-const durable = (name: string) =>
+/**
+ * Long enough pre-training to be interrupted; short timeouts so that lost work is retried in seconds.
+ * Runs after the first take the encoder the first one trained (stage 0 is not what they test), so
+ * their figures must equal the first run's.
+ */
+const durable = (name: string, encoder?: SeptRunResult['encoder']) =>
   smallPipelineConfig(name, {
     pretrain: { steps: 60, batchSize: 32 },
     embed: { heartbeatTimeout: '10s' },
     trainer: { heartbeatTimeout: '10s', checkpointEverySteps: 4 },
+    ...(encoder ? { encoder: { model: encoder.model, threads: 1 } } : {}),
   });
 
 const figures = (r: SeptRunResult) => ({ subset: r.selection.stats.perSource, metrics: r.metrics });
@@ -44,9 +49,26 @@ async function activityWorkers(client: Client, workflowIds: string[]): Promise<R
   return byQueue;
 }
 
+/** waitFor, but a run that ends first fails the wait with the run's own error instead of a timeout. */
+async function waitWhileRunning<T>(handle: WorkflowHandle, what: string, check: () => Promise<T | undefined>): Promise<T> {
+  return waitFor(
+    what,
+    async () => {
+      if ((await handle.describe()).status.name !== 'RUNNING') {
+        const ended = await handle.result().then(() => 'completed', (err: Error) => String(err.cause ?? err));
+        throw new Error(`${handle.workflowId} ended before ${what}: ${ended}`);
+      }
+      return check();
+    },
+    300_000,
+  );
+}
+
 describe('septPipeline survives its infrastructure: many workers, killed workers, a restarted server', () => {
   let temporal: TestTemporal;
   const dbFile = join(tempDir(), 'temporal.sqlite');
+  // The first run's folder lives as long as the suite: the later runs read its encoder.
+  const referenceDir = tempDir();
   const workers: WorkerProcess[] = [];
   const spawn = (kind: WorkerKind) => {
     const w = spawnWorker(kind, { address: temporal.server.address, logDir: tempDir() });
@@ -67,7 +89,7 @@ describe('septPipeline survives its infrastructure: many workers, killed workers
   let reference: SeptRunResult;
 
   it('spreads the work over two sept-cpu and two sept-gpu workers', async () => {
-    const config = await durable('spread');
+    const config = { ...(await durable('spread')), outputDir: referenceDir };
     const pool = [spawn('cpu'), spawn('cpu'), spawn('gpu'), spawn('gpu')];
     reference = await (await start(config)).result();
     await Promise.all(pool.map((w) => w.stop()));
@@ -80,7 +102,7 @@ describe('septPipeline survives its infrastructure: many workers, killed workers
   });
 
   it('completes with the same result when both workers are killed mid-run and new ones start', async () => {
-    const config = await durable('killed');
+    const config = await durable('killed', reference.encoder);
     const first = [spawn('cpu'), spawn('gpu')];
     const handle = await start(config);
     const trainDir = join(config.outputDir!, 'killed', 'train');
@@ -88,7 +110,7 @@ describe('septPipeline survives its infrastructure: many workers, killed workers
       const variant = existsSync(trainDir) ? readdirSync(trainDir).find((d) => d.startsWith('pretrain-')) : undefined;
       return variant ? latestCheckpoint(join(trainDir, variant, 'pretrain', 'checkpoints')) : undefined;
     };
-    await waitFor('a pre-training checkpoint', pretrainCheckpoint, 300_000);
+    await waitWhileRunning(handle, 'a pre-training checkpoint', pretrainCheckpoint);
     await Promise.all(first.map((w) => w.stop('SIGKILL')));
     await waitFor('the orphaned trainer to exit', () => pidsMatching(join('killed', 'train')).length === 0, 60_000);
     spawn('cpu');
@@ -96,13 +118,14 @@ describe('septPipeline survives its infrastructure: many workers, killed workers
     const result = await handle.result();
     assert.ok(result.pretrain.progress.jobs.pretrain.attempt >= 2, 'the pre-training was retried');
     assert.ok(result.pretrain.progress.jobs.pretrain.resumedFromStep > 0, 'and resumed from its checkpoint');
+    assert.equal(result.encoder.encoderId, reference.encoder.encoderId, 'the first run\'s encoder');
     assert.deepEqual(figures(result), figures(reference), 'same subset and accuracy as the undisturbed run');
   });
 
   it('completes with the same result when the Temporal server restarts mid-run on the same SQLite file', async () => {
-    const config = await durable('restart');
+    const config = await durable('restart', reference.encoder);
     const handle = await start(config);
-    await waitFor('the pre-training stage', async () => (await handle.query(pipelineProgressQuery).catch(() => undefined))?.stage === 'pretrain', 300_000);
+    await waitWhileRunning(handle, 'the pre-training stage', async () => ((await handle.query(pipelineProgressQuery).catch(() => undefined))?.stage === 'pretrain' ? true : undefined));
     const port = Number(temporal.server.address.split(':').at(-1));
     await temporal.stop();
     const server = await startDevServer({ port, headless: true, dbFile, logFile: join(tempDir(), 'temporal.log') });

@@ -7,6 +7,7 @@ import { scanPool } from '../../../lib/retrieval/pool-scan';
 import { clusteredVectors } from '../../../lib/retrieval/synthetic';
 import { shardFilter, vectorsById } from '../../../lib/retrieval/vector-store';
 import { selectByPolicy } from '../../../lib/selection/policy';
+import { candidateLists } from '../../support/candidate-lists';
 import { tempDir } from '../../support/tmp';
 import { bruteForceTopK } from '../../support/search-oracle';
 import { poolRows, writeVectors } from '../../support/pool-table';
@@ -64,8 +65,8 @@ describe('search over a LanceDB pool table', () => {
     const policy = { policy: 'budget' as const, budget: 5000, k: K, balanceClasses: false };
     const none = { leaked: new Set<string>(), targetIds: new Set<string>() };
     const asTargets = (lists: { poolId: string; distance: number }[][]) => lists.map((neighbours, t) => ({ targetId: `t/${t}`, neighbours }));
-    const fromExact = selectByPolicy(asTargets(Array.from({ length: 400 }, (_, t) => exact.neighbours(t))), policy, none);
-    const fromAnn = selectByPolicy(asTargets(ann), policy, none);
+    const fromExact = await selectByPolicy(candidateLists(asTargets(Array.from({ length: 400 }, (_, t) => exact.neighbours(t)))), policy, none);
+    const fromAnn = await selectByPolicy(candidateLists(asTargets(ann)), policy, none);
     const exactIds = new Set(fromExact.samples.map((s) => s.poolId));
     const overlap = fromAnn.samples.filter((s) => exactIds.has(s.poolId)).length / fromExact.samples.length;
     assert.ok(overlap >= 0.95, `selection overlap ${overlap}`);

@@ -1,21 +1,25 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import type { ShardPlan } from '../../../lib/embed/shard-plan';
+import { listAllShards } from '../../../lib/sources/list-shards';
 import { CPU_QUEUE, GPU_QUEUE } from '../../../lib/temporal/queues';
 import type { census as censusWorkflow } from '../../../workflows/census';
 import { useTestTemporal, withWorkers } from '../../support/temporal';
+import { tempDir } from '../../support/tmp';
 
 describe('census workflow on a real dev server', () => {
   const temporal = useTestTemporal();
 
-  it('lists shards on sept-cpu and counts labels on sept-gpu', async () => {
+  it('lists shards on sept-cpu into a plan and counts labels on sept-gpu, passing the plan by reference', async () => {
     const workflowId = 'test/census';
     const census = await withWorkers(temporal, () =>
       temporal.client.workflow.execute<typeof censusWorkflow>('census', {
         taskQueue: CPU_QUEUE,
         workflowId,
-        args: [{ pool: { sources: [{ kind: 'demo', dataset: 'mnist', split: 'all' }] }, target: { preset: 'mnist' } }],
+        args: [{ pool: { sources: [{ kind: 'demo', dataset: 'mnist', split: 'all' }] }, target: { preset: 'mnist' }, outputDir: tempDir() }],
       }),
     );
     assert.equal(census.total, 10_000);
@@ -27,9 +31,15 @@ describe('census workflow on a real dev server', () => {
       .map((e) => [e.activityTaskScheduledEventAttributes!.activityType!.name, e.activityTaskScheduledEventAttributes!.taskQueue!.name]);
     assert.deepEqual(queues, [
       ['resolveRunConfig', CPU_QUEUE],
-      ['listSourceShards', CPU_QUEUE],
+      ['planCensusShards', CPU_QUEUE],
       ['countLabels', GPU_QUEUE],
     ]);
+    // The count is handed the plan's location and size, not the shards: the same few bytes for any pool.
+    const counted = (history.events ?? []).find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'countLabels');
+    const [plan] = counted!.activityTaskScheduledEventAttributes!.input!.payloads!.map((p) => JSON.parse(Buffer.from(p.data!).toString()) as ShardPlan);
+    assert.match(plan.path, /\/census-shards\.jsonl$/);
+    assert.equal(plan.total, (await listAllShards([{ kind: 'demo', dataset: 'mnist', split: 'all' }])).length);
+    assert.equal(plan.bytes, readFileSync(plan.path).length);
   });
 
   it('fails at once, not retryable, naming the field, when started with invalid input', async () => {

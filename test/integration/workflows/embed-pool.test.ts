@@ -1,7 +1,12 @@
 // End to end against a real dev server, LanceDB and onnxruntime-node, with the demo CNN test
 // encoder (RANDOM weights).
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { ApplicationFailure } from '@temporalio/common';
+import { readShardPageToEmbed } from '../../../activities/embed';
+import { poolPerSource } from '../../../lib/pipeline/pool-composition';
+import { writeLocation } from '../../../lib/storage/location';
+import { ensureEncoderTables } from '../../../lib/vectors/tables';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -16,7 +21,7 @@ import { openVectors, vectorsById } from '../../../lib/retrieval/vector-store';
 import { planSelection } from '../../../lib/selection/plan';
 import { openStore } from '../../../lib/vectors/connect';
 import { CPU_QUEUE } from '../../../lib/temporal/queues';
-import type { embedPool } from '../../../workflows/embed-pool';
+import type { EmbedPoolCarry, embedPool } from '../../../workflows/embed-pool';
 import { useTestTemporal, withWorkers } from '../../support/temporal';
 import { tempDir } from '../../support/tmp';
 import { demoEmbedConfig, fashionShards, storedVectors } from '../../support/embedding';
@@ -42,6 +47,13 @@ describe('embedPool on demo images', () => {
     const stored = await storedVectors(config.store.uri, first.encoderId, dims);
     assert.equal(stored.ids.length, 3000, 'one row per sample');
     assert.equal(new Set(stored.ids).size, 3000, 'no duplicate ids');
+
+    // Counted from the encoder's shards table, as the report and the experiment count the pool.
+    assert.deepEqual(await poolPerSource(config.store.uri, first.encoderId, config.pool.sources), { 'fashion-mnist': 3000 });
+    // The second execution was handed a plan with offsets beside it: its pages are read by byte range.
+    const history = await temporal.client.workflow.getHandle('embed-e2e-first').fetchHistory();
+    const [, carry] = history.events![0].workflowExecutionStartedEventAttributes!.input!.payloads!.map((p) => JSON.parse(Buffer.from(p.data!).toString()) as EmbedPoolCarry);
+    assert.deepEqual({ ...carry.plan, path: undefined }, { path: undefined, total: 3, bytes: readFileSync(carry.plan.path).length });
 
     const second = await run('second');
     assert.deepEqual({ ...second, quarantinedByReason: undefined }, { ...first, quarantinedByReason: undefined });
@@ -113,5 +125,22 @@ describe('embedPool on demo images', () => {
     const grown = await vectorsOf();
     assert.equal(grown.ids.length, 1007);
     assert.ok(!differs(grown.byId.get('pets-train/1/c')!, after.byId.get('pets-train/1/c')!));
+  });
+
+  it('refuses a page of shards too heavy for one payload, naming embed.shardsPerExecution, not retryable', async () => {
+    const dir = tempDir();
+    const config = await demoEmbedConfig(dir, await fashionShards(1));
+    const destination = { encoder: config.encoder, encoderId: 'heavy-page', dims: 4, store: config.store.uri };
+    await ensureEncoderTables(await openStore(destination.store), destination.encoderId, destination.dims);
+    // Three shards at paths of half a megabyte each: a page of them is over half of Temporal's 2 MB.
+    const path = join(dir, 'embed-shards.jsonl');
+    const shards = [0, 1, 2].map((i) => ({ id: `pool/${i}`, source: 'pool', path: `/pool/${'deep/'.repeat(100_000)}${i}.tar`, bytes: 10, version: 'v1' }));
+    await writeLocation(path, shards.map((s) => `${JSON.stringify(s)}\n`).join(''));
+    await assert.rejects(readShardPageToEmbed({ path, total: 3 }, 0, 3, destination, { maxBytes: 1e9, window: 1 }), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure, String(err));
+      assert.equal(err.nonRetryable, true);
+      assert.match(err.message, /^invalid run configuration: embed\.shardsPerExecution: a page of 3 shards is 1,50\d,\d{3} bytes, more than the 1,048,576 one payload may carry here/);
+      return true;
+    });
   });
 });

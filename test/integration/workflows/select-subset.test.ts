@@ -5,14 +5,22 @@ import { before, describe, it } from 'node:test';
 import { connect } from '@lancedb/lancedb';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { RunConfigInput } from '../../../lib/config/schema';
-import { RunLayout } from '../../../lib/run-layout';
+import { type RunConfigInput, runConfigFields } from '../../../lib/config/schema';
+import { annParams } from '../../../lib/retrieval/ann';
+import { RunLayout, selectionFiles } from '../../../lib/run-layout';
+import { selectFromHits } from '../../../lib/selection/finish';
+import type { SelectionPlan } from '../../../lib/selection/plan';
+import { selectionTables, writeHits } from '../../../lib/selection/tables';
+import { writeLocation } from '../../../lib/storage/location';
+import { subsetShardPaths } from '../../../lib/selection/subset-shards';
 import { CPU_QUEUE } from '../../../lib/temporal/queues';
 import { readShard } from '../../../lib/webdataset/reader';
 import type { selectSubset } from '../../../workflows/select-subset';
 import { useTestTemporal, withWorkers } from '../../support/temporal';
 import { tempDir } from '../../support/tmp';
 import { demoRows, fakeEncoder, labelVectors, writeVectors } from '../../support/demo-pool';
+import { poolRows } from '../../support/pool-table';
+import { oracleMerge, oracleSelection, syntheticHits } from '../../support/selection-oracle';
 
 const DIM = 32;
 
@@ -87,8 +95,9 @@ describe('selectSubset workflow on a real dev server', () => {
     assert.ok(manifest.every((m) => m.hit_count >= 1 && m.closest_target.startsWith('mnist/')));
 
     const subsetIds: string[] = [];
-    for (const shard of result.outputs.shards) for await (const s of readShard(shard)) subsetIds.push((JSON.parse(s.files.json.toString()) as { id: string }).id);
-    assert.equal(result.outputs.shards.length, 3);
+    const shards = subsetShardPaths(result.outputs.shards);
+    for (const shard of shards) for await (const s of readShard(shard)) subsetIds.push((JSON.parse(s.files.json.toString()) as { id: string }).id);
+    assert.equal(shards.length, 3);
     assert.deepEqual(subsetIds.sort(), manifest.map((m) => m.id).sort());
     assert.ok(readFileSync(result.outputs.contactSheet!).subarray(1, 4).toString() === 'PNG');
 
@@ -127,5 +136,73 @@ describe('selectSubset workflow on a real dev server', () => {
     assert.ok(cause instanceof ApplicationFailure, String(cause));
     assert.equal(cause.nonRetryable, true);
     assert.match(cause.message, /retrieval\.budget \(20000\) is larger than the pool \(10000 vectors\)/);
+  });
+});
+
+// The merge's store side: chunk tables read a chunk at a time, the merged table written rank by
+// rank and read by rank through its index. The same data at scale, without a store, is in
+// test/unit/lib/selection/merge.test.ts.
+describe('selectFromHits on a LanceDB store equals the all-in-memory oracle', () => {
+  const dir = tempDir();
+  const K = 20;
+  const pool = poolRows('pool', 8000);
+  const data = syntheticHits({ train: 2400, test: 600, k: K, chunks: 3, partitions: 2, poolIds: pool.ids });
+  const merged = oracleMerge(data, K);
+  const shardOf = new Map(pool.ids.map((id, i) => [id, pool.shards[i]]));
+  const store = join(dir, 'lancedb');
+  const plan: SelectionPlan = {
+    run: 'merge',
+    store,
+    encoderId: 'enc',
+    dim: 2,
+    workDir: new RunLayout(join(dir, 'runs'), 'merge').selection.dir,
+    targets: { train: 2400, test: 600 },
+    missingTargetVectors: 0,
+    poolRows: 8000,
+    tableHasOtherRows: false,
+    partitions: 2,
+    chunks: 3,
+    path: 'exact',
+    cost: { exactSeconds: 0, annSeconds: 0, choice: 'exact' },
+    ann: annParams(8000, 2),
+  };
+
+  before(async () => {
+    await writeVectors(store, plan.encoderId, { ...pool, vectors: new Float32Array(pool.ids.length * 2).fill(0.5), dim: 2 });
+    const files = selectionFiles(plan.workDir);
+    await writeLocation(files.targets, data.targets.map((t) => JSON.stringify(t)).join('\n') + '\n');
+    await writeLocation(files.poolShards, JSON.stringify([...new Set(pool.shards)].map((id) => ({ id, source: 'pool', path: join(dir, `${id}.tar`) }))));
+    const db = await connect(store);
+    for (const [c, partitions] of data.hits.entries()) for (const [p, lists] of partitions.entries()) await writeHits(db, selectionTables(plan.run).chunkHits(c, p), lists);
+  });
+
+  const cases: [string, object][] = [
+    ['budget', { budget: 3000 }],
+    ['budget, balanced classes, min similarity', { budget: 3000, balanceClasses: true, minSimilarity: 0.6 }],
+    ['topk-per-target', { policy: 'topk-per-target' }],
+  ];
+  for (const [name, fields] of cases) {
+    it(`selects, explains and counts exactly what the oracle does: ${name}`, async () => {
+      const retrieval = runConfigFields.shape.retrieval.parse({ k: K, leakageGuard: { pixelCorrelation: null }, ...fields });
+      const stats = await selectFromHits(plan, retrieval, { kind: 'demo', dataset: 'mnist', split: 'test' });
+      const oracle = oracleSelection(data, merged, retrieval);
+      const { selection } = oracle;
+      const expected = selection.samples.map((s) =>
+        JSON.stringify({ id: s.poolId, shard_id: shardOf.get(s.poolId), order: s.order, hit_count: s.hitCount, best_rank: s.bestRank, closest_target: s.closestTarget, closest_label: s.closestLabel, distance: s.distance }),
+      );
+      assert.deepEqual(readFileSync(selectionFiles(plan.workDir).manifest, 'utf8').trim().split('\n'), expected);
+      assert.deepEqual(
+        { size: stats.size, shortfall: stats.shortfall, duplicatesRemoved: stats.duplicatesRemoved, leakageSaturated: stats.leakageSaturated, targetImagesDropped: stats.targetImagesDropped, belowMinSimilarity: stats.belowMinSimilarity },
+        { size: selection.samples.length, shortfall: selection.shortfall, duplicatesRemoved: selection.leakageExcluded, leakageSaturated: oracle.saturated, targetImagesDropped: selection.targetImagesDropped, belowMinSimilarity: selection.belowMinSimilarity },
+      );
+      assert.ok(stats.duplicatesRemoved > 0 && stats.leakageSaturated > 0 && stats.targetImagesDropped > 0);
+    });
+  }
+
+  it('leaves each target’s merged top-k once in the merged hits table, however often the merge runs', async () => {
+    const split = new Map(data.targets.map((t) => [t.id, t.split]));
+    const expected = [...merged].flatMap(([targetId, list]) => list.map((n, r) => `${targetId} ${n.poolId} ${r + 1} ${n.distance} ${split.get(targetId)}`));
+    const rows = await (await (await connect(store)).openTable(selectionTables(plan.run).hits)).query().toArray();
+    assert.deepEqual(rows.map((r) => `${r.target_id} ${r.pool_id} ${r.rank} ${r.distance} ${r.split}`).sort(), expected.sort());
   });
 });

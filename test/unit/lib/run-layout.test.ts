@@ -16,6 +16,7 @@ describe('the run layout', () => {
     ['the run folder', run.dir, '/out/r'],
     ['a stage record', run.stageRecord('embed'), '/out/r/stages/embed.json'],
     ['the pool shard plan', run.poolShardPlan, '/out/r/embed-shards.jsonl'],
+    ["the census's shard plan", run.censusShardPlan, '/out/r/census-shards.jsonl'],
     ['the selection folder', run.selection.dir, '/out/r/selection'],
     ['the target list', run.selection.targets, '/out/r/selection/targets.jsonl'],
     ["the pool's shards", run.selection.poolShards, '/out/r/selection/pool-shards.json'],

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { annParams, indexName } from '../../../../lib/retrieval/ann';
-import { searchCost } from '../../../../lib/retrieval/cost';
+import { REFERENCE_RATES, searchCost } from '../../../../lib/retrieval/cost';
 
 describe('search path by estimated cost', () => {
   const cost = (targets: number, rows: number, indexReady: boolean) =>
@@ -17,6 +17,15 @@ describe('search path by estimated cost', () => {
     assert.equal(cost(5, 100_000_000, true).choice, 'ann');
     // Without the index, building it costs more than scanning once.
     assert.equal(cost(5, 100_000_000, false).choice, 'exact');
+  });
+
+  it("weighs the exact path by the rate it is given (a worker's own), the reference machine's by default", () => {
+    const at = (matmulFlops?: number) =>
+      searchCost({ targets: 200, rows: 100_000_000, dim: 128, targetChunk: 16_384, ann: annParams(100_000_000, 128), indexReady: true, rates: matmulFlops ? { ...REFERENCE_RATES, matmulFlops } : undefined });
+    assert.equal(at().choice, 'exact');
+    assert.equal(at(REFERENCE_RATES.matmulFlops).exactSeconds, at().exactSeconds);
+    // A tenth of the reference rate: the built index becomes the cheaper path.
+    assert.equal(at(REFERENCE_RATES.matmulFlops / 10).choice, 'ann');
   });
 
   it('derives index parameters from pool size and dimension, overridable, named by them', () => {

@@ -41,10 +41,24 @@ describe('exact batched search', () => {
     for (let t = 0; t < 3; t++) assert.deepEqual(top.neighbours(t).map((n) => n.poolId), oracle[t].map((n) => n.poolId));
   });
 
-  it('refuses an empty target set, k of zero, and vectors of another dimension', async () => {
+  it('breaks ties by pool id, whatever the blocks, tiles and target batches (duplicate images in the pool)', async () => {
+    // Eight copies of target 0 itself, the later in the pool the lower their id: k = 3 cuts through them.
+    const copies = [1990, 1500, 1200, 900, 600, 300, 10, 5];
+    const vectors = Float32Array.from(pool.vectors.subarray(0, 2000 * DIM));
+    for (const row of copies) vectors.set(targets.subarray(0, DIM), row * DIM);
+    const dupIds = ids.slice(0, 2000).map((id, row) => (copies.includes(row) ? `dup/${String(2000 - row).padStart(4, '0')}` : id));
+    const lowest = copies.map((row) => dupIds[row]).sort().slice(0, 3);
+    for (const [blockRows, targetBatch] of [[2000, 300], [333, 7], [7, 1]]) {
+      const top = await exactSearch(targets.subarray(0, 20 * DIM), DIM, inMemoryBlocks(vectors, dupIds, DIM, blockRows), { k: 3, targetBatch });
+      assert.deepEqual(top.neighbours(0).map((n) => n.poolId), lowest, `blocks of ${blockRows}, batches of ${targetBatch}`);
+    }
+  });
+
+  it('refuses an empty target set, k of zero, no threads, and vectors of another dimension', async () => {
     const blocks = () => inMemoryBlocks(pool.vectors, ids, DIM, 1000);
     await assert.rejects(exactSearch(new Float32Array(0), DIM, blocks(), { k: 5 }), (e) => e instanceof RetrievalInputError && /empty/.test(e.message));
     await assert.rejects(exactSearch(targets, DIM, blocks(), { k: 0 }), (e) => e instanceof RetrievalInputError && /k must be/.test(e.message));
+    await assert.rejects(exactSearch(targets, DIM, blocks(), { k: 5, threads: 0 }), (e) => e instanceof RetrievalInputError && /threads must be/.test(e.message));
     await assert.rejects(exactSearch(targets.subarray(0, 32 * 10), 32, blocks(), { k: 5 }), (e) => e instanceof RetrievalInputError && /dimension/.test(e.message));
   });
 });

@@ -6,6 +6,7 @@ import { clusteredVectors } from '../../../../lib/retrieval/synthetic';
 import { leakageExclusions } from '../../../../lib/selection/leakage';
 import { selectByPolicy, validatePolicy } from '../../../../lib/selection/policy';
 import type { SelectionPolicy, TargetNeighbours } from '../../../../lib/selection/types';
+import { candidateLists } from '../../../support/candidate-lists';
 import { inMemoryBlocks } from '../../../support/pool-blocks';
 
 const none = { leaked: new Set<string>(), targetIds: new Set<string>() };
@@ -20,48 +21,48 @@ const targets = [
 ];
 
 describe('selection policies', () => {
-  it('budget: every target’s rank-1 neighbour before any rank-2, nearest first within a rank', () => {
-    const s = selectByPolicy(targets, policy({ budget: 4 }), none);
+  it('budget: every target’s rank-1 neighbour before any rank-2, nearest first within a rank', async () => {
+    const s = await selectByPolicy(candidateLists(targets), policy({ budget: 4 }), none);
     assert.deepEqual(s.samples.map((x) => x.poolId), ['p6', 'p1', 'p2', 'p4']);
     assert.equal(s.shortfall, 0);
     const p1 = s.samples.find((x) => x.poolId === 'p1')!;
     assert.deepEqual({ hitCount: p1.hitCount, bestRank: p1.bestRank, closest: p1.closestTarget, distance: p1.distance }, { hitCount: 2, bestRank: 1, closest: 't1', distance: 0.1 });
   });
 
-  it('budget: reports a shortfall when the candidates run out', () => {
-    const s = selectByPolicy(targets, policy({ budget: 9 }), none);
+  it('budget: reports a shortfall when the candidates run out', async () => {
+    const s = await selectByPolicy(candidateLists(targets), policy({ budget: 9 }), none);
     assert.equal(s.samples.length, 8);
     assert.equal(s.shortfall, 1);
   });
 
-  it('topk-per-target: the union of every top-k list', () => {
-    const s = selectByPolicy(targets, policy({ policy: 'topk-per-target', k: 2 }), none);
+  it('topk-per-target: the union of every top-k list', async () => {
+    const s = await selectByPolicy(candidateLists(targets), policy({ policy: 'topk-per-target', k: 2 }), none);
     assert.deepEqual(s.samples.map((x) => x.poolId).sort(), ['p1', 'p2', 'p4', 'p6', 'p7']);
   });
 
-  it('drops neighbours below the similarity threshold and counts them', () => {
-    const s = selectByPolicy(targets, policy({ policy: 'topk-per-target', minSimilarity: 0.7 }), none);
+  it('drops neighbours below the similarity threshold and counts them', async () => {
+    const s = await selectByPolicy(candidateLists(targets), policy({ policy: 'topk-per-target', minSimilarity: 0.7 }), none);
     assert.deepEqual(s.samples.map((x) => x.poolId).sort(), ['p1', 'p2', 'p3', 'p4', 'p6']);
     assert.equal(s.belowMinSimilarity, 3);
   });
 
-  it('balances classes: equal shares of the budget, topped up where a class runs out', () => {
-    const balanced = selectByPolicy(targets, policy({ budget: 4, balanceClasses: true }), none);
+  it('balances classes: equal shares of the budget, topped up where a class runs out', async () => {
+    const balanced = await selectByPolicy(candidateLists(targets), policy({ budget: 4, balanceClasses: true }), none);
     assert.deepEqual(balanced.samples.map((x) => x.closestLabel).sort(), ['a', 'a', 'b', 'b']);
-    const topUp = selectByPolicy(targets, policy({ budget: 8, balanceClasses: true }), none);
+    const topUp = await selectByPolicy(candidateLists(targets), policy({ budget: 8, balanceClasses: true }), none);
     assert.equal(topUp.samples.length, 8);
   });
 
-  it('never selects target images or leaked pool images, and counts them', () => {
-    const s = selectByPolicy(targets, policy({ budget: 8 }), { leaked: new Set(['p2']), targetIds: new Set(['p6']) });
+  it('never selects target images or leaked pool images, and counts them', async () => {
+    const s = await selectByPolicy(candidateLists(targets), policy({ budget: 8 }), { leaked: new Set(['p2']), targetIds: new Set(['p6']) });
     assert.ok(!s.samples.some((x) => x.poolId === 'p2' || x.poolId === 'p6'));
     assert.equal(s.leakageExcluded, 1);
     assert.equal(s.targetImagesDropped, 1);
   });
 
-  it('is deterministic: the same subset in the same order whatever the target order', () => {
-    const a = selectByPolicy(targets, policy({ budget: 5 }), none);
-    const b = selectByPolicy([...targets].reverse(), policy({ budget: 5 }), none);
+  it('is deterministic: the same subset in the same order whatever the target order', async () => {
+    const a = await selectByPolicy(candidateLists(targets), policy({ budget: 5 }), none);
+    const b = await selectByPolicy(candidateLists([...targets].reverse()), policy({ budget: 5 }), none);
     assert.deepEqual(a, b);
   });
 
@@ -96,7 +97,7 @@ describe('leakage guard', () => {
     // Make the copies as attractive as possible: put them first in a train target's list.
     const trainHits = asHits(trainTop, 40, 'train');
     trainHits[0].neighbours.unshift(...ids.slice(3000).map((poolId) => ({ poolId, distance: 0 })));
-    const s = selectByPolicy(trainHits, policy({ budget: 500, k: 20 }), { leaked: guard.excluded, targetIds: new Set() });
+    const s = await selectByPolicy(candidateLists(trainHits), policy({ budget: 500, k: 20 }), { leaked: guard.excluded, targetIds: new Set() });
     assert.ok(!s.samples.some((x) => x.poolId.startsWith('copy/')));
     assert.ok(s.leakageExcluded >= 11);
     assert.equal(s.samples.length, 500);

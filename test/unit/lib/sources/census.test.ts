@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { type Census, takeCensus } from '../../../../lib/sources/census';
+import { planShards, writeShardPlan } from '../../../../lib/embed/shard-plan';
 import { listAllShards } from '../../../../lib/sources/list-shards';
 import { writeTestPools, type TestPools } from '../../../support/pools';
+import { join } from 'node:path';
 import { tempDir } from '../../../support/tmp';
 
 describe('the census', () => {
@@ -32,5 +34,21 @@ describe('the census', () => {
     const census = await takeCensus(await listAllShards([pools.webdataset, pools.folder, pools.manifest]));
     assert.equal(census.total, 13);
     assert.deepEqual(Object.keys(census.sources), ['tars', 'photos', 'pool']);
+  });
+
+  it('counts a pool read from its shard plan page by page as from its listing', async () => {
+    const sources = [pools.webdataset, pools.folder, pools.manifest];
+    const plan = await writeShardPlan(sources, join(dir, 'census-shards.jsonl'));
+    assert.deepEqual(await takeCensus(planShards(plan, 2)), await takeCensus(await listAllShards(sources)));
+  });
+
+  it('lists labels up to its bound in bytes, and counts the samples of further labels as other labels', async () => {
+    const shards = await listAllShards([pools.webdataset]);
+    // Room for two one-character labels (each listed with its quotes and count).
+    const { tars } = (await takeCensus(shards, undefined, 2 * 17)).sources;
+    assert.equal(Object.keys(tars.perLabel).length, 2);
+    assert.ok((tars.otherLabels ?? 0) >= 1, JSON.stringify(tars));
+    const listed = Object.values(tars.perLabel).reduce((a, b) => a + b, 0);
+    assert.equal(listed + tars.unlabeled + tars.otherLabels!, tars.samples);
   });
 });

@@ -10,6 +10,7 @@ import {
   locationExists,
   locationIn,
   outputLocation,
+  readLocationRange,
   readLocationText,
   relativeLink,
   writeLocation,
@@ -57,5 +58,19 @@ describe('locations', () => {
     await deleteLocation(record);
     assert.deepEqual(await listLocation(join(dir, 'r')), [join(dir, 'r', 'copy.json')]);
     assert.deepEqual(await listLocation(join(dir, 'nothing')), []);
+  });
+
+  it('reads a byte range of a local file, and the size of the whole: less where it ends sooner, nothing where nothing is', async () => {
+    const file = locationIn(tempDir('septflow-location-'), 'plan.jsonl');
+    assert.equal(await readLocationRange(file, 0, 4), undefined);
+    await writeLocation(file, '0123456789');
+    const read = async (start: number, end: number) => {
+      const range = await readLocationRange(file, start, end);
+      return range && { text: range.bytes.toString(), size: range.size };
+    };
+    assert.deepEqual(await read(2, 5), { text: '234', size: 10 });
+    assert.deepEqual(await read(8, 20), { text: '89', size: 10 });
+    assert.deepEqual(await read(12, 20), { text: '', size: 10 });
+    await assert.rejects(readLocationRange('/elsewhere/plan.jsonl', 0, 1), /outside the roots this worker reads/);
   });
 });

@@ -1,27 +1,21 @@
 import { Context, heartbeat } from '@temporalio/activity';
 import type { SourceSpec } from '../lib/config/sources';
 import { prepareVectorDestination } from '../lib/embed/prepare';
-import { groupShards, type ShardGrouping } from '../lib/embed/shard-groups';
+import { type ShardPageToEmbed, shardPageToEmbed } from '../lib/embed/page-to-embed';
+import type { ShardGrouping } from '../lib/embed/shard-groups';
 import { readShardPlanPage, type ShardPlan, writeShardPlan } from '../lib/embed/shard-plan';
-import { ConfigError } from '../lib/config/validate';
-import { payloadIssue } from '../lib/config/work-limits';
 import { type StageOutcome, stageShard } from '../lib/embed/stage-shard';
 import type { VectorDestination } from '../lib/embed/destination';
 import type { EncoderConfig } from '../lib/encoder/spec';
 import { RunLayout } from '../lib/run-layout';
 import type { ShardRef } from '../lib/sources/shard-ref';
-import { type CommitOutcome, commitStagedShards, compactEncoderTables, currentlyCommitted } from '../lib/vectors/commit';
+import { type CommitOutcome, commitStagedShards, compactEncoderTables } from '../lib/vectors/commit';
 import { openStore } from '../lib/vectors/connect';
 import { quarantineCounts } from '../lib/vectors/quarantine';
-import { dropAllStaging, type ShardTally } from '../lib/vectors/staging';
+import { dropAllStaging } from '../lib/vectors/staging';
 import { tableNames } from '../lib/vectors/tables';
 import { recordEmbedded, recordQuarantined } from '../lib/telemetry/metrics';
 import { failFastOnBadInput } from './failures';
-
-export interface ShardPageToEmbed {
-  groups: ShardRef[][];
-  committed: ShardTally[];
-}
 
 /** Loads and checks the encoder, fixes its id and vector size, creates its tables. */
 export async function prepareEncoder(encoder: EncoderConfig, store: string): Promise<VectorDestination> {
@@ -38,22 +32,9 @@ export async function readShardPage(plan: ShardPlan, offset: number, limit: numb
   return readShardPlanPage(plan, offset, limit);
 }
 
-/**
- * A page of the plan: the shards still to embed, grouped into activities (lib/embed/shard-groups.ts),
- * and those this encoder already committed as they are now (a rerun, a grown pool), which need no
- * activity at all. A shard whose content changed since its commit is embedded again.
- */
+/** A page of the plan to embed (lib/embed/page-to-embed.ts). */
 export async function readShardPageToEmbed(plan: ShardPlan, offset: number, limit: number, destination: VectorDestination, grouping: ShardGrouping): Promise<ShardPageToEmbed> {
-  const page = await readShardPlanPage(plan, offset, limit);
-  const committed = await currentlyCommitted(await openStore(destination.store), destination.encoderId, page);
-  const done = new Set(committed.map((t) => t.shardId));
-  return failFastOnBadInput(async () => {
-    const toEmbed = { groups: await groupShards(page.filter((s) => !done.has(s.id)), grouping), committed };
-    // Shards with long paths make a page heavier than the limit on `shardsPerExecution` assumes.
-    const heavy = payloadIssue('embed.shardsPerExecution', `a page of ${page.length} shards`, Buffer.byteLength(JSON.stringify(toEmbed)));
-    if (heavy) throw new ConfigError([heavy]);
-    return toEmbed;
-  });
+  return failFastOnBadInput(() => shardPageToEmbed(plan, offset, limit, destination, grouping));
 }
 
 /** Embeds shards one after another, each into its staging table (idempotent); heartbeats after every batch. */

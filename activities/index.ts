@@ -9,6 +9,7 @@ import * as train from './train';
 export const cpuActivities = {
   listSourceShards: sources.listSourceShards,
   planCensusShards: sources.planCensusShards,
+  foldCensus: sources.foldCensus,
   prepareLabeledTarget: train.prepareLabeledTarget,
   ...embed,
   ...retrieve,
@@ -16,4 +17,4 @@ export const cpuActivities = {
   ...runConfig,
 };
 /** Activities served on `sept-gpu`: the trainer hand-off. */
-export const gpuActivities = { countLabels: sources.countLabels, runTrainer: train.runTrainer };
+export const gpuActivities = { countLabels: sources.countLabels, countLabelPage: sources.countLabelPage, runTrainer: train.runTrainer };

@@ -1,7 +1,8 @@
 import { heartbeat } from '@temporalio/activity';
-import type { RunConfig } from '../lib/config/schema';
+import { MATERIALIZE_GROUP_SAMPLES, type RunConfig } from '../lib/config/schema';
 import type { TrainerJobRef } from '../lib/pipeline/trainer-jobs';
 import type { SourceSpec } from '../lib/config/sources';
+import type { ShardPlan } from '../lib/embed/shard-plan';
 import { encoderIdOf } from '../lib/encoder/encoder-id';
 import { type ExportedEncoder, exportedEncoderConfig } from '../lib/encoder/exported';
 import { localEncoderSpec } from '../lib/encoder/model-file';
@@ -12,9 +13,9 @@ import { writeExperimentReport } from '../lib/report/experiment';
 import { writeRunReport } from '../lib/report/run-report';
 import type { ExperimentReportInput, RunReportFiles, RunReportInput } from '../lib/report/types';
 import { RunLayout } from '../lib/run-layout';
-import { writeRandomPoolSample } from '../lib/selection/random-sample';
+import * as randomSample from '../lib/selection/random-sample';
 import { listTargetInstances } from '../lib/selection/target-set';
-import { listAllShards } from '../lib/sources/list-shards';
+import type { PassPages } from '../lib/sources/pass-pages';
 import { prepareLabeledSet } from '../lib/target/labeled-subset';
 import { failFastOnBadInput } from './failures';
 
@@ -39,18 +40,56 @@ export interface PoolSample {
   perSource: Record<string, number>;
 }
 
+const sampleFiles = (config: RunConfig, name: string) => new RunLayout(config.outputDir, config.name).poolSample(name);
+
+const sampleCopy = (config: RunConfig): randomSample.SampleCopy => ({
+  shardSize: config.retrieval.subsetShardSize,
+  groupSamples: config.retrieval.materializeGroupSamples ?? MATERIALIZE_GROUP_SAMPLES,
+});
+
+const poolSampleOf = (name: string, sample: randomSample.RandomSample): PoolSample => ({
+  source: { kind: 'webdataset', name: `sample-${name}`, shards: sample.shards },
+  samples: sample.samples,
+  perSource: sample.perSource,
+});
+
+const targetIds = async (config: RunConfig) => (await listTargetInstances(config.target)).map((t) => t.id);
+
 /**
  * A uniform random sample of the pool without the target's images, as shards under the run's folder
- * (`<run>/samples/<name>`): stage 0's training data, and the experiment's random-subset arm.
+ * (`<run>/samples/<name>`): stage 0's training data, and the experiment's random-subset arm. Every
+ * step in one activity, for executions started before the `sample-by-page` patch
+ * (workflows/pool-sample.ts runs each step as its own activities).
  */
 export async function samplePool(config: RunConfig, name: string, size: number, seed: number): Promise<PoolSample> {
   return failFastOnBadInput(async () => {
-    const poolShards = await listAllShards(config.pool.sources);
-    const exclude = new Set((await listTargetInstances(config.target)).map((t) => t.id));
-    const files = new RunLayout(config.outputDir, config.name).poolSample(name);
-    const sample = await writeRandomPoolSample({ poolShards, size, seed, exclude, files, shardSize: config.retrieval.subsetShardSize });
-    return { source: { kind: 'webdataset', name: `sample-${name}`, shards: sample.shards }, samples: sample.samples, perSource: sample.perSource };
+    const files = sampleFiles(config, name);
+    const sample = await randomSample.writeRandomPoolSample({ sources: config.pool.sources, targetIds: await targetIds(config), draw: { size, seed }, files, copy: sampleCopy(config) });
+    return poolSampleOf(name, sample);
   });
+}
+
+/** The pool sample's shard plan, and the target's ids for its pages to exclude. */
+export async function planPoolSample(config: RunConfig, name: string): Promise<ShardPlan> {
+  return failFastOnBadInput(async () => randomSample.planPoolSample(config.pool.sources, await targetIds(config), sampleFiles(config, name)));
+}
+
+/** One page of the pool sample's plan: its lowest-ranked images into the page's file, their count back. */
+export async function samplePoolPage(config: RunConfig, name: string, plan: ShardPlan, pages: PassPages, page: number, size: number, seed: number): Promise<{ samples: number }> {
+  return failFastOnBadInput(() => randomSample.samplePoolPage(plan, pages, page, { size, seed }, sampleFiles(config, name), (done) => heartbeat({ shardsDone: done })));
+}
+
+/** The pool sample's manifest from its pages, and its copy planned as groups: the sample, and how many groups to copy. */
+export async function foldPoolSample(config: RunConfig, name: string, plan: ShardPlan, pages: PassPages, size: number): Promise<{ sample: PoolSample; groups: number }> {
+  return failFastOnBadInput(async () => {
+    const { sample, groups } = await randomSample.foldPoolSample(plan, pages, size, sampleFiles(config, name), sampleCopy(config));
+    return { sample: poolSampleOf(name, sample), groups };
+  });
+}
+
+/** Copies one group of the pool sample into its shards. */
+export async function writePoolSampleGroup(config: RunConfig, name: string, group: number): Promise<{ samples: number; shards: number }> {
+  return failFastOnBadInput(() => randomSample.writePoolSampleGroup(sampleFiles(config, name), group));
 }
 
 /** The encoder settings of a model the trainer exported (its preprocessing spec read from beside it). */
@@ -61,9 +100,13 @@ export async function readExportedEncoder(onnxPath: string): Promise<ExportedEnc
 /** What counting the pool's composition heartbeats: the shard records read so far. */
 const countedShards = (shardsRead: number) => heartbeat({ shardsRead });
 
-/** Pool images per source: the baseline against which the subset's composition is read. */
-export async function poolComposition(config: RunConfig): Promise<Record<string, number>> {
-  return failFastOnBadInput(async () => poolPerSource(config.store.uri, await encoderIdOf(await localEncoderSpec(config.encoder)), config.pool.sources, countedShards));
+/**
+ * Pool images per source, for the encoder that embedded the pool (`encoderId`, the selection's):
+ * the baseline against which the subset's composition is read. Executions of septExperiment that
+ * scheduled it before it took the encoder id pass none, and find it from the model.
+ */
+export async function poolComposition(config: RunConfig, encoderId?: string): Promise<Record<string, number>> {
+  return failFastOnBadInput(async () => poolPerSource(config.store.uri, encoderId ?? (await encoderIdOf(await localEncoderSpec(config.encoder))), config.pool.sources, countedShards));
 }
 
 /** What septPipeline asks the report of: the run's figures, and its trainer jobs by name. */

@@ -1,7 +1,8 @@
 import { heartbeat } from '@temporalio/activity';
-import { type Census, takeCensus } from '../lib/sources/census';
+import { type Census, countCensusPage, foldCensusPages, takeCensus } from '../lib/sources/census';
+import type { PassPages } from '../lib/sources/pass-pages';
 import type { SourceSpec } from '../lib/config/sources';
-import { planShards, type ShardPlan, writeShardPlan } from '../lib/embed/shard-plan';
+import { planShards, readShardPlanPage, type ShardPlan, writeShardPlan } from '../lib/embed/shard-plan';
 import { RunLayout } from '../lib/run-layout';
 import { listAllShards } from '../lib/sources/list-shards';
 import type { ShardRef } from '../lib/sources/shard-ref';
@@ -20,7 +21,22 @@ export async function planCensusShards(sources: SourceSpec[], outputDir: string,
 /**
  * Samples per label and source, read from the shards' metadata or the manifest's lines, shard by
  * shard from a plan (or from a list, as census executions started before `census-by-plan` send).
+ * Kept for census executions started before `census-by-page`, which count the whole plan here.
  */
 export async function countLabels(shards: ShardRef[] | ShardPlan): Promise<Census> {
   return failFastOnBadInput(() => takeCensus(Array.isArray(shards) ? shards : planShards(shards), (done) => heartbeat({ shardsDone: done })));
+}
+
+/** Counts one page of the census's plan into its file under the run's output folder (lib/sources/census.ts): the page's labels in full, whatever their number. */
+export async function countLabelPage(plan: ShardPlan, pages: PassPages, page: number, outputDir: string, runName: string): Promise<{ samples: number }> {
+  return failFastOnBadInput(async () => {
+    const shards = await readShardPlanPage(plan, page * pages.shards, pages.shards);
+    return countCensusPage(shards, new RunLayout(outputDir, runName).censusPage(page), (done) => heartbeat({ shardsDone: done }));
+  });
+}
+
+/** The census from its counted pages, folded in page order: the same as one count of the whole plan. */
+export async function foldCensus(pages: PassPages, outputDir: string, runName: string): Promise<Census> {
+  const layout = new RunLayout(outputDir, runName);
+  return failFastOnBadInput(() => foldCensusPages(Array.from({ length: pages.count }, (_, page) => layout.censusPage(page))));
 }

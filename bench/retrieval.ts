@@ -11,9 +11,13 @@
 // OpenBLAS sgemm (bench/faiss_search.py, in the venv of infra/bench-python.cjs). septflow's figures
 // are its path as a user runs it (the pool read from LanceDB included); FAISS searches vectors
 // already in memory. `limit_ratio` is held to the faster of onnxruntime's Gemm and that sgemm.
-// septflow's exact path runs one search thread per core (THREADS here), each with one onnxruntime
-// thread, while the main thread reads the pool and merges; `probe_gflops` is the rate a worker
-// measures at its first plan (lib/retrieval/machine-rates.ts), which the path choice uses.
+// septflow's exact path runs one search thread per core (THREADS here), each multiplying on one
+// core with the worker's kernel (`search_kernel`: OpenBLAS's sgemm in the native addon, or
+// onnxruntime's Gemm; lib/retrieval/kernel-choice.ts), while the main thread reads the pool and
+// merges; where that is the BLAS kernel, the onnxruntime kernel runs the same search right before
+// and right after it (`onnx_qps` over both, `vs_onnx`), so the two compare on the same load.
+// `probe_gflops` is the rate a worker measures at its first plan (lib/retrieval/machine-rates.ts),
+// which the path choice uses.
 // BENCH_TARGETS (default 10000) shortens a development run, with BENCH_SCALE=0.02 say.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,8 +30,10 @@ import { type AnnIndexKind, annParams, annSearch, ensureAnnIndex } from '../lib/
 import { vectorTable } from '../lib/retrieval/arrow-vectors';
 import { searchCost } from '../lib/retrieval/cost';
 import { machineRates } from '../lib/retrieval/machine-rates';
-import { closeSearchThreads } from '../lib/retrieval/search-threads';
+import { closeSearchThreads, searchThreads } from '../lib/retrieval/search-threads';
+import { loadSearchBlas } from '../lib/retrieval/blas-kernel';
 import { exactSearch } from '../lib/retrieval/exact-search';
+import { type SearchKernelName, workerSearchKernel } from '../lib/retrieval/kernel-choice';
 import { scanPool } from '../lib/retrieval/pool-scan';
 import type { Neighbour } from '../lib/retrieval/running-topk';
 import { matmulGraph } from '../lib/retrieval/search-graph';
@@ -51,7 +57,7 @@ const K = 50;
 const THREADS = 2;
 /** Scores this close are a tie that FAISS and septflow may list in either order. */
 const SCORE_TIE = 1e-5;
-const FAISS_SETUP = 'septflow: its exact path as a user runs it (LanceDB pool scan, normalize, search threads: Gemm + floor filter, merge); FAISS: IndexFlatIP.search on vectors already in memory (add not timed)';
+const FAISS_SETUP = "septflow: its exact path as a user runs it (LanceDB pool scan, normalize, search threads: the worker's kernel's matrix product + floor filter, merge); FAISS: IndexFlatIP.search on vectors already in memory (add not timed)";
 const ORACLE_TARGETS = 32;
 const SHARD_ROWS = 1000;
 const defaults = parseRunConfig({ demo: true }).retrieval;
@@ -230,6 +236,10 @@ interface CaseResult {
   default_qps: number;
   default_seconds: number;
   default_gflops: number;
+  /** The onnxruntime kernel on the same path, right before and right after, where the worker's kernel is the BLAS one. */
+  onnx_qps?: number;
+  /** default_qps over onnx_qps. */
+  vs_onnx?: number;
   matmul_gflops: number;
   matmul_gflops_before: number;
   matmul_gflops_after: number;
@@ -273,17 +283,28 @@ async function runCase(dir: string, python: string, rows: number, dim: number, c
   const ann = annParams(rows, dim);
   const cost = searchCost({ targets: TARGETS, rows, dim, targetChunk: defaults.targetChunk, ann, indexReady: false, rates: await machineRates() });
   log(`${name}: estimated exact ${seconds(cost.exactSeconds, 1)}, ann ${seconds(cost.annSeconds, 1)} -> ${cost.choice}; matmul ${matmulBefore.toFixed(1)} GFLOP/s`);
-  const started = performance.now();
-  const { result: exact, peakMb } = await withPeakRss(async () => {
+  const timedPath = async (kernel: SearchKernelName) => {
+    const started = performance.now();
     const lists: Neighbour[][] = [];
     for (let first = 0; first < TARGETS; first += defaults.targetChunk) {
       const chunk = targets.subarray(first * dim, Math.min(TARGETS, first + defaults.targetChunk) * dim);
-      const top = await exactSearch(chunk, dim, scanPool(table, { filter, blockRows: defaults.blockRows, dim }), { k: K, threads: THREADS });
+      const top = await exactSearch(chunk, dim, scanPool(table, { filter, blockRows: defaults.blockRows, dim }), { k: K, threads: THREADS, kernel });
       for (let t = 0; t < top.targets; t++) lists.push(top.neighbours(t));
     }
-    return lists;
-  });
-  const exactSeconds = secondsSince(started);
+    return { lists, seconds: secondsSince(started) };
+  };
+  const kernel = workerSearchKernel();
+  // Started before the clock: a worker starts its search threads once for its life (and FAISS's import is not timed either).
+  await Promise.all([searchThreads('onnx', THREADS), searchThreads(kernel, THREADS)]);
+  const onnxBefore = kernel === 'onnx' ? undefined : await timedPath('onnx');
+  const { result: run, peakMb } = await withPeakRss(() => timedPath(kernel));
+  const { lists: exact, seconds: exactSeconds } = run;
+  let onnx: { qps: number; agreement: number } | undefined;
+  if (onnxBefore) {
+    const onnxAfter = await timedPath('onnx');
+    onnx = { qps: (2 * TARGETS) / (onnxBefore.seconds + onnxAfter.seconds), agreement: recallAgainst(onnxAfter.lists, exact) };
+    log(`${name}: onnx kernel ${(TARGETS / onnxBefore.seconds).toFixed(0)} / ${(TARGETS / onnxAfter.seconds).toFixed(0)} targets/s before / after ${kernel} ${(TARGETS / exactSeconds).toFixed(0)}; lists agree at ${onnx.agreement.toFixed(5)}`);
+  }
   const achieved = (2 * TARGETS * rows * dim) / exactSeconds / 1e9;
   const matmulAfter = await matmulGflops();
   const matmul = Math.max(matmulBefore, matmulAfter);
@@ -328,6 +349,7 @@ async function runCase(dir: string, python: string, rows: number, dim: number, c
     default_qps: TARGETS / exactSeconds,
     default_seconds: exactSeconds,
     default_gflops: achieved,
+    ...(onnx ? { onnx_qps: onnx.qps, vs_onnx: TARGETS / exactSeconds / onnx.qps } : {}),
     matmul_gflops: matmul,
     matmul_gflops_before: matmulBefore,
     matmul_gflops_after: matmulAfter,
@@ -362,6 +384,9 @@ async function main(): Promise<void> {
     const python = await ensureBenchPython({ projectRoot, log });
     const versions = await pythonSide<{ faiss: string; numpy: string }>(python, ['versions']);
     log(`${FAISS_SETUP}; ${THREADS} threads each; faiss-cpu ${versions.faiss}, numpy ${versions.numpy}`);
+    const kernel = workerSearchKernel();
+    const openblas = kernel === 'blas' ? loadSearchBlas().addon?.config() : undefined;
+    log(`septflow's search kernel: ${kernel}${openblas ? ` (${openblas})` : ''}`);
     const cases: Record<string, CaseResult> = {};
     const sizes = [100_000, 1_000_000].map((n) => Math.round(n * SCALE));
     const key = (rows: number, dim: number) => `${rows >= 1e6 ? `${rows / 1e6}M` : `${Math.round(rows / 1000)}k`}_${dim}`;
@@ -376,7 +401,7 @@ async function main(): Promise<void> {
     const loadEnd = loadavg();
     log(`done in ${seconds(secondsSince(started))}; load average at end: ${loadEnd.map((l) => l.toFixed(2)).join(' ')}`);
     const probe = (await machineRates()).matmulFlops / 1e9;
-    const setup = { targets: TARGETS, k: K, threads: THREADS, probe_gflops: probe, faiss_version: versions.faiss, numpy_version: versions.numpy, faiss_setup: FAISS_SETUP };
+    const setup = { targets: TARGETS, k: K, threads: THREADS, search_kernel: kernel, ...(openblas ? { openblas } : {}), probe_gflops: probe, faiss_version: versions.faiss, numpy_version: versions.numpy, faiss_setup: FAISS_SETUP };
     const load = { load_avg_1m_start: loadStart[0], load_avg_1m_end: loadEnd[0] };
     recordBenchmark('retrieval', round({ ...main, ...setup, scale: SCALE, large_384_scale: LARGE_384_SCALE, ...load, total_seconds: secondsSince(started), cases }) as object);
   } finally {

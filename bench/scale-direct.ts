@@ -5,7 +5,7 @@
 // stage ran and how much work it did.
 import { readFileSync } from 'node:fs';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { planSelection, searchTargets, selectSubsetFromHits } from '../activities/retrieve';
+import { mergeTargetChunk, planSelection, searchTargets, selectFromMergedHits } from '../activities/retrieve';
 import type { RunConfigInput } from '../lib/config/schema';
 import type { SourceSpec } from '../lib/config/sources';
 import { parseRunConfig } from '../lib/config/validate';
@@ -55,7 +55,7 @@ async function timedPasses(stages: DirectStage[], stage: string, pass: () => Pro
   stages.push({ stage, startMs, endMs: nowMs(), units, passes });
 }
 
-/** selectSubset's planning, search and merge, in its order and with its window, without the workflow. */
+/** selectSubset's planning, search, merge and policy, in its order and with its window, without the workflow. */
 async function selection(input: RunConfigInput): Promise<DirectResult> {
   const config = parseRunConfig(input);
   const r = config.retrieval;
@@ -74,7 +74,12 @@ async function selection(input: RunConfigInput): Promise<DirectResult> {
     },
     () => (plan.targets.train + plan.targets.test) * plan.poolRows,
   );
-  await timed(stages, 'merge', () => asActivity(selectSubsetFromHits, plan, r, config.target.test), () => hits);
+  const chunks = Array.from({ length: plan.chunks }, (_, c) => c);
+  const mergeChunk = async (chunk: number) => {
+    await asActivity(mergeTargetChunk, plan, r, chunk);
+  };
+  await timed(stages, 'merge', () => inWindow(chunks, r.window, mergeChunk), () => hits);
+  await timed(stages, 'policy', () => asActivity(selectFromMergedHits, plan, r, config.target.test), () => hits);
   return { stages };
 }
 

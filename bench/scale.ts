@@ -7,8 +7,9 @@
 // execution (continued-as-new runs and children included). Stages and their units:
 //   select_plan  planSelection: lists pool (tars, by file) and targets       per target
 //   search       searchTargets, every chunk x partition (exact path, k 50) per target x pool row
-//   merge        selectSubsetFromHits: hits merged, policy, tables written per hit
-//   materialize  materializeSubset: subset shards and contact sheet        per subset sample
+//   merge        mergeTargetChunk, every target chunk: hits merged         per hit
+//   policy       selectFromMergedHits: merged hits gathered, policy, tables per hit
+//   materialize  writeSubsetGroup, every group of pool shards: subset shards per subset sample
 //   plan_write   writeShardPlan over one-image shards                     per shard
 //   plan_read    readShardPlanPage, page by page as embedPool reads it    per shard
 //   embed        the embedPool workflow on one-image shards               per shard
@@ -70,7 +71,7 @@ const WORKFLOW_TIMEOUT_MS = 45 * 60_000;
 const work = process.env.SEPT_BENCH_DIR ?? join(dataDir(), 'tmp', `septflow-bench-scale-${process.pid}`);
 const log = (message: string) => console.error(`[bench:scale] ${message}`);
 /** What one unit of each selection stage's work is. */
-const SELECTION_UNITS = { select_plan: 'target', search: 'target x pool row', merge: 'hit', materialize: 'subset sample' };
+const SELECTION_UNITS = { select_plan: 'target', search: 'target x pool row', merge: 'hit', policy: 'hit', materialize: 'subset sample' };
 const sizeLabel = (c: SelectionCase) => `${shortCount(c.poolRows)} pool x ${shortCount(c.targets)} targets`;
 
 interface Stack {
@@ -151,7 +152,7 @@ async function selectionThroughWorkflow(stack: Stack, c: SelectionCase, index: n
     const searched = plan ? plan.targets.train + plan.targets.test : c.targets + testTargets(c);
     const poolRows = plan?.poolRows ?? c.poolRows;
     const hits = (spans.get('searchTargets')?.results ?? []).reduce<number>((n, r) => n + ((r as { hits?: number } | null)?.hits ?? 0), 0);
-    const subsetSamples = (spans.get('materializeSubset')?.results.at(-1) as { samples?: number } | undefined)?.samples ?? 0;
+    const subsetSamples = (spans.get('finishSubset')?.results.at(-1) as { samples?: number } | undefined)?.samples ?? 0;
     const stage = (name: keyof typeof SELECTION_UNITS, activity: string, units: number): StageMeasurement => {
       const span = spans.get(activity);
       const done = span && Number.isFinite(span.endMs);
@@ -174,8 +175,9 @@ async function selectionThroughWorkflow(stack: Stack, c: SelectionCase, index: n
     const measured = [
       stage('select_plan', 'planSelection', searched),
       stage('search', 'searchTargets', poolRows * searched),
-      stage('merge', 'selectSubsetFromHits', hits),
-      stage('materialize', 'materializeSubset', subsetSamples),
+      stage('merge', 'mergeTargetChunk', hits),
+      stage('policy', 'selectFromMergedHits', hits),
+      stage('materialize', 'writeSubsetGroup', subsetSamples),
     ];
     log(`selection ${size}: ${measured.map((m) => `${m.stage} ${m.failed ? 'failed' : seconds(m.seconds, 1)}`).join(', ')}; worker peak ${rss.highWaterMb().toFixed(0)} MiB`);
     return measured;

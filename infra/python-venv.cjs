@@ -102,4 +102,4 @@ async function ensureCachedVenv({ name, requirements, note = '', log = () => {} 
   return venvDir;
 }
 
-module.exports = { ensureCachedVenv, run };
+module.exports = { cacheRoot, ensureCachedVenv, removeAbandonedInstalls, run };

@@ -6,6 +6,7 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { ensureBuild } = require('./build.cjs');
+const { ensureSearchBlas } = require('./search-blas.cjs');
 const { ensureTemporalCli } = require('./temporal-cli.cjs');
 const { ensureTrainerPython } = require('./trainer-env.cjs');
 
@@ -50,6 +51,7 @@ async function main() {
   checkNode();
   await timed('npm packages', ensureNpmPackages);
   await timed('build', () => ensureBuild(log));
+  await timed('search BLAS kernel', () => ensureSearchBlas({ log }));
   await timed('Temporal CLI', () => ensureTemporalCli(log));
   await timed('trainer environment', () => ensureTrainerPython({ projectRoot: root, log }));
 }

@@ -8,15 +8,23 @@
 //       stages/<stage>.json                a completed pipeline stage: its inputs' key and result
 //       embed-shards.jsonl                 the pool's shard plan, one ShardRef per line (.offsets beside it: where each starts)
 //       census-shards.jsonl                the census's own shard plan of the pool, alike
+//       census-pages/page-000000.jsonl …   the census's count of each page of its plan
 //       selection/                         the selection stage
 //         targets.jsonl                    every target instance, train and test
-//         pool-shards.json                 the pool's shards, sorted by id
+//         pool-shards.jsonl                the pool's shards, sorted by id, a shard plan (.offsets beside it: a partition reads its own)
+//         pool-shards.json                 the same as one JSON array, in folders planned by 0.4.0 and before
+//         leakage/<chunk>.json             a merged target chunk's leakage candidates, until the selection is written
 //         subset.jsonl                     the subset manifest, in selection order
 //         stats.json                       the selection's statistics
 //         contact-sheet.png                targets and the pool images they retrieved
 //         shards/subset-000000.tar …       the subset as WebDataset shards
+//         subset-groups/group-000000.json … the pool shards and samples each subset-writing activity copies
 //       samples/<name>/                    a uniform random pool sample (stage 0, the random arm)
+//         pool-shards.jsonl                the sample's own shard plan of the pool (.offsets beside it), read page by page
+//         target-ids.jsonl                 the target's ids, one JSON string a line: no page samples them
+//         pages/page-000000.jsonl …        each page's lowest-ranked samples, folded into the manifest
 //         sample.jsonl                     its manifest
+//         groups/group-000000.json …       the pool shards and samples each shard-copying activity copies
 //         shards/subset-000000.tar …
 //       target/<content>/                  the labeled target, one folder per content of target.train and target.test:
 //         train[-<n>-per-class]/           the labeled train set: shard-000000.tar …, index.json
@@ -45,10 +53,14 @@ export function selectionFiles(dir: string) {
     dir,
     targets: locationIn(dir, 'targets.jsonl'),
     poolShards: locationIn(dir, 'pool-shards.json'),
+    poolShardPlan: locationIn(dir, 'pool-shards.jsonl'),
+    /** The merged target chunks' leakage candidates, `<chunk>.json` each. */
+    leakage: locationIn(dir, 'leakage'),
     manifest: locationIn(dir, 'subset.jsonl'),
     stats: locationIn(dir, 'stats.json'),
     contactSheet: locationIn(dir, 'contact-sheet.png'),
     shards: locationIn(dir, 'shards'),
+    subsetGroups: locationIn(dir, 'subset-groups'),
   };
 }
 export type SelectionFiles = ReturnType<typeof selectionFiles>;
@@ -67,6 +79,17 @@ export interface LabeledTargetFiles {
   train(perClass: number | undefined): string;
   test: string;
   classes: string;
+}
+
+/** A random pool sample's files, in the order its steps write them (lib/selection/random-sample.ts). */
+export interface PoolSampleFiles {
+  poolShardPlan: string;
+  targetIds: string;
+  page(page: number): string;
+  manifest: string;
+  /** The subset-shard groups of its copy (lib/selection/subset-shards.ts). */
+  groups: string;
+  shards: string;
 }
 
 export interface ReportFiles {
@@ -123,13 +146,25 @@ export class RunLayout {
     return locationIn(this.dir, 'census-shards.jsonl');
   }
 
+  /** Page `page` of the census's plan, counted: its labels in full, folded into the census once every page is counted. */
+  censusPage(page: number): string {
+    return locationIn(this.dir, 'census-pages', `page-${String(page).padStart(6, '0')}.jsonl`);
+  }
+
   get selection(): SelectionFiles {
     return selectionFiles(locationIn(this.dir, 'selection'));
   }
 
-  poolSample(name: string): { manifest: string; shards: string } {
+  poolSample(name: string): PoolSampleFiles {
     const dir = locationIn(this.dir, 'samples', name);
-    return { manifest: locationIn(dir, 'sample.jsonl'), shards: locationIn(dir, 'shards') };
+    return {
+      poolShardPlan: locationIn(dir, 'pool-shards.jsonl'),
+      targetIds: locationIn(dir, 'target-ids.jsonl'),
+      page: (page) => locationIn(dir, 'pages', `page-${String(page).padStart(6, '0')}.jsonl`),
+      manifest: locationIn(dir, 'sample.jsonl'),
+      groups: locationIn(dir, 'groups'),
+      shards: locationIn(dir, 'shards'),
+    };
   }
 
   /**

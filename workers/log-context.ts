@@ -13,6 +13,8 @@ const SHARDS: { [A in keyof Activities]?: (...args: Parameters<Activities[A]>) =
   embedShards: (shards): Record<string, string> => (shards.length === 1 ? { shard: shards[0].id } : { shards: span(shards.map((s) => s.id)) }),
   commitShards: (_destination, shards) => ({ shards: span(shards.map((s) => (typeof s === 'string' ? s : s.id))) }),
   countLabels: (shards): Record<string, string> => (Array.isArray(shards) ? { shards: span(shards.map((s) => s.id)) } : { plan: shards.path }),
+  countLabelPage: (plan, _pages, page) => ({ plan: plan.path, page: String(page) }),
+  samplePoolPage: (_config, _name, plan, _pages, page) => ({ plan: plan.path, page: String(page) }),
 };
 
 function shardsOf(activityType: string, args: unknown[]): Record<string, string> {

@@ -1,6 +1,7 @@
 import { NativeConnection, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { cpuActivities, gpuActivities } from '../activities';
 import { type WorkerSettings, workerSettingsFromEnv } from '../lib/config/worker-settings';
+import { workerSearchKernel } from '../lib/retrieval/kernel-choice';
 import { inputLimits } from '../lib/input-limits';
 import { log } from '../lib/log';
 import { workerTrainers } from '../lib/trainer/command';
@@ -78,6 +79,8 @@ export async function runWorker(kind: QueueKind): Promise<void> {
   log.info({ inputLimits: inputLimits() }, 'input limits');
   // A bad trainer registry stops a GPU worker here, not a run at its first trainer job.
   if (kind === 'gpu') log.info({ trainers: workerTrainers().names, file: settings.trainersFile }, 'trainers');
+  // SEPT_SEARCH_KERNEL=blas without the built addon stops a CPU worker here, not a run at its first search.
+  if (kind === 'cpu') log.info({ searchKernel: workerSearchKernel(), setting: settings.searchKernel }, 'exact search kernel');
   installRuntime(kind);
   const { connectionOptions, namespace } = connectConfig();
   const connection = await NativeConnection.connect(connectionOptions);

@@ -18,7 +18,9 @@ export interface SelectSubsetResult {
 /** What an execution hands to the next when it continues as new. */
 export interface SelectSubsetCarry {
   plan: SelectionPlan;
-  /** The first search the next execution runs, numbered chunk by chunk: chunk x partitions + partition. */
+  /** Searching (absent in carries of 0.4.0), or merging, once every search is done. */
+  phase?: 'search' | 'merge';
+  /** The first search the next execution runs, numbered chunk by chunk (chunk x partitions + partition); or the first target chunk it merges. */
   next: number;
 }
 
@@ -40,6 +42,38 @@ async function searchPlan(config: RunConfig): Promise<SelectionPlan> {
 }
 
 /**
+ * The subset's shards copied group by group of pool shards in a bounded window, each group its own
+ * numbered shards, so that the copy spreads over workers and a retry redoes one group; then the
+ * contact sheet. The groups, at most MAX_PASS_ACTIVITIES (lib/config/work-limits.ts), share the
+ * last execution's history with its searches.
+ */
+async function materializeByShardGroup(plan: SelectionPlan, config: RunConfig): Promise<SubsetOutputs> {
+  const cpu = cpuWork();
+  const subset = await cpu.planSubsetGroups(plan, config.retrieval);
+  const groups = Array.from({ length: subset.groups }, (_, g) => g);
+  await inWindow(groups, config.retrieval.window, async (group) => {
+    await cpu.writeSubsetGroup(plan, group);
+  });
+  return cpu.finishSubset(plan, config, subset);
+}
+
+/**
+ * The merge, one activity per target chunk in a bounded window, then the policy over every chunk's
+ * merged hits. The merges count toward an execution's `retrieval.searchesPerExecution` with its
+ * searches (`room` is what the searches left): past it, the execution continues as new.
+ */
+async function mergeByChunk(config: RunConfig, plan: SelectionPlan, from: number, room: number): Promise<SelectionStats> {
+  const cpu = cpuWork();
+  const to = Math.min(plan.chunks, from + room);
+  const chunks = Array.from({ length: to - from }, (_, i) => from + i);
+  await inWindow(chunks, config.retrieval.window, async (chunk) => {
+    await cpu.mergeTargetChunk(plan, config.retrieval, chunk);
+  });
+  if (to < plan.chunks) await continueAsNew<typeof selectSubset>(config, { plan, phase: 'merge', next: to });
+  return cpu.selectFromMergedHits(plan, config.retrieval, config.target.test);
+}
+
+/**
  * Stage 2 of SEPT: the task-specific subset, on a pool already embedded.
  *
  * Plan: list the targets and choose the search path; embed target images that have no vector yet
@@ -47,7 +81,8 @@ async function searchPlan(config: RunConfig): Promise<SelectionPlan> {
  * path was chosen; search every target chunk against every pool partition in a bounded window,
  * each writing its hits to LanceDB, `retrieval.searchesPerExecution` searches an execution, which
  * then continues as new, so that the history stays bounded whatever the pool and the target; merge
- * the hits and select under the policy; write the subset shards and the contact sheet; drop the
+ * each target chunk's hits in an activity of its own (counted with the searches), then select under
+ * the policy; write the subset shards, group by group of pool shards, and the contact sheet; drop the
  * per-chunk hits.
  */
 export async function selectSubset(input?: RunConfigInput, carry?: SelectSubsetCarry): Promise<SelectSubsetResult> {
@@ -57,7 +92,8 @@ export async function selectSubset(input?: RunConfigInput, carry?: SelectSubsetC
 
   const plan = carry?.plan ?? (await searchPlan(config));
   const searches = plan.chunks * plan.partitions;
-  const first = carry?.next ?? 0;
+  const merging = carry?.phase === 'merge';
+  const first = merging ? searches : (carry?.next ?? 0);
   // Executions started before the `searches-per-execution` patch run every search in one history,
   // and so do configurations resolved before the setting existed.
   const last = patched('searches-per-execution') ? Math.min(searches, first + (r.searchesPerExecution ?? searches)) : searches;
@@ -67,8 +103,12 @@ export async function selectSubset(input?: RunConfigInput, carry?: SelectSubsetC
   });
   if (last < searches) return continueAsNew<typeof selectSubset>(config, { plan, next: last });
 
-  const stats = await cpu.selectSubsetFromHits(plan, r, config.target.test);
-  const outputs = await cpu.materializeSubset(plan, config);
+  // Executions started before the `merge-by-chunk` patch merge every chunk and select in one activity.
+  const stats = patched('merge-by-chunk')
+    ? await mergeByChunk(config, plan, carry?.phase === 'merge' ? carry.next : 0, Math.max(0, (r.searchesPerExecution ?? Infinity) - (last - first)))
+    : await cpu.selectSubsetFromHits(plan, r, config.target.test);
+  // Executions started before the `materialize-by-shard-group` patch copy the whole subset in one activity.
+  const outputs = patched('materialize-by-shard-group') ? await materializeByShardGroup(plan, config) : await cpu.materializeSubset(plan, config);
   await cpu.dropSearchHits(plan);
 
   const { encoderId, poolRows, targets, path, cost, partitions, chunks } = plan;

@@ -5,6 +5,7 @@ import type { ExperimentRow } from '../lib/report/types';
 import type { ExperimentOptions } from '../lib/temporal/workflow-args';
 import { cpuWork } from './activity-options';
 import { embedPool } from './embed-pool';
+import { randomPoolSample } from './pool-sample';
 import { experimentProgressQuery } from './queries';
 import { resolvedRunConfig } from './run-config';
 import { selectSubset } from './select-subset';
@@ -56,7 +57,7 @@ export async function septExperiment(configInput?: RunConfigInput, options: Expe
   await executeChild(embedPool, { workflowId: `${id}/embed`, args: [config] });
   progress.current = 'select';
   const selection = await executeChild(selectSubset, { workflowId: `${id}/select`, args: [config] });
-  const poolPerSource = await cpu.poolComposition(config);
+  const poolPerSource = await cpu.poolComposition(config, selection.plan.encoderId);
   const poolImages = Object.values(poolPerSource).reduce((a, b) => a + b, 0);
   const subset: SourceSpec = { kind: 'webdataset', name: 'subset', shards: selection.outputs.shards };
 
@@ -68,7 +69,7 @@ export async function septExperiment(configInput?: RunConfigInput, options: Expe
       else if (arm === 'sept') data = { pretrainData: [subset], images: selection.stats.size, composition: selection.stats.perSource };
       else if (arm === 'pool') data = { pretrainData: config.pool.sources, images: poolImages, composition: poolPerSource };
       else {
-        const sample = await cpu.samplePool(config, `random-s${seed}`, selection.stats.size, seed);
+        const sample = await randomPoolSample(config, `random-s${seed}`, selection.stats.size, seed);
         data = { pretrainData: [sample.source], images: sample.samples, composition: sample.perSource };
       }
       const variant = `${arm}-s${seed}`;

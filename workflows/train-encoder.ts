@@ -2,6 +2,7 @@ import type { RunConfigInput } from '../lib/config/schema';
 import type { ExportedEncoder } from '../lib/encoder/exported';
 import { ENCODER_VARIANT } from '../lib/pipeline/trainer-jobs';
 import { cpuWork, trainer } from './activity-options';
+import { randomPoolSample } from './pool-sample';
 import { resolvedRunConfig } from './run-config';
 import { artifactPath } from './trainer-artifacts';
 
@@ -24,7 +25,7 @@ export async function trainEncoder(configInput?: RunConfigInput): Promise<TrainE
   const cpu = cpuWork();
   const gpu = trainer(config);
 
-  const sample = await cpu.samplePool(config, 'encoder', t.sampleSize, t.seed);
+  const sample = await randomPoolSample(config, 'encoder', t.sampleSize, t.seed);
   const stage0 = { ...config, pretrain: { method: t.method, steps: t.steps, batchSize: t.batchSize, lr: t.lr, seed: t.seed } };
   // The trainer needs a class count only for labeled stages; the encoder never sees a label.
   const job = { config: stage0, variant: ENCODER_VARIANT, numClasses: 2 };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEMO_DATASETS, sourceSpec } from './sources';
-import { limitMessage, MAX_SEARCHES_PER_EXECUTION, MAX_SHARDS_PER_EXECUTION, MAX_WINDOW } from './work-limits';
+import { limitMessage, MAX_PASS_ACTIVITIES, MAX_SEARCHES_PER_EXECUTION, MAX_SHARDS_PER_EXECUTION, MAX_WINDOW } from './work-limits';
 
 /** A Temporal duration string such as `90s`, `5m`, `24h` or `2d`. */
 const duration = z
@@ -95,6 +95,12 @@ const target = z.preprocess(
     .strict(),
 );
 
+/**
+ * `retrieval.materializeGroupSamples` where a run sets none, and for configurations resolved before
+ * the setting existed, which executions in flight still carry.
+ */
+export const MATERIALIZE_GROUP_SAMPLES = 20_000;
+
 const ann = z
   .object({
     index: z.enum(['ivf-flat', 'ivf-pq', 'hnsw-sq']).default('ivf-flat').describe('LanceDB vector index of the ann path (ivf-flat: 10x faster to build than ivf-pq here; ivf-pq: compressed, for pools beyond memory)'),
@@ -128,8 +134,16 @@ const retrieval = z
       .positive()
       .max(MAX_SEARCHES_PER_EXECUTION, limitMessage(MAX_SEARCHES_PER_EXECUTION, 'history'))
       .default(1000)
-      .describe('search activities (target chunks x pool partitions) one selectSubset execution runs before it continues as new, which keeps its history bounded'),
+      .describe('search and merge activities (target chunks x pool partitions searches, then one merge per target chunk) one selectSubset execution runs before it continues as new, which keeps its history bounded'),
     subsetShardSize: z.number().int().positive().default(1000).describe('samples per subset WebDataset shard'),
+    materializeGroupSamples: z
+      .number()
+      .int()
+      .positive()
+      .default(MATERIALIZE_GROUP_SAMPLES)
+      .describe(
+        `selected samples per subset-writing activity, about: consecutive pool shards are grouped to this many and written in parallel (\`window\` at once), each group its own subset shards; larger where a selection would need more than ${MAX_PASS_ACTIVITIES.toLocaleString('en-US')} groups`,
+      ),
     contactSheet: z
       .object({
         targets: z.number().int().nonnegative().default(8).describe('target images shown (0: no contact sheet)'),

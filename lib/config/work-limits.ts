@@ -32,13 +32,23 @@ const OVERHEAD_EVENTS = 1_000;
 const EVENTS_PER_SEARCH = 6;
 const EVENTS_PER_EMBEDDED_SHARD = 12;
 
-const itemsPerHistory = (eventsEach: number) => Math.floor((TEMPORAL_LIMITS.historyEvents - OVERHEAD_EVENTS) / eventsEach);
+const itemsPerHistory = (eventsEach: number, reserved = 0) => Math.floor((TEMPORAL_LIMITS.historyEvents - OVERHEAD_EVENTS - reserved) / eventsEach);
+
+/**
+ * The most activities a fan-out of one read pass over the pool or the subset may take in one
+ * execution (the subset's materialize groups, the census's pages): past it, its pieces grow instead,
+ * so that its events (6,000 at most) stay a constant share of a history, whatever the pool.
+ */
+export const MAX_PASS_ACTIVITIES = 1_000;
 
 /** `embed.shardsPerExecution` at most: one embedPool execution's page stays under the history limit. */
 export const MAX_SHARDS_PER_EXECUTION = itemsPerHistory(EVENTS_PER_EMBEDDED_SHARD);
 
-/** `retrieval.searchesPerExecution` at most: one selectSubset execution's searches stay under the history limit. */
-export const MAX_SEARCHES_PER_EXECUTION = itemsPerHistory(EVENTS_PER_SEARCH);
+/**
+ * `retrieval.searchesPerExecution` at most: one selectSubset execution's searches stay under the
+ * history limit, with room in its last execution for the subset's materialize groups.
+ */
+export const MAX_SEARCHES_PER_EXECUTION = itemsPerHistory(EVENTS_PER_SEARCH, MAX_PASS_ACTIVITIES * EVENTS_PER_SEARCH);
 
 /** `embed.window` and `retrieval.window` at most: activities in flight at once in one execution. */
 export const MAX_WINDOW = TEMPORAL_LIMITS.pendingActivities;

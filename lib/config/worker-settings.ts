@@ -29,6 +29,15 @@ const storageAccessSchema = z.object({
   SEPT_READ_BUCKETS: bucketList.default([]),
 });
 
+/**
+ * The exact search's matrix-product kernel (lib/retrieval/kernel-choice.ts): `blas`, OpenBLAS's
+ * sgemm in the addon setup builds (infra/search-blas.cjs); `onnx`, onnxruntime's Gemm; `auto`,
+ * the BLAS kernel where it is built. The machine's choice: both are exact.
+ */
+export const SEARCH_KERNELS = ['auto', 'blas', 'onnx'] as const;
+export type SearchKernelSetting = (typeof SEARCH_KERNELS)[number];
+const searchKernelSchema = z.object({ SEPT_SEARCH_KERNEL: z.enum(SEARCH_KERNELS).default('auto') });
+
 /** Per-process worker settings, from the environment (they belong to a machine, not to a run). */
 const workerSettingsSchema = z.object({
   // Not a CPU budget: a worker's embed threads are one pool per process (encoder.threads), however
@@ -73,6 +82,8 @@ export interface WorkerSettings {
   /** SEPT_TRAINERS: the JSON file of the trainers this worker runs by name; none, the reference trainer only. */
   trainersFile?: string;
   storage: StorageAccess;
+  /** SEPT_SEARCH_KERNEL, default auto. */
+  searchKernel: SearchKernelSetting;
 }
 
 function parseSettings<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv): z.output<S> {
@@ -87,6 +98,10 @@ export function storageAccessFromEnv(env: NodeJS.ProcessEnv = process.env): Stor
   return { dataDir: dataDir(env), readRoots: s.SEPT_READ_ROOTS, buckets: s.SEPT_BUCKETS, readBuckets: s.SEPT_READ_BUCKETS };
 }
 
+export function searchKernelFromEnv(env: NodeJS.ProcessEnv = process.env): SearchKernelSetting {
+  return parseSettings(searchKernelSchema, env).SEPT_SEARCH_KERNEL;
+}
+
 export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
   const s = parseSettings(workerSettingsSchema, env);
   return {
@@ -98,5 +113,6 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
     cacheBytes: s.SEPT_CACHE_BYTES,
     trainersFile: s.SEPT_TRAINERS && resolve(s.SEPT_TRAINERS),
     storage: storageAccessFromEnv(env),
+    searchKernel: searchKernelFromEnv(env),
   };
 }

@@ -27,7 +27,12 @@ const offsetsOf = (plan: Pick<ShardPlan, 'path'>) => `${plan.path}.offsets`;
 
 /** Lists a pool's sources into a plan at `path`, its offsets beside it. */
 export async function writeShardPlan(sources: SourceSpec[], path: string): Promise<ShardPlan> {
-  const lines = (await listAllShards(sources, 'pool.sources')).map((s) => Buffer.from(`${JSON.stringify(s)}\n`));
+  return writeShardList(await listAllShards(sources, 'pool.sources'), path);
+}
+
+/** Shards already listed, in the order given, as a plan at `path`, its offsets beside it. */
+export async function writeShardList(shards: ShardRef[], path: string): Promise<ShardPlan> {
+  const lines = shards.map((s) => Buffer.from(`${JSON.stringify(s)}\n`));
   const offsets = Buffer.alloc((lines.length + 1) * OFFSET_BYTES);
   let at = 0;
   lines.forEach((line, i) => {

@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { notRegular } from '../files/regular-file';
 import { tensorLength } from '../preprocess';
+import { normalizeRows } from '../retrieval/normalize';
 import { EncoderError } from './errors';
 import type { EncoderSpec } from './spec';
 
@@ -12,15 +13,6 @@ export interface EncoderSession {
   run(batch: Float32Array, count: number): Promise<Float32Array>;
   /** Frees the native session; a thread must do this before it ends (onnxruntime aborts the process otherwise). */
   release(): Promise<void>;
-}
-
-function l2NormalizeRows(vectors: Float32Array, dims: number): void {
-  for (let row = 0; row < vectors.length; row += dims) {
-    let sum = 0;
-    for (let i = row; i < row + dims; i++) sum += vectors[i] * vectors[i];
-    const scale = sum > 0 ? 1 / Math.sqrt(sum) : 0;
-    for (let i = row; i < row + dims; i++) vectors[i] *= scale;
-  }
 }
 
 export async function openEncoderSession(spec: EncoderSpec): Promise<EncoderSession> {
@@ -79,7 +71,7 @@ async function checkedSession(session: InferenceSession, spec: EncoderSpec): Pro
     async run(batch, count) {
       // Copy out of onnxruntime's buffer: the result is transferred to another thread.
       const vectors = (await infer(batch, count)).data.slice();
-      if (spec.l2Normalize) l2NormalizeRows(vectors, dims);
+      if (spec.l2Normalize) normalizeRows(vectors, dims);
       return vectors;
     },
     release: () => session.release(),

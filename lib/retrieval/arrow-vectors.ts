@@ -35,3 +35,19 @@ export function stringsOf(column: Vector): (row: number) => string {
   const offsets = data.valueOffsets as Int32Array;
   return (row) => bytes.toString('utf8', offsets[row], offsets[row + 1]);
 }
+
+/**
+ * Rows [from, to) of a string column as a reader over a copy of just their values: holding it
+ * holds no part of the batch (whose buffers carry its vectors too), as stringsOf's reader does.
+ */
+export function stringsCopied(column: Vector, from: number, to: number): (row: number) => string {
+  const data = column.data[0];
+  if (column.data.length !== 1 || !(data.type instanceof Utf8)) {
+    const values = Array.from({ length: to - from }, (_, r) => String(column.get(from + r)));
+    return (row) => values[row];
+  }
+  const offsets = (data.valueOffsets as Int32Array).slice(from, to + 1);
+  const start = offsets[0];
+  const bytes = Buffer.from((data.values as Uint8Array).subarray(start, offsets[to - from]));
+  return (row) => bytes.toString('utf8', offsets[row] - start, offsets[row + 1] - start);
+}

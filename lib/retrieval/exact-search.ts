@@ -1,5 +1,6 @@
 import { RetrievalInputError } from './errors';
-import { normalizeRows } from './normalize';
+import { type SearchKernelName, workerSearchKernel } from './kernel-choice';
+import { normalizeRows, normalizeRowsInto } from './normalize';
 import { RunningTopK } from './running-topk';
 import { GROUP, type TileHits } from './search-kernel';
 import { type SearchThread, searchThreads } from './search-threads';
@@ -7,7 +8,10 @@ import { type SearchThread, searchThreads } from './search-threads';
 /** A block of pool vectors, as streamed from the store: `vectors` holds ids.length rows of `dim` floats. */
 export interface PoolBlock {
   vectors: Float32Array;
-  /** The pool id of row r, decoded on demand (most rows of a block never become a hit). */
+  /**
+   * The pool id of row r, decoded on demand (most rows of a block never become a hit). Held for a
+   * while after the block is searched (idWindowRows), so it should hold the block's ids, not its vectors.
+   */
   idOf(row: number): string;
   rows: number;
 }
@@ -16,8 +20,16 @@ export interface ExactSearchOptions {
   k: number;
   /** Targets per matrix product at most: larger amortizes the pool read, smaller bounds the memory of its scores. */
   targetBatch?: number;
-  /** Search threads (one onnxruntime thread each); one per core by default. */
+  /** Search threads (each multiplying on its own core); one per core by default. */
   threads?: number;
+  /** The kernel the threads multiply with: the worker's (SEPT_SEARCH_KERNEL) by default; both are exact. */
+  kernel?: SearchKernelName;
+  /**
+   * Pool rows whose ids stay readable after their block is searched (2^20 by default, the memory
+   * of their ids): most hits of a block are pushed out of the lists by the next few blocks, and
+   * those never have their ids decoded.
+   */
+  idWindowRows?: number;
   /** Called after each pool block, e.g. to heartbeat. */
   onBlock?: (rowsScanned: number) => void | Promise<void>;
 }
@@ -50,7 +62,7 @@ export async function exactSearch(targets: Float32Array, dim: number, pool: Asyn
   if (!Number.isInteger(count) || count === 0) throw new RetrievalInputError('exact search: the target set is empty');
   if (!Number.isInteger(opts.k) || opts.k <= 0) throw new RetrievalInputError(`exact search: k must be a positive integer, got ${opts.k}`);
   if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads > 0)) throw new RetrievalInputError(`exact search: threads must be a positive integer, got ${opts.threads}`);
-  const threads = await searchThreads(opts.threads);
+  const threads = await searchThreads(opts.kernel ?? workerSearchKernel(), opts.threads);
   const batches = targetBatches(count, opts.targetBatch ?? 2048, threads);
   const unit = normalizeRows(Float32Array.from(targets), dim);
   const search = nextSearch++;
@@ -59,11 +71,18 @@ export async function exactSearch(targets: Float32Array, dim: number, pool: Asyn
     thread.send({ type: 'open', search, dim, k: opts.k, batches: own });
   }
   const top = new RunningTopK(count, opts.k);
-  const inFlight: { rows: number; searched: Promise<void> }[] = [];
+  const idWindowRows = opts.idWindowRows ?? 2 ** 20;
+  const inFlight: { block: number; rows: number; searched: Promise<void> }[] = [];
+  const readable: { block: number; rows: number }[] = [];
+  let readableRows = 0;
   let scanned = 0;
   const finishOldest = async () => {
-    const { rows, searched } = inFlight.shift()!;
+    const { block, rows, searched } = inFlight.shift()!;
     await searched;
+    readable.push({ block, rows });
+    const retiring: number[] = [];
+    for (readableRows += rows; readableRows > idWindowRows; readableRows -= readable.shift()!.rows) retiring.push(readable[0].block);
+    if (retiring.length > 0) top.retire(retiring);
     scanned += rows;
     await opts.onBlock?.(scanned);
   };
@@ -73,13 +92,15 @@ export async function exactSearch(targets: Float32Array, dim: number, pool: Asyn
       if (block.vectors.length !== block.rows * dim) {
         throw new RetrievalInputError(`exact search: pool vectors have dimension ${block.vectors.length / block.rows}, targets ${dim}`);
       }
-      const searched = searchBlock(search, nextBlock++, block, dim, batches, threads, top);
+      const name = nextBlock++;
+      const searched = searchBlock(search, name, block, dim, batches, threads, top);
       // Awaited in turn by finishOldest, which sees its failure; until then it must not count as unhandled.
       searched.catch(() => undefined);
-      inFlight.push({ rows: block.rows, searched });
+      inFlight.push({ block: name, rows: block.rows, searched });
       if (inFlight.length === BLOCKS_IN_FLIGHT) await finishOldest();
     }
     while (inFlight.length > 0) await finishOldest();
+    top.retire(readable.map((b) => b.block));
   } finally {
     // A failed search still lets its blocks leave the threads before it returns.
     await Promise.allSettled(inFlight.map((b) => b.searched));
@@ -97,16 +118,16 @@ function targetBatches(count: number, size: number, threads: SearchThread[]): Ta
   return Array.from({ length: Math.ceil(count / per) }, (_, batch) => ({ batch, first: batch * per, n: Math.min(per, count - batch * per), thread: threads[batch % threads.length] }));
 }
 
-/** Searches one block in every batch: hands it (normalized, padded to whole groups) to the threads, merges, drops it. */
+/** Searches one block in every batch: hands it (normalized, padded to whole groups) to the threads, merges, drops it (its ids stay with `top`). */
 async function searchBlock(search: number, block: number, pool: PoolBlock, dim: number, batches: TargetBatch[], threads: SearchThread[], top: RunningTopK): Promise<void> {
-  const vectors = new Float32Array(Math.ceil(pool.rows / GROUP) * GROUP * dim);
-  vectors.set(pool.vectors);
-  normalizeRows(vectors.subarray(0, pool.rows * dim), dim);
-  // Each thread takes its own copy, the last one this buffer.
-  threads.forEach((thread, i) => thread.send({ type: 'block', block, vectors: i === threads.length - 1 ? vectors : vectors.slice(), rows: pool.rows }));
+  // In shared memory: every thread reads the same block, and none writes it.
+  const vectors = new Float32Array(new SharedArrayBuffer(Math.ceil(pool.rows / GROUP) * GROUP * dim * Float32Array.BYTES_PER_ELEMENT));
+  normalizeRowsInto(vectors, pool.vectors, dim);
+  top.addBlock(block, pool.idOf);
+  for (const thread of threads) thread.send({ type: 'block', block, vectors, rows: pool.rows });
   try {
     await Promise.all(
-      batches.map(async (b) => merge(top, b, pool, await b.thread.search({ search, batch: b.batch, block }))),
+      batches.map(async (b) => merge(top, b, block, await b.thread.search({ search, batch: b.batch, block }))),
     );
   } finally {
     for (const thread of threads) thread.send({ type: 'drop', block });
@@ -114,9 +135,9 @@ async function searchBlock(search: number, block: number, pool: PoolBlock, dim: 
 }
 
 /** Offers what a batch found in a block. A distance is 1 - the score in float64: exact, so equal scores stay equal distances. */
-function merge(top: RunningTopK, b: TargetBatch, pool: PoolBlock, found: TileHits[]): void {
+function merge(top: RunningTopK, b: TargetBatch, block: number, found: TileHits[]): void {
   for (const { targets, rows, scores } of found) {
-    for (let i = 0; i < scores.length; i++) top.offer(b.first + targets[i], 1 - scores[i], rows[i], pool.idOf);
+    for (let i = 0; i < scores.length; i++) top.offer(b.first + targets[i], 1 - scores[i], block, rows[i]);
   }
 }
 

@@ -1,7 +1,7 @@
 // The rates the exact-versus-ANN choice is made with, measured on the worker that makes it, once
-// per process: a short exact search on synthetic vectors (about 17 GFLOP, a tenth of a second
-// on two cores), the same threads and kernels a search runs. The reference rates (cost.ts) stay
-// for what this does not measure, and stand in when the probe fails.
+// per process: a short exact search on synthetic vectors (about 17 GFLOP, a tenth of a second on
+// two cores), the same threads and kernel (the worker's, kernel-choice.ts) a search runs. The
+// reference rates (cost.ts) stay for what this does not measure, and stand in when the probe fails.
 import { exactSearch } from './exact-search';
 import { REFERENCE_RATES, type SearchRates } from './cost';
 import { seededRandom } from './synthetic';

@@ -1,5 +1,5 @@
 import type { Table } from '@lancedb/lancedb';
-import { stringsOf, vectorsOf } from './arrow-vectors';
+import { stringsCopied, vectorsOf } from './arrow-vectors';
 import { RetrievalInputError } from './errors';
 import type { PoolBlock } from './exact-search';
 
@@ -13,8 +13,8 @@ export interface PoolScanOptions {
 
 /**
  * Streams a vector table's rows as blocks of `blockRows`: LanceDB's record batches (a few thousand
- * rows each) are copied into one contiguous block, and the id columns kept so that ids are decoded
- * only for rows that become hits.
+ * rows each) are copied into one contiguous block, and the ids (copied too, so that a block's ids
+ * outlive it without its batches) decoded only for rows that become hits.
  */
 export async function* scanPool(table: Table, opts: PoolScanOptions): AsyncGenerator<PoolBlock> {
   let query = table.query().select(['id', 'vector']);
@@ -38,12 +38,12 @@ export async function* scanPool(table: Table, opts: PoolScanOptions): AsyncGener
   for await (const batch of query) {
     const batchVectors = vectorsOf(batch);
     if (batchVectors.dim !== dim) throw new RetrievalInputError(`pool vectors have dimension ${batchVectors.dim}, expected ${dim}`);
-    const idOf = stringsOf(batch.getChild('id')!);
+    const idColumn = batch.getChild('id')!;
     let offset = 0;
     while (offset < batch.numRows) {
       const take = Math.min(blockRows - rows, batch.numRows - offset);
       vectors.set(batchVectors.vectors.subarray(offset * dim, (offset + take) * dim), rows * dim);
-      idColumns.push({ first: rows - offset, idOf });
+      idColumns.push({ first: rows, idOf: stringsCopied(idColumn, offset, offset + take) });
       rows += take;
       offset += take;
       if (rows === blockRows) {

@@ -10,52 +10,131 @@ export function compareNeighbours(a: Neighbour, b: Neighbour): number {
 }
 
 /**
- * The k nearest pool samples of each target seen so far. Candidates are offered one at a time and
- * mostly turned away by one comparison with the k-th; ids are resolved only for candidates that
- * make the list (or tie with it), so a scan never decodes the ids of the whole pool.
+ * The k nearest pool samples of each target seen so far: per target a heap of k, its farthest on
+ * top, so that most candidates are turned away by one comparison and one that enters costs log k
+ * moves of numbers. A candidate is a row of a pool block; its id is decoded only when a tie needs
+ * it or when its block is retired while it is still listed, so that candidates a later block
+ * pushes out are never decoded, and a retired block's ids are no longer held.
  */
 export class RunningTopK {
+  /** Per place (target t's at t * k, its heap): the distance and the candidate held there. */
   private readonly distances: Float64Array;
-  private readonly ids: string[];
+  private readonly held: Int32Array;
   private readonly filled: Uint32Array;
+  /** Per candidate (target t's are t * k .. t * k + k - 1, each reused when pushed out): its block, row, and id once decoded. */
+  private readonly blockOf: Int32Array;
+  private readonly rowOf: Int32Array;
+  private readonly ids: (string | undefined)[];
+  /** The id readers of the blocks not yet retired. */
+  private readonly blocks = new Map<number, (row: number) => string>();
 
   constructor(
     readonly targets: number,
     readonly k: number,
   ) {
     this.distances = new Float64Array(targets * k);
-    this.ids = new Array<string>(targets * k);
+    this.held = new Int32Array(targets * k);
     this.filled = new Uint32Array(targets);
+    this.blockOf = new Int32Array(targets * k).fill(-1);
+    this.rowOf = new Int32Array(targets * k);
+    this.ids = new Array<string | undefined>(targets * k);
+  }
+
+  /** Block `block`'s rows may be offered from now on; `idOf` is held until the block is retired. */
+  addBlock(block: number, idOf: (row: number) => string): void {
+    this.blocks.set(block, idOf);
+  }
+
+  /** No more rows of these blocks come: the ids of their rows still listed are decoded (one pass), and their readers let go. */
+  retire(blocks: readonly number[]): void {
+    const retiring = new Set(blocks);
+    for (let c = 0; c < this.blockOf.length; c++) {
+      const block = this.blockOf[c];
+      if (block < 0 || !retiring.has(block)) continue;
+      this.ids[c] ??= this.blocks.get(block)!(this.rowOf[c]);
+      this.blockOf[c] = -1;
+    }
+    for (const block of retiring) this.blocks.delete(block);
   }
 
   /**
-   * Offers one candidate (a pool row of the block being merged) to a target's list: it takes its
-   * place if the list is not full or it is nearer than the k-th; equal distances go by pool id, so
-   * the list is the same whatever order candidates come in. Ids are decoded only when needed.
+   * Offers row `row` of block `block` (added, not retired) to a target's list: it takes a place if
+   * the list is not full or it is nearer than the farthest; equal distances go by pool id, so the
+   * list is the same whatever order candidates come in.
    */
-  offer(target: number, distance: number, row: number, idOf: (row: number) => string): void {
-    const base = target * this.k;
+  offer(target: number, distance: number, block: number, row: number): void {
+    const { k, distances, held } = this;
+    const base = target * k;
     const have = this.filled[target];
-    let place = base + have;
-    let id: string | undefined;
-    if (have === this.k) {
-      place--;
-      if (distance > this.distances[place]) return;
-      if (distance === this.distances[place] && (id = idOf(row)) >= this.ids[place]) return;
-    } else this.filled[target] = have + 1;
-    for (; place > base; place--) {
-      const before = this.distances[place - 1];
-      if (before < distance || (before === distance && this.ids[place - 1] < (id ??= idOf(row)))) break;
-      this.distances[place] = before;
-      this.ids[place] = this.ids[place - 1];
+    if (have < k) {
+      const c = base + have;
+      this.hold(c, block, row);
+      this.filled[target] = have + 1;
+      // Up from the end while the parent is nearer.
+      let at = have;
+      while (at > 0) {
+        const up = (at - 1) >> 1;
+        if (!this.farther(distance, c, distances[base + up], held[base + up])) break;
+        distances[base + at] = distances[base + up];
+        held[base + at] = held[base + up];
+        at = up;
+      }
+      distances[base + at] = distance;
+      held[base + at] = c;
+      return;
     }
-    this.distances[place] = distance;
-    this.ids[place] = id ?? idOf(row);
+    if (distance > distances[base]) return;
+    const c = held[base];
+    if (distance === distances[base] && this.idOf(c) <= this.blocks.get(block)!(row)) return;
+    this.hold(c, block, row);
+    this.pushDown(distances, held, base, k, distance, c);
   }
 
   /** Target t's neighbours, nearest first (fewer than k only when the pool is smaller than k). */
   neighbours(target: number): Neighbour[] {
     const base = target * this.k;
-    return Array.from({ length: this.filled[target] }, (_, m) => ({ poolId: this.ids[base + m], distance: this.distances[base + m] }));
+    const size = this.filled[target];
+    const distances = this.distances.slice(base, base + size);
+    const held = this.held.slice(base, base + size);
+    // Heapsort of a copy: the farthest left goes to the end, one at a time.
+    for (let end = size - 1; end > 0; end--) {
+      const distance = distances[end];
+      const c = held[end];
+      distances[end] = distances[0];
+      held[end] = held[0];
+      this.pushDown(distances, held, 0, end, distance, c);
+    }
+    return Array.from({ length: size }, (_, m) => ({ poolId: this.idOf(held[m]), distance: distances[m] }));
+  }
+
+  /** Puts candidate c in the place at the top of the heap of `size` at `base`, moving it down past any farther one. */
+  private pushDown(distances: Float64Array, held: Int32Array, base: number, size: number, distance: number, c: number): void {
+    let at = 0;
+    for (;;) {
+      let child = 2 * at + 1;
+      if (child >= size) break;
+      if (child + 1 < size && this.farther(distances[base + child + 1], held[base + child + 1], distances[base + child], held[base + child])) child++;
+      if (!this.farther(distances[base + child], held[base + child], distance, c)) break;
+      distances[base + at] = distances[base + child];
+      held[base + at] = held[base + child];
+      at = child;
+    }
+    distances[base + at] = distance;
+    held[base + at] = c;
+  }
+
+  private hold(c: number, block: number, row: number): void {
+    this.blockOf[c] = block;
+    this.rowOf[c] = row;
+    this.ids[c] = undefined;
+  }
+
+  private idOf(c: number): string {
+    return (this.ids[c] ??= this.blocks.get(this.blockOf[c])!(this.rowOf[c]));
+  }
+
+  /** Whether candidate a (at distance da) comes after candidate b: farther, or as far with a greater id. */
+  private farther(da: number, a: number, db: number, b: number): boolean {
+    return da > db || (da === db && this.idOf(a) > this.idOf(b));
   }
 }

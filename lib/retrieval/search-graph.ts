@@ -16,7 +16,7 @@ const VECTORS: TensorValue[] = [
  * Inputs `targets` [T, D], `pool` [B, D] (both float32, L2-normalized for cosine) and `k` (int64 [1]);
  * outputs `scores` [T, k] (inner products, descending) and `indices` [T, k] (int64 rows of `pool`).
  * ORT's TopK breaks ties by the lower index; the kernel asks for one more than it keeps, to see
- * whether a tie straddles the cut (search-kernel.ts).
+ * whether a tie straddles the cut (onnx-kernel.ts).
  */
 export function searchGraph(): Uint8Array {
   return encodeModel({

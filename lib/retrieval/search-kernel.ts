@@ -1,73 +1,17 @@
-// The exact search's kernel, as one search thread runs it (search-thread.ts): onnxruntime sessions of
-// the two search graphs, applied to one pool block and one target batch tile by tile, so that a
-// tile's score matrix (which onnxruntime keeps in its arena for the session's life) stays small.
-import * as ort from 'onnxruntime-node';
-import { candidatesGraph, searchGraph } from './search-graph';
+// What a search kernel is to the search thread that runs it (search-thread.ts): one target batch
+// against one pool block, returning the scores that can still enter a list. Two implement it:
+// onnxruntime's Gemm (onnx-kernel.ts) and OpenBLAS's sgemm in a native addon (blas-kernel.ts); the
+// worker picks one (kernel-choice.ts). Both are exact; their scores may differ in the last bit, so
+// only neighbours tied within float32 rounding may come in another order.
+import type { BestScores } from './best-scores';
 
-/** Consecutive pool rows whose best score is held against a target's floor at once (candidatesGraph). */
+/** Consecutive pool rows whose best score is held against a target's floor at once (the onnx kernel's candidatesGraph). */
 export const GROUP = 32;
-/** Scores per tile: 32 MB of float32, whatever the target batch. */
-const TILE_SCORES = 8 * 2 ** 20;
 
 /** A block of pool vectors as the kernel takes it: L2-normalized, zero rows after `rows` up to a whole GROUP. */
 export interface KernelBlock {
   vectors: Float32Array;
   rows: number;
-}
-
-/**
- * Each target's k best scores so far, as a min-heap per target: its least is the floor a later
- * score must reach. A batch is searched by one thread only, so its floors are as high as the
- * searching thread's lists ever get, without waiting for them.
- */
-export class BestScores {
-  private readonly heaps: Float32Array;
-  private readonly sizes: Uint32Array;
-
-  constructor(
-    readonly targets: number,
-    readonly k: number,
-  ) {
-    this.heaps = new Float32Array(targets * k);
-    this.sizes = new Uint32Array(targets);
-  }
-
-  full(): boolean {
-    return this.sizes.every((size) => size === this.k);
-  }
-
-  /** Each target's least kept score; only once full(). */
-  floors(): Float32Array {
-    return Float32Array.from({ length: this.targets }, (_, t) => this.heaps[t * this.k]);
-  }
-
-  /** Keeps the score if the target has fewer than k or it beats the least (which it replaces). */
-  push(target: number, score: number): void {
-    const { heaps, k } = this;
-    const base = target * k;
-    if (this.sizes[target] < k) {
-      // Up from the end.
-      let at = this.sizes[target]++;
-      while (at > 0 && heaps[base + ((at - 1) >> 1)] > score) {
-        heaps[base + at] = heaps[base + ((at - 1) >> 1)];
-        at = (at - 1) >> 1;
-      }
-      heaps[base + at] = score;
-      return;
-    }
-    if (score <= heaps[base]) return;
-    // Down from the root, in place of the least.
-    let at = 0;
-    for (;;) {
-      let child = 2 * at + 1;
-      if (child >= k) break;
-      if (child + 1 < k && heaps[base + child + 1] < heaps[base + child]) child++;
-      if (heaps[base + child] >= score) break;
-      heaps[base + at] = heaps[base + child];
-      at = child;
-    }
-    heaps[base + at] = score;
-  }
 }
 
 /** A target batch as its thread keeps it, across the blocks of one search. */
@@ -84,109 +28,13 @@ export interface TileHits {
   scores: Float32Array;
 }
 
-export class SearchKernel {
-  private constructor(
-    private readonly topKSession: ort.InferenceSession,
-    private readonly candidatesSession: ort.InferenceSession,
-  ) {}
-
-  /** One onnxruntime thread per kernel: a search runs one kernel per core, each on its own target batches. */
-  static async open(): Promise<SearchKernel> {
-    const options = { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' } as const;
-    const [topK, candidates] = await Promise.all([ort.InferenceSession.create(searchGraph(), options), ort.InferenceSession.create(candidatesGraph(), options)]);
-    return new SearchKernel(topK, candidates);
-  }
-
+export interface SearchKernel {
   /**
-   * One batch against one block, tile by tile: every score of the tile that could enter a list,
-   * the tile's TopK while some target has fewer than k, its floor filter after. What runs depends
-   * only on the order of the batch's blocks, never on timing. Scores under the floor the block
-   * ends with can enter no list either, so the searching thread is not offered them.
+   * One batch against one block, counted in the batch's best scores: every score of the block
+   * among the k best its target has seen so far, ties with the k-th included (so the merge can
+   * break them by pool id), and perhaps some that are not. What runs depends only on the order of
+   * the batch's blocks, never on timing.
    */
-  async search(batch: KernelBatch, dim: number, block: KernelBlock): Promise<TileHits[]> {
-    const { best } = batch;
-    const n = best.targets;
-    const targets = new ort.Tensor('float32', batch.targets, [n, dim]);
-    const found: TileHits[] = [];
-    const tileRows = Math.max(Math.ceil(best.k / GROUP), Math.floor(TILE_SCORES / n / GROUP)) * GROUP;
-    for (let first = 0; first < block.rows; first += tileRows) {
-      const rows = Math.min(tileRows, block.rows - first);
-      if (best.full()) found.push(await this.reaching(targets, dim, block, first, rows, best, true));
-      else {
-        const top = await this.topK(targets, dim, block, first, rows, best);
-        // A TopK cuts a tie at its k-th by row; the filter then gives every score of the tie (counted once).
-        found.push(top.tied ? await this.reaching(targets, dim, block, first, rows, best, false) : top.hits);
-      }
-    }
-    return best.full() ? found.map((hits) => atOrAbove(hits, best.floors())) : found;
-  }
-
-  /**
-   * Each target's best k of the tile (all of it when it has no more rows), counted in its best
-   * scores; `tied` when some target's k-th and (k+1)-th are equal, so that the cut was by row.
-   */
-  private async topK(targets: ort.Tensor, dim: number, block: KernelBlock, first: number, rows: number, best: BestScores): Promise<{ hits: TileHits; tied: boolean }> {
-    const keep = Math.min(best.k, rows);
-    const width = Math.min(best.k + 1, rows);
-    const out = await this.topKSession.run({
-      targets,
-      pool: new ort.Tensor('float32', block.vectors.subarray(first * dim, (first + rows) * dim), [rows, dim]),
-      k: new ort.Tensor('int64', BigInt64Array.of(BigInt(width)), [1]),
-    });
-    const scores = out.scores.data as Float32Array;
-    const indices = out.indices.data as BigInt64Array;
-    const n = best.targets;
-    const hits: TileHits = { targets: new Int32Array(n * keep), rows: new Int32Array(n * keep), scores: new Float32Array(n * keep) };
-    let tied = false;
-    for (let t = 0; t < n; t++) {
-      if (width > keep) tied ||= scores[t * width + keep - 1] === scores[t * width + keep];
-      for (let j = 0; j < keep; j++) {
-        const i = t * keep + j;
-        hits.targets[i] = t;
-        hits.rows[i] = first + Number(indices[t * width + j]);
-        hits.scores[i] = scores[t * width + j];
-        best.push(t, hits.scores[i]);
-      }
-    }
-    return { hits, tied };
-  }
-
-  /** The tile's scores at or above their target's floor (the block's padding rows aside), counted in its best scores if `count`. */
-  private async reaching(targets: ort.Tensor, dim: number, block: KernelBlock, first: number, rows: number, best: BestScores, count: boolean): Promise<TileHits> {
-    const groupRows = Math.ceil(rows / GROUP) * GROUP;
-    const out = await this.candidatesSession.run({
-      targets,
-      pool: new ort.Tensor('float32', block.vectors.subarray(first * dim, (first + groupRows) * dim), [groupRows, dim]),
-      floor: new ort.Tensor('float32', best.floors(), [best.targets, 1]),
-      group_shape: new ort.Tensor('int64', BigInt64Array.of(0n, -1n, BigInt(GROUP)), [3]),
-    });
-    const groups = out.groups.data as Int32Array;
-    const places = out.hits.data as Int32Array;
-    const scores = out.hit_scores.data as Float32Array;
-    const m = scores.length;
-    const hits: TileHits = { targets: new Int32Array(m), rows: new Int32Array(m), scores: new Float32Array(m) };
-    let kept = 0;
-    for (let h = 0; h < m; h++) {
-      // hits [2, m]: place in the group, then the group's row in `groups` (target, group).
-      const group = places[m + h];
-      const row = first + groups[2 * group + 1] * GROUP + places[h];
-      if (row >= block.rows) continue;
-      hits.targets[kept] = groups[2 * group];
-      hits.rows[kept] = row;
-      hits.scores[kept] = scores[h];
-      if (count) best.push(hits.targets[kept], scores[h]);
-      kept++;
-    }
-    return { targets: hits.targets.subarray(0, kept), rows: hits.rows.subarray(0, kept), scores: hits.scores.subarray(0, kept) };
-  }
-
-  async release(): Promise<void> {
-    await Promise.all([this.topKSession.release(), this.candidatesSession.release()]);
-  }
-}
-
-/** The hits whose score reaches its target's floor. */
-function atOrAbove(hits: TileHits, floor: Float32Array): TileHits {
-  const keep = (_: unknown, i: number) => hits.scores[i] >= floor[hits.targets[i]];
-  return { targets: hits.targets.filter(keep), rows: hits.rows.filter(keep), scores: hits.scores.filter(keep) };
+  search(batch: KernelBatch, dim: number, block: KernelBlock): Promise<TileHits[]>;
+  release(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { moduleFile, runsFromSource } from '../paths';
+import type { SearchKernelName } from './kernel-choice';
 import type { TileHits } from './search-kernel';
 
 const THREAD_MAIN = moduleFile('lib/retrieval/search-thread');
@@ -10,7 +11,7 @@ export type ThreadRequest =
   /** A search's target batches that this thread searches (normalized), kept until the search ends. */
   | { type: 'open'; search: number; dim: number; k: number; batches: { batch: number; targets: Float32Array }[] }
   | { type: 'end'; search: number }
-  /** A block of normalized pool vectors, kept until dropped. */
+  /** A block of normalized pool vectors in shared memory (every thread reads the same one, none writes it), kept until dropped. */
   | { type: 'block'; block: number; vectors: Float32Array; rows: number }
   | { type: 'drop'; block: number }
   /** One batch against one block; a batch's blocks must come in scan order. */
@@ -32,10 +33,10 @@ export class SearchThread {
   readonly ready: Promise<void>;
   private readonly exited: Promise<void>;
 
-  constructor(onBroken: () => void) {
+  constructor(kernel: SearchKernelName, onBroken: () => void) {
     // Threads do not inherit tsx's loader from every launcher (tests, tsx, node --import), so sources register it here.
     const loader = runsFromSource ? "require('tsx/cjs'); " : '';
-    this.worker = new Worker(`${loader}require(${JSON.stringify(THREAD_MAIN)});`, { eval: true });
+    this.worker = new Worker(`${loader}require(${JSON.stringify(THREAD_MAIN)});`, { eval: true, workerData: { kernel } });
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
     this.ready = new Promise((resolve, reject) => {
       const fail = (err: Error) => {
@@ -64,9 +65,9 @@ export class SearchThread {
     this.ready.catch(() => undefined);
   }
 
-  /** Requests that need no reply; those carrying a block hand it over zero-copy (unusable here afterwards). */
+  /** Requests that need no reply. */
   send(request: Exclude<ThreadRequest, { type: 'search' }>): void {
-    if (!this.broken) this.worker.postMessage(request, request.type === 'block' ? [request.vectors.buffer as ArrayBuffer] : []);
+    if (!this.broken) this.worker.postMessage(request);
   }
 
   search(request: Omit<Extract<ThreadRequest, { type: 'search' }>, 'type' | 'id'>): Promise<TileHits[]> {
@@ -92,23 +93,25 @@ export class SearchThread {
   }
 }
 
-const pools = new Map<number, Promise<SearchThread[]>>();
+const pools = new Map<string, Promise<SearchThread[]>>();
 
 /**
- * The process's search threads, `count` of them (one per core by default), started on first use
- * and shared by every search of the process; a pool with a broken thread is replaced on next use.
+ * The process's search threads running `kernel`, `count` of them (one per core by default),
+ * started on first use and shared by every search of the process; a pool with a broken thread is
+ * replaced on next use.
  */
-export function searchThreads(count = availableParallelism()): Promise<SearchThread[]> {
-  let pool = pools.get(count);
+export function searchThreads(kernel: SearchKernelName, count = availableParallelism()): Promise<SearchThread[]> {
+  const key = `${count} ${kernel}`;
+  let pool = pools.get(key);
   if (!pool) {
     const threads: SearchThread[] = [];
     const onBroken = () => {
-      if (pools.get(count) === pool) pools.delete(count);
+      if (pools.get(key) === pool) pools.delete(key);
       for (const thread of threads) void thread.close();
     };
-    for (let i = 0; i < count; i++) threads.push(new SearchThread(onBroken));
+    for (let i = 0; i < count; i++) threads.push(new SearchThread(kernel, onBroken));
     pool = Promise.all(threads.map((t) => t.ready)).then(() => threads);
-    pools.set(count, pool);
+    pools.set(key, pool);
   }
   return pool;
 }

@@ -1,11 +1,10 @@
-import type { Connection, Table as LanceTable } from '@lancedb/lancedb';
 import type { RunConfig } from '../config/schema';
 import type { SourceSpec } from '../config/sources';
 import type { Neighbour } from '../retrieval/running-topk';
 import { selectionFiles } from '../run-layout';
 import { listShards } from '../sources/list-shards';
 import type { ShardRef } from '../sources/shard-ref';
-import { writeLocation } from '../storage/location';
+import { deleteFolderLocation, locationIn, readExistingText, writeLocation } from '../storage/location';
 import { openVectors, shardFilter, shardsOf } from '../retrieval/vector-store';
 import { openStore } from '../vectors/connect';
 import { type LeakageReport, leakageExclusions } from './leakage';
@@ -13,8 +12,7 @@ import { pixelDuplicates } from './pixel-duplicates';
 import { readPoolShards, readTargets, type SelectionPlan } from './plan';
 import { selectByPolicy } from './policy';
 import { type SelectionStats, selectionStats } from './stats';
-import type { TargetInstance } from './target-set';
-import { hitBatches, indexMergedHits, mergedCandidates, mergeHits, selectionTables, writeMergedHits, writeSelection } from './tables';
+import { gatherMergedChunks, hitBatches, indexMergedHits, mergedCandidates, mergeHits, selectionTables, writeMergedChunk, writeSelection } from './tables';
 
 /**
  * The leakage guard: pool images whose embedding is within the cosine threshold of a target test
@@ -33,42 +31,68 @@ async function leakedPoolImages(
   return { leaked, saturated: report.saturated };
 }
 
+export interface MergedChunk {
+  chunk: number;
+  targets: number;
+  hits: number;
+}
+
+/** What the leakage guard reads off one chunk's test targets: the pairs and the saturated count (the excluded ids are the pairs' pool ids). */
+type LeakagePart = Pick<LeakageReport, 'pairs' | 'saturated'>;
+
 /**
- * Merges every search activity's hits into each target's top-k, one target chunk at a time (its
- * partitions' tables folded batch by batch), and appends them to the merged hits table: memory grows
- * with the chunk, never with the run's hits. The leakage guard's candidates are read off the test
- * targets' lists on the way.
+ * One merge activity's work: target chunk `chunk`'s partition tables folded batch by batch into each
+ * target's top-k, written to the chunk's merged table, and the leakage guard's candidates read off
+ * its test targets' lists into the chunk's leakage file (test targets only: small). Memory grows
+ * with the chunk, never with the run's hits. Both are overwritten whole: a retry changes nothing.
  */
-async function mergeChunkHits(db: Connection, plan: SelectionPlan, retrieval: RunConfig['retrieval'], targets: TargetInstance[]): Promise<{ hits: LanceTable; leakage: LeakageReport }> {
+export async function mergeTargetChunk(plan: SelectionPlan, retrieval: RunConfig['retrieval'], chunk: number): Promise<MergedChunk> {
+  const db = await openStore(plan.store);
   const tables = selectionTables(plan.run);
-  const split = new Map(targets.map((t) => [t.id, t.split]));
+  const split = new Map((await readTargets(plan.workDir)).map((t) => [t.id, t.split]));
   const splitOf = (id: string) => split.get(id) ?? '';
-  const leakage = leakageExclusions([], retrieval.leakageGuard.threshold);
-  let written = 0;
-  for (let c = 0; c < plan.chunks; c++) {
-    const topk = new Map<string, Neighbour[]>();
-    for (let p = 0; p < plan.partitions; p++) {
-      for await (const batch of hitBatches(await db.openTable(tables.chunkHits(c, p)))) mergeHits(topk, batch, retrieval.k);
-    }
-    const chunk = [...topk].map(([targetId, neighbours]) => ({ targetId, neighbours }));
-    written += await writeMergedHits(db, tables.hits, chunk, splitOf, c === 0);
-    leakageExclusions(chunk.filter((t) => splitOf(t.targetId) === 'test'), retrieval.leakageGuard.threshold, leakage);
+  const topk = new Map<string, Neighbour[]>();
+  for (let p = 0; p < plan.partitions; p++) {
+    for await (const batch of hitBatches(await db.openTable(tables.chunkHits(chunk, p)))) mergeHits(topk, batch, retrieval.k);
   }
-  return { hits: await indexMergedHits(db, tables.hits, written), leakage };
+  const merged = [...topk].map(([targetId, neighbours]) => ({ targetId, neighbours }));
+  const hits = await writeMergedChunk(db, tables.mergedChunk(chunk), merged, splitOf);
+  const { pairs, saturated } = leakageExclusions(merged.filter((t) => splitOf(t.targetId) === 'test'), retrieval.leakageGuard.threshold);
+  await writeLocation(leakageFile(plan, chunk), JSON.stringify({ pairs, saturated } satisfies LeakagePart));
+  return { chunk, targets: merged.length, hits };
+}
+
+const leakageFile = (plan: SelectionPlan, chunk: number) => locationIn(selectionFiles(plan.workDir).leakage, `${chunk}.json`);
+
+/** The leakage guard's candidates of every chunk, in chunk order. */
+async function chunksLeakage(plan: SelectionPlan): Promise<LeakageReport> {
+  const report: LeakageReport = { excluded: new Set(), pairs: [], saturated: 0 };
+  for (let c = 0; c < plan.chunks; c++) {
+    const part = JSON.parse(await readExistingText(leakageFile(plan, c))) as LeakagePart;
+    for (const pair of part.pairs) {
+      report.excluded.add(pair.poolId);
+      report.pairs.push(pair);
+    }
+    report.saturated += part.saturated;
+  }
+  return report;
 }
 
 /**
- * Merges the search activities' hits (`mergeChunkHits`), applies the leakage guard and the
- * selection policy, and writes the selection table, the subset manifest (JSONL, in selection order)
- * and the stats. Chunk tables are left in place, so a retry reads the same hits.
+ * Gathers the merge activities' tables into the merged hits table (`selection_<run>_hits`, indexed
+ * by rank), applies the leakage guard and the selection policy, and writes the selection table, the
+ * subset manifest (JSONL, in selection order) and the stats. The chunks' tables are left in place,
+ * so a retry reads the same hits.
  */
-export async function selectFromHits(plan: SelectionPlan, retrieval: RunConfig['retrieval'], targetTest: SourceSpec): Promise<SelectionStats> {
+export async function selectFromMergedHits(plan: SelectionPlan, retrieval: RunConfig['retrieval'], targetTest: SourceSpec): Promise<SelectionStats> {
   const db = await openStore(plan.store);
   const tables = selectionTables(plan.run);
   const targets = await readTargets(plan.workDir);
-  const { hits, leakage } = await mergeChunkHits(db, plan, retrieval, targets);
+  const chunks = Array.from({ length: plan.chunks }, (_, c) => tables.mergedChunk(c));
+  const hits = await indexMergedHits(db, tables.hits, await gatherMergedChunks(db, tables.hits, chunks));
+  const leakage = await chunksLeakage(plan);
 
-  const poolShards = await readPoolShards(plan.workDir);
+  const poolShards = await readPoolShards(plan);
   const vectors = await openVectors(db, plan.encoderId);
   const { leaked, saturated } = await leakedPoolImages(leakage, retrieval.leakageGuard, { targetTest, poolShards, shardsOfIds: (ids) => shardsOf(vectors, ids, shardFilter(poolShards.map((s) => s.id))) });
   const candidates = mergedCandidates(hits, targets.filter((t) => t.split === 'train'));
@@ -93,11 +117,19 @@ export async function selectFromHits(plan: SelectionPlan, retrieval: RunConfig['
   return stats;
 }
 
-/** Drops the per-chunk hits tables once the merged hits are written. */
+/** The merge and the selection in one activity, as executions started before `merge-by-chunk` run them: every chunk in turn. */
+export async function selectFromHits(plan: SelectionPlan, retrieval: RunConfig['retrieval'], targetTest: SourceSpec): Promise<SelectionStats> {
+  for (let c = 0; c < plan.chunks; c++) await mergeTargetChunk(plan, retrieval, c);
+  return selectFromMergedHits(plan, retrieval, targetTest);
+}
+
+/** Drops the search activities' and the merge activities' tables, and the chunks' leakage files, once the merged hits are written. */
 export async function dropChunkHits(plan: SelectionPlan): Promise<void> {
   const db = await openStore(plan.store);
   const tables = selectionTables(plan.run);
   for (let c = 0; c < plan.chunks; c++) {
     for (let p = 0; p < plan.partitions; p++) await db.dropTable(tables.chunkHits(c, p)).catch(() => undefined);
+    await db.dropTable(tables.mergedChunk(c)).catch(() => undefined);
   }
+  await deleteFolderLocation(selectionFiles(plan.workDir).leakage);
 }

@@ -1,6 +1,7 @@
 import { getHeapStatistics } from 'node:v8';
 import type { RunConfig } from '../config/schema';
 import { selectionMemoryIssue } from '../config/work-limits';
+import { readShardPlanPage, type ShardPlan, writeShardList } from '../embed/shard-plan';
 import { encoderIdOf } from '../encoder/encoder-id';
 import { localEncoderSpec } from '../encoder/model-file';
 import { annIndexReady, annParams, type AnnParams } from '../retrieval/ann';
@@ -25,6 +26,12 @@ export interface SelectionPlan {
   dim: number;
   /** The run's selection folder or prefix (lib/run-layout.ts): the target list, the pool's shards and every output. */
   workDir: string;
+  /**
+   * The pool's shards, sorted by id, as a shard plan (lib/embed/shard-plan.ts): a search reads its
+   * partition's by offset. Plans of 0.4.0 and before, still carried by executions in flight, have
+   * none: their shards are in `pool-shards.json` under `workDir`, read whole.
+   */
+  poolShards?: ShardPlan;
   targets: { train: number; test: number };
   /**
    * Target instances without a vector of their current content: those without any, and those of
@@ -44,11 +51,9 @@ export interface SelectionPlan {
   ann: AnnParams;
 }
 
-/** Shards of pool partition p of n: contiguous runs of the sorted shard list. */
-export function partitionShards(shards: ShardRef[], partition: number, partitions: number): ShardRef[] {
-  const from = Math.floor((partition * shards.length) / partitions);
-  const to = Math.floor(((partition + 1) * shards.length) / partitions);
-  return shards.slice(from, to);
+/** Where pool partition p of n lies in the sorted shard list: contiguous runs of it. */
+function partitionRange(shards: number, partition: number, partitions: number): { from: number; to: number } {
+  return { from: Math.floor((partition * shards) / partitions), to: Math.floor(((partition + 1) * shards) / partitions) };
 }
 
 /** Test instances are searched only to find their duplicates, for the leakage guard. */
@@ -62,8 +67,21 @@ export async function readTargets(workDir: string): Promise<TargetInstance[]> {
   return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as TargetInstance);
 }
 
-export async function readPoolShards(workDir: string): Promise<ShardRef[]> {
-  return JSON.parse(await readExistingText(selectionFiles(workDir).poolShards)) as ShardRef[];
+/** Every pool shard, sorted by id. */
+export async function readPoolShards(plan: Pick<SelectionPlan, 'workDir' | 'poolShards'>): Promise<ShardRef[]> {
+  if (plan.poolShards) return readShardPlanPage(plan.poolShards, 0, plan.poolShards.total);
+  return JSON.parse(await readExistingText(selectionFiles(plan.workDir).poolShards)) as ShardRef[];
+}
+
+/** The shards of pool partition `partition`: its own bytes of the plan's list, not the whole list. */
+export async function partitionPoolShards(plan: Pick<SelectionPlan, 'workDir' | 'poolShards' | 'partitions'>, partition: number): Promise<ShardRef[]> {
+  if (!plan.poolShards) {
+    const shards = await readPoolShards(plan);
+    const { from, to } = partitionRange(shards.length, partition, plan.partitions);
+    return shards.slice(from, to);
+  }
+  const { from, to } = partitionRange(plan.poolShards.total, partition, plan.partitions);
+  return readShardPlanPage(plan.poolShards, from, to - from);
 }
 
 /**
@@ -94,7 +112,7 @@ export async function planSelection(config: RunConfig): Promise<SelectionPlan> {
   const changed = await changedSinceCommit(db, encoderId, await listAllShards([config.target.train, config.target.test]));
   const files = new RunLayout(config.outputDir, config.name).selection;
   await writeLocation(files.targets, all.map((t) => JSON.stringify(t)).join('\n') + '\n');
-  await writeLocation(files.poolShards, JSON.stringify(poolShards));
+  const poolShardPlan = await writeShardList(poolShards, files.poolShardPlan);
 
   const ann = annParams(poolRows, dim, r.ann);
   const cost = searchCost({ targets: targets.length, rows: poolRows, dim, targetChunk: r.targetChunk, ann, indexReady: await annIndexReady(table, ann), rates: await machineRates() });
@@ -105,6 +123,7 @@ export async function planSelection(config: RunConfig): Promise<SelectionPlan> {
     encoderId,
     dim,
     workDir: files.dir,
+    poolShards: poolShardPlan,
     targets: { train, test: targets.length - train },
     missingTargetVectors: missing.length + changed.reduce((n, r) => n + r.samples, 0),
     poolRows,

@@ -6,7 +6,7 @@ import { scanPool } from '../retrieval/pool-scan';
 import type { Neighbour } from '../retrieval/running-topk';
 import { openVectors, shardFilter, vectorsById } from '../retrieval/vector-store';
 import { openStore } from '../vectors/connect';
-import { partitionShards, readPoolShards, readTargets, searchedTargets, type SelectionPlan } from './plan';
+import { partitionPoolShards, readTargets, searchedTargets, type SelectionPlan } from './plan';
 import { selectionTables, writeHits } from './tables';
 
 export interface ChunkResult {
@@ -35,12 +35,13 @@ export async function searchTargetChunk(
 
   let lists: Neighbour[][];
   if (plan.path === 'exact') {
-    const shards = partitionShards(await readPoolShards(plan.workDir), partition, plan.partitions);
+    const shards = await partitionPoolShards(plan, partition);
     const pool = scanPool(table, { filter: shardFilter(shards.map((s) => s.id)), blockRows: retrieval.blockRows, dim: plan.dim });
     const top = await exactSearch(vectors, plan.dim, pool, { k: retrieval.k, onBlock: onProgress });
     lists = targets.map((_, t) => top.neighbours(t));
   } else {
-    const filter = plan.tableHasOtherRows ? shardFilter((await readPoolShards(plan.workDir)).map((s) => s.id)) : undefined;
+    // The index path searches the whole pool as its one partition.
+    const filter = plan.tableHasOtherRows ? shardFilter((await partitionPoolShards(plan, partition)).map((s) => s.id)) : undefined;
     lists = await annSearch(table, vectors, plan.dim, { k: retrieval.k, params: plan.ann, filter, onProgress });
   }
   const name = selectionTables(plan.run).chunkHits(chunk, partition);

@@ -9,11 +9,14 @@ import type { CandidateHits, Candidates, SelectedSample, TargetNeighbours } from
  * Tables of one run's selection, in the run's LanceDB store:
  * - `selection_<run>_hits_<chunk>_<partition>`: one search activity's hits, written atomically
  *   under a deterministic name (a retried or duplicated attempt overwrites it with the same rows);
+ * - `selection_<run>_merged_<chunk>`: one merge activity's output, its target chunk's merged top-k
+ *   (as `selection_<run>_hits`), overwritten whole by a retry;
  * - `selection_<run>_hits`: every target's merged top-k (target_id, pool_id, rank, distance, split);
  * - `selection_<run>`: the selected samples and why each was selected.
  */
 export const selectionTables = (run: string) => ({
   chunkHits: (chunk: number, partition: number) => `selection_${run}_hits_${chunk}_${partition}`,
+  mergedChunk: (chunk: number) => `selection_${run}_merged_${chunk}`,
   hits: `selection_${run}_hits`,
   selection: `selection_${run}`,
 });
@@ -25,6 +28,9 @@ export interface HitRow {
   rank: number;
   distance: number;
 }
+
+/** The merged hits' columns, in the order they are written. */
+const HIT_COLUMNS = ['target_id', 'pool_id', 'rank', 'distance', 'split'];
 
 /** Values per UTF-8 encode: their joined text stays far below V8's longest string. */
 const ENCODE_VALUES = 1 << 20;
@@ -55,26 +61,42 @@ export async function writeHits(db: Connection, name: string, targets: TargetNei
 }
 
 /**
- * Adds one target chunk's merged top-k to the merged hits table, rank by rank: the rows of one rank
- * lie together, so the policy's read of a rank touches a k-th of the table, not all of it. `first`
- * replaces the table, so a retried merge starts from nothing instead of appending twice. Returns
- * the rows written.
+ * One target chunk's merged top-k as its own table, rank by rank: the rows of one rank lie together,
+ * so the policy's read of a rank touches a k-th of the chunk's rows, not all of them. Overwritten
+ * whole, so a retried merge leaves the same table. Returns the rows written.
  */
-export async function writeMergedHits(db: Connection, name: string, chunk: TargetNeighbours[], splitOf: (targetId: string) => string, first: boolean): Promise<number> {
+export async function writeMergedChunk(db: Connection, name: string, chunk: TargetNeighbours[], splitOf: (targetId: string) => string): Promise<number> {
   const rows: HitRow[] = [];
   const depth = chunk.reduce((most, t) => Math.max(most, t.neighbours.length), 0);
   for (let r = 0; r < depth; r++) {
     for (const t of chunk) if (r < t.neighbours.length) rows.push({ targetId: t.targetId, poolId: t.neighbours[r].poolId, rank: r + 1, distance: t.neighbours[r].distance });
   }
-  if (first) await db.createTable(name, hitsArrow(rows, splitOf), { mode: 'overwrite' });
-  else if (rows.length > 0) await (await db.openTable(name)).add(hitsArrow(rows, splitOf));
+  await db.createTable(name, hitsArrow(rows, splitOf), { mode: 'overwrite' });
   return rows.length;
 }
 
 /**
+ * The merged hits table, gathered from the chunks' merged tables in chunk order, a chunk's columns
+ * at a time (no row becomes an object). It is replaced first, so a retry starts from nothing instead
+ * of appending twice. Returns the rows written.
+ */
+export async function gatherMergedChunks(db: Connection, name: string, chunks: string[]): Promise<number> {
+  const table = await db.createTable(name, hitsArrow([], () => ''), { mode: 'overwrite' });
+  let rows = 0;
+  for (const chunk of chunks) {
+    const batches: RecordBatch[] = [];
+    for await (const batch of (await db.openTable(chunk)).query().select(HIT_COLUMNS)) batches.push(batch);
+    const columns = new Table(batches);
+    if (columns.numRows > 0) await table.add(columns);
+    rows += columns.numRows;
+  }
+  return rows;
+}
+
+/**
  * The merged hits table indexed by rank (reading one rank's hits skips the others), held at its
- * current version. Another attempt of the merge may still be appending to it (a zombie, cut off
- * from the server): only a version with exactly the `rows` this attempt wrote is read, and a later
+ * current version. Another attempt of the selection may still be gathering into it (a zombie, cut
+ * off from the server): only a version with exactly the `rows` this attempt wrote is read, and a later
  * write cannot change it.
  */
 export async function indexMergedHits(db: Connection, name: string, rows: number): Promise<LanceTable> {

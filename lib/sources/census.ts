@@ -1,4 +1,5 @@
 import { CENSUS_LABEL_BYTES } from '../config/work-limits';
+import { readExistingText, writeLocation } from '../storage/location';
 import { sourceSamples } from './samples';
 import type { ShardRef } from './shard-ref';
 
@@ -24,6 +25,46 @@ export interface Census {
 const listedBytes = (label: string) => Buffer.byteLength(label) + 16;
 
 /**
+ * A census built from counts of (source, label) in the order each pair first appears in the pool:
+ * a label is listed at its first appearance while the label names fit `maxLabelBytes`, and never
+ * after, so the census is the same whether samples arrive one by one or counted page by page.
+ */
+class CensusFold {
+  readonly census: Census = { total: 0, sources: {} };
+  private labelBytes = 0;
+
+  constructor(private readonly maxLabelBytes: number) {}
+
+  /** `count` samples of `source` under `label` (undefined: unlabeled); a count of 0 lists the source alone. */
+  add(source: string, label: string | undefined, count: number): void {
+    const entry = (this.census.sources[source] ??= { samples: 0, unlabeled: 0, perLabel: {} });
+    if (count === 0) return;
+    entry.samples += count;
+    this.census.total += count;
+    if (label === undefined) entry.unlabeled += count;
+    else if (Object.hasOwn(entry.perLabel, label)) entry.perLabel[label] += count;
+    else if (this.labelBytes + listedBytes(label) <= this.maxLabelBytes) {
+      entry.perLabel[label] = count;
+      this.labelBytes += listedBytes(label);
+    } else entry.otherLabels = (entry.otherLabels ?? 0) + count;
+  }
+}
+
+/** Reads shards in order: each shard's source as it starts, then each of its samples with its label. */
+async function readLabels(
+  shards: Iterable<ShardRef> | AsyncIterable<ShardRef>,
+  onShard: ((done: number) => void) | undefined,
+  visit: { source(source: string): void; sample(source: string, label: string | undefined): void },
+): Promise<void> {
+  let done = 0;
+  for await (const shard of shards) {
+    visit.source(shard.source);
+    for await (const { label } of sourceSamples(shard)) visit.sample(shard.source, label);
+    onShard?.(++done);
+  }
+}
+
+/**
  * Counts samples per label, for every source kind (tar, folder, manifest, demo), without decoding
  * images; shards are read one at a time as `shards` yields them (a list, or a plan read by pages).
  */
@@ -32,22 +73,48 @@ export async function takeCensus(
   onShard?: (done: number) => void,
   maxLabelBytes = CENSUS_LABEL_BYTES,
 ): Promise<Census> {
-  const census: Census = { total: 0, sources: {} };
-  let labelBytes = 0;
-  let done = 0;
-  for await (const shard of shards) {
-    const entry = (census.sources[shard.source] ??= { samples: 0, unlabeled: 0, perLabel: {} });
-    for await (const { label } of sourceSamples(shard)) {
-      entry.samples++;
-      census.total++;
-      if (label === undefined) entry.unlabeled++;
-      else if (Object.hasOwn(entry.perLabel, label)) entry.perLabel[label]++;
-      else if (labelBytes + listedBytes(label) <= maxLabelBytes) {
-        entry.perLabel[label] = 1;
-        labelBytes += listedBytes(label);
-      } else entry.otherLabels = (entry.otherLabels ?? 0) + 1;
+  const fold = new CensusFold(maxLabelBytes);
+  await readLabels(shards, onShard, { source: (source) => fold.add(source, undefined, 0), sample: (source, label) => fold.add(source, label, 1) });
+  return fold.census;
+}
+
+/**
+ * Counts one page of the pool's shards into a file at `location`, every label in full: one JSON
+ * line `[source, label or null, count]` per pair, in the order each first appears (a source's
+ * unlabeled line first, 0 if none). Its size grows with the page's labels (bounded by its
+ * samples), which is why it is a file and not a payload.
+ */
+export async function countCensusPage(shards: Iterable<ShardRef> | AsyncIterable<ShardRef>, location: string, onShard?: (done: number) => void): Promise<{ samples: number }> {
+  const counts = new Map<string, [source: string, label: string | null, count: number]>();
+  const entry = (source: string, label: string | null) => {
+    const key = JSON.stringify([source, label]);
+    return counts.get(key) ?? counts.set(key, [source, label, 0]).get(key)!;
+  };
+  let samples = 0;
+  await readLabels(shards, onShard, {
+    source: (source) => entry(source, null),
+    sample: (source, label) => {
+      entry(source, label ?? null)[2]++;
+      samples++;
+    },
+  });
+  await writeLocation(location, [...counts.values()].map((c) => `${JSON.stringify(c)}\n`).join(''));
+  return { samples };
+}
+
+/**
+ * The census of a pool counted page by page (countCensusPage), its pages' files folded in page
+ * order: the same census as takeCensus of all its shards at once, label names up to `maxLabelBytes`.
+ * Memory for one page's file and the census.
+ */
+export async function foldCensusPages(locations: Iterable<string>, maxLabelBytes = CENSUS_LABEL_BYTES): Promise<Census> {
+  const fold = new CensusFold(maxLabelBytes);
+  for (const location of locations) {
+    for (const line of (await readExistingText(location)).split('\n')) {
+      if (!line) continue;
+      const [source, label, count] = JSON.parse(line) as [string, string | null, number];
+      fold.add(source, label ?? undefined, count);
     }
-    onShard?.(++done);
   }
-  return census;
+  return fold.census;
 }

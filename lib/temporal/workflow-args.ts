@@ -78,7 +78,7 @@ export const embedPoolCarry: z.ZodType<EmbedPoolCarry> = z
 
 /**
  * What one selectSubset execution hands to the next (workflows/select-subset.ts): its selection plan
- * (lib/selection/plan.ts) and the next search. The fields the workflow reads are checked; the
+ * (lib/selection/plan.ts), its phase and the next search or merge. The fields the workflow reads are checked; the
  * activities let every location in the plan through the worker's door again where they use it.
  * Unknown fields are let through, as for embedPool's carry.
  */
@@ -94,9 +94,11 @@ export const selectSubsetCarry = z
         partitions: count,
         path: z.enum(['exact', 'ann']),
       }),
+    phase: z.enum(['search', 'merge']).optional(),
     next: count,
   })
-  .refine((c) => c.next <= c.plan.chunks * c.plan.partitions, { message: 'next is past the last search', path: ['next'] });
+  .refine((c) => c.phase === 'merge' || c.next <= c.plan.chunks * c.plan.partitions, { message: 'next is past the last search', path: ['next'] })
+  .refine((c) => c.phase !== 'merge' || c.next <= c.plan.chunks, { message: 'next is past the last target chunk to merge', path: ['next'] });
 
 /** Each workflow's arguments after the run configuration, by name, in order. */
 const WORKFLOW_PARAMETERS: Record<WorkflowType, readonly (readonly [name: string, schema: z.ZodType])[]> = {

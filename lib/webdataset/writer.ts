@@ -109,20 +109,22 @@ export function shardSetRange(dir: string, prefix: string, count: number): strin
 /**
  * Writes a numbered shard set (`dir` a folder or a bucket prefix), `<dir>/<prefix>-000000.tar`, `<prefix>-000001.tar`, …: a new shard
  * every `samplesPerShard` samples, none empty. Each shard appears whole under its name or not at
- * all (ShardWriter); a failure leaves the shards already closed.
+ * all (ShardWriter); a failure leaves the shards already closed. `first` numbers the first shard:
+ * writers of one set's parts, each its own numbers.
  */
 export async function writeShardSet(
   dir: string,
   prefix: string,
   samplesPerShard: number,
   samples: Iterable<Sample> | AsyncIterable<Sample>,
+  first = 0,
 ): Promise<ShardSet> {
   const set: ShardSet = { shards: [], samples: 0 };
   let writer: ShardWriter | undefined;
   try {
     for await (const sample of samples) {
       if (!writer) {
-        writer = await ShardWriter.create(locationIn(dir, setShardName(prefix, set.shards.length)));
+        writer = await ShardWriter.create(locationIn(dir, setShardName(prefix, first + set.shards.length)));
         set.shards.push(writer.path);
       }
       await writer.write(sample);

@@ -1,4 +1,4 @@
-// A workflow bundle for testing septPipeline's plan alone: the real septPipeline, and stand-ins
+// A workflow bundle for testing septPipeline's plan alone (and septExperiment's): the real workflows, and stand-ins
 // registered under its children's names (executeChild starts a child by its function's name).
 // The stand-ins return results shaped like the real ones from what they are given.
 import { workflowInfo } from '@temporalio/workflow';
@@ -9,6 +9,7 @@ import type { TrainEncoderResult } from '../../workflows/train-encoder';
 import type { TrainModelOptions, TrainModelResult } from '../../workflows/train-model';
 
 export { septPipeline } from '../../workflows/sept-pipeline';
+export { septExperiment } from '../../workflows/sept-experiment';
 
 export async function trainEncoder(config: RunConfig): Promise<TrainEncoderResult> {
   const model = `/runs/${config.name}/encoder-${config.encoderTraining.steps}.onnx`;

@@ -31,7 +31,7 @@ async function scrape(port: number): Promise<string | undefined> {
   }
 }
 
-/** Samples of one metric as `{labels} value` lines, e.g. `sept_images_embedded{activityType="countLabels",...} 1000`. */
+/** Samples of one metric as `{labels} value` lines, e.g. `sept_images_embedded{activityType="countLabelPage",...} 1000`. */
 function samples(text: string, name: string): string[] {
   return text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
 }
@@ -111,10 +111,10 @@ describe('worker metrics and log context', () => {
         ...workerOptions('gpu', workerSettingsFromEnv()),
         activities: {
           ...gpuActivities,
-          async countLabels(shards: Parameters<typeof gpuActivities.countLabels>[0]): Promise<Census> {
-            const result = await gpuActivities.countLabels(shards);
-            activityLog.info('labels counted', { total: result.total });
-            recordEmbedded(result.total);
+          async countLabelPage(...args: Parameters<typeof gpuActivities.countLabelPage>): Promise<{ samples: number }> {
+            const result = await gpuActivities.countLabelPage(...args);
+            activityLog.info('labels counted', { total: result.samples });
+            recordEmbedded(result.samples);
             recordQuarantined(3);
             recordTrainerProgress(40, 812.5);
             recordTrainerProgress(-5, null);
@@ -148,7 +148,7 @@ describe('worker metrics and log context', () => {
     const one = (name: string) => {
       const lines = samples(gpuText, name);
       assert.equal(lines.length, 1, `${name}: ${lines.join(' | ')}`);
-      assert.match(lines[0], /activityType="countLabels"/);
+      assert.match(lines[0], /activityType="countLabelPage"/);
       assert.match(lines[0], /taskQueue="sept-gpu"/);
       assert.match(lines[0], /namespace="default"/);
       return Number(lines[0].split(' ').at(-1));
@@ -179,7 +179,7 @@ describe('worker metrics and log context', () => {
     // What activity code logs through the context logger (runTrainer does) carries the same context.
     const own = logged.find(([message]) => message === 'labels counted');
     assert.ok(own, 'the activity\'s own line reached the runtime logger');
-    for (const [key, value] of Object.entries({ total: 1000, workflowId, workflowType: 'census', activityType: 'countLabels', taskQueue: GPU_QUEUE, sdkComponent: 'activity' })) {
+    for (const [key, value] of Object.entries({ total: 1000, workflowId, workflowType: 'census', activityType: 'countLabelPage', taskQueue: GPU_QUEUE, sdkComponent: 'activity' })) {
       assert.equal(own[1][key], value, key);
     }
   });

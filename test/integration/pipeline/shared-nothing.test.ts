@@ -223,13 +223,15 @@ describe('septPipeline on machines that share nothing but Temporal and a bucket'
       'stages/pretrain.json',
       'stages/finetune.json',
       'selection/targets.jsonl',
-      'selection/pool-shards.json',
+      'selection/pool-shards.jsonl',
+      'selection/pool-shards.jsonl.offsets',
       'selection/subset.jsonl',
       'selection/stats.json',
       'selection/contact-sheet.png',
       'selection/shards/subset-000000.tar',
     ];
     for (const key of expected) assert.ok(keys.includes(key), `${key} in the bucket; there: ${keys.join(', ')}`);
+    assert.ok(!keys.some((k) => k.startsWith('selection/leakage/')), "the merged chunks' leakage candidates dropped with the hits");
     // The labeled target, under one folder named for the target's content.
     const target = keys.filter((k) => k.startsWith('target/')).map((k) => k.replace(/^target\/[0-9a-f]+\//, ''));
     assert.deepEqual(target.sort(), ['classes.json', 'test/index.json', 'test/shard-000000.tar', 'train/index.json', 'train/shard-000000.tar']);

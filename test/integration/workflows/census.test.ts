@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ShardPlan } from '../../../lib/embed/shard-plan';
+import { takeCensus } from '../../../lib/sources/census';
 import { listAllShards } from '../../../lib/sources/list-shards';
 import { CPU_QUEUE, GPU_QUEUE } from '../../../lib/temporal/queues';
 import type { census as censusWorkflow } from '../../../workflows/census';
@@ -13,7 +14,7 @@ import { tempDir } from '../../support/tmp';
 describe('census workflow on a real dev server', () => {
   const temporal = useTestTemporal();
 
-  it('lists shards on sept-cpu into a plan and counts labels on sept-gpu, passing the plan by reference', async () => {
+  it('lists shards on sept-cpu into a plan, counts labels on sept-gpu page by page of the plan by reference, and folds the pages', async () => {
     const workflowId = 'test/census';
     const census = await withWorkers(temporal, () =>
       temporal.client.workflow.execute<typeof censusWorkflow>('census', {
@@ -24,18 +25,22 @@ describe('census workflow on a real dev server', () => {
     );
     assert.equal(census.total, 10_000);
     assert.equal(Object.keys(census.sources.mnist.perLabel).length, 10);
+    assert.deepEqual(census, await takeCensus(await listAllShards([{ kind: 'demo', dataset: 'mnist', split: 'all' }])), 'the same census as one count of every shard');
 
     const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
     const queues = (history.events ?? [])
       .filter((e) => e.activityTaskScheduledEventAttributes)
       .map((e) => [e.activityTaskScheduledEventAttributes!.activityType!.name, e.activityTaskScheduledEventAttributes!.taskQueue!.name]);
+    // The demo's 11 shards are two pages.
     assert.deepEqual(queues, [
       ['resolveRunConfig', CPU_QUEUE],
       ['planCensusShards', CPU_QUEUE],
-      ['countLabels', GPU_QUEUE],
+      ['countLabelPage', GPU_QUEUE],
+      ['countLabelPage', GPU_QUEUE],
+      ['foldCensus', CPU_QUEUE],
     ]);
-    // The count is handed the plan's location and size, not the shards: the same few bytes for any pool.
-    const counted = (history.events ?? []).find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'countLabels');
+    // Each page's count is handed the plan's location and size, not the shards: the same few bytes for any pool.
+    const counted = (history.events ?? []).find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'countLabelPage');
     const [plan] = counted!.activityTaskScheduledEventAttributes!.input!.payloads!.map((p) => JSON.parse(Buffer.from(p.data!).toString()) as ShardPlan);
     assert.match(plan.path, /\/census-shards\.jsonl$/);
     assert.equal(plan.total, (await listAllShards([{ kind: 'demo', dataset: 'mnist', split: 'all' }])).length);

@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { type RunConfigInput, runConfigFields } from '../../../lib/config/schema';
 import { annParams } from '../../../lib/retrieval/ann';
 import { RunLayout, selectionFiles } from '../../../lib/run-layout';
-import { selectFromHits } from '../../../lib/selection/finish';
+import { mergeTargetChunk, selectFromHits, selectFromMergedHits } from '../../../lib/selection/finish';
 import type { SelectionPlan } from '../../../lib/selection/plan';
 import { selectionTables, writeHits } from '../../../lib/selection/tables';
 import { writeLocation } from '../../../lib/storage/location';
@@ -105,15 +105,27 @@ describe('selectSubset workflow on a real dev server', () => {
     const tables = await db.tableNames();
     assert.ok(tables.includes('selection_wf') && tables.includes('selection_wf_hits'));
     assert.ok(!tables.some((t) => t.startsWith('selection_wf_hits_')), 'per-chunk hits dropped');
+    assert.ok(!tables.some((t) => t.startsWith('selection_wf_merged_')), 'merged chunks dropped');
+    assert.ok(!existsSync(new RunLayout(join(dir, 'runs'), 'wf').selection.leakage), 'leakage candidates dropped');
     assert.equal(await (await db.openTable('selection_wf')).countRows(), 600);
   });
 
-  it('selects the identical subset when run again', async () => {
+  it('selects the identical subset when run again, copied by groups of pool shards: the same samples in the same order', async () => {
     const selection = new RunLayout(join(dir, 'runs'), 'wf').selection;
     const first = readFileSync(selection.manifest, 'utf8');
-    await run('test/select-again', config);
+    const idsIn = async (shards: string[]) => {
+      const ids: string[] = [];
+      for (const shard of shards) for await (const s of readShard(shard)) ids.push((JSON.parse(s.files.json.toString()) as { id: string }).id);
+      return ids;
+    };
+    const firstIds = await idsIn(readdirSync(selection.shards).sort().map((f) => join(selection.shards, f)));
+    const again = await run('test/select-again', { ...config, retrieval: { ...config.retrieval, materializeGroupSamples: 100 } });
     assert.equal(readFileSync(selection.manifest, 'utf8'), first);
-    assert.equal(readdirSync(selection.shards).length, 3);
+    // Groups of about 100 samples, each ending in a short shard: more shards than 600 / 250, none stale.
+    const shards = subsetShardPaths(again.outputs.shards);
+    assert.ok(shards.length > 3, `${shards.length} shards`);
+    assert.deepEqual(readdirSync(selection.shards).sort(), shards.map((s) => s.slice(selection.shards.length + 1)));
+    assert.deepEqual(await idsIn(shards), firstIds);
     assert.ok(existsSync(selection.stats));
   });
 
@@ -198,6 +210,15 @@ describe('selectFromHits on a LanceDB store equals the all-in-memory oracle', ()
       assert.ok(stats.duplicatesRemoved > 0 && stats.leakageSaturated > 0 && stats.targetImagesDropped > 0);
     });
   }
+
+  it('selects the same through one merge activity per target chunk, a chunk merged twice (a retry)', async () => {
+    const retrieval = runConfigFields.shape.retrieval.parse({ k: K, budget: 3000, leakageGuard: { pixelCorrelation: null } });
+    for (const chunk of [2, 0, 1, 2]) await mergeTargetChunk(plan, retrieval, chunk);
+    const stats = await selectFromMergedHits(plan, retrieval, { kind: 'demo', dataset: 'mnist', split: 'test' });
+    const { selection, saturated } = oracleSelection(data, merged, retrieval);
+    assert.deepEqual(readFileSync(selectionFiles(plan.workDir).manifest, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id), selection.samples.map((s) => s.poolId));
+    assert.deepEqual([stats.duplicatesRemoved, stats.leakageSaturated], [selection.leakageExcluded, saturated]);
+  });
 
   it('leaves each target’s merged top-k once in the merged hits table, however often the merge runs', async () => {
     const split = new Map(data.targets.map((t) => [t.id, t.split]));

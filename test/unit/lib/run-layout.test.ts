@@ -19,13 +19,19 @@ describe('the run layout', () => {
     ["the census's shard plan", run.censusShardPlan, '/out/r/census-shards.jsonl'],
     ['the selection folder', run.selection.dir, '/out/r/selection'],
     ['the target list', run.selection.targets, '/out/r/selection/targets.jsonl'],
-    ["the pool's shards", run.selection.poolShards, '/out/r/selection/pool-shards.json'],
+    ["the pool's shards", run.selection.poolShardPlan, '/out/r/selection/pool-shards.jsonl'],
+    ["the pool's shards, as 0.4.0 listed them", run.selection.poolShards, '/out/r/selection/pool-shards.json'],
+    ["the merged chunks' leakage candidates", run.selection.leakage, '/out/r/selection/leakage'],
     ['the subset manifest', run.selection.manifest, '/out/r/selection/subset.jsonl'],
     ['the selection stats', run.selection.stats, '/out/r/selection/stats.json'],
     ['the contact sheet', run.selection.contactSheet, '/out/r/selection/contact-sheet.png'],
     ['the subset shards', run.selection.shards, '/out/r/selection/shards'],
     ["a pool sample's manifest", run.poolSample('encoder').manifest, '/out/r/samples/encoder/sample.jsonl'],
     ["a pool sample's shards", run.poolSample('encoder').shards, '/out/r/samples/encoder/shards'],
+    ["a pool sample's shard plan", run.poolSample('encoder').poolShardPlan, '/out/r/samples/encoder/pool-shards.jsonl'],
+    ["the target ids a pool sample excludes", run.poolSample('encoder').targetIds, '/out/r/samples/encoder/target-ids.jsonl'],
+    ["a pool sample's page", run.poolSample('encoder').page(3), '/out/r/samples/encoder/pages/page-000003.jsonl'],
+    ["a pool sample's copy groups", run.poolSample('encoder').groups, '/out/r/samples/encoder/groups'],
     ['the whole labeled target', run.labeledTarget('c0ffee').train(undefined), '/out/r/target/c0ffee/train'],
     ['a few labels per class', run.labeledTarget('c0ffee').train(5), '/out/r/target/c0ffee/train-5-per-class'],
     ['the labeled test set', run.labeledTarget('c0ffee').test, '/out/r/target/c0ffee/test'],
@@ -81,7 +87,10 @@ describe('the run layout in a bucket', () => {
     assert.deepEqual(run.report, { markdown: 's3://bucket/runs/r/report.md', html: 's3://bucket/runs/r/report.html', figures: 's3://bucket/runs/r/figures' });
     assert.deepEqual(run.selection, Object.fromEntries(Object.entries(local.selection).map(([k, v]) => [k, inBucket(v)])));
     assert.deepEqual(selectionFiles(run.selection.dir), run.selection, 'found again from the folder the selection plan carries');
-    assert.deepEqual(run.poolSample('encoder'), { manifest: inBucket(local.poolSample('encoder').manifest), shards: inBucket(local.poolSample('encoder').shards) });
+    const { page, ...sampleFiles } = run.poolSample('encoder');
+    const { page: localPage, ...localSampleFiles } = local.poolSample('encoder');
+    assert.deepEqual(sampleFiles, Object.fromEntries(Object.entries(localSampleFiles).map(([k, v]) => [k, inBucket(v)])));
+    assert.equal(page(0), inBucket(localPage(0)));
     assert.equal(run.labeledTarget('c0ffee').train(5), inBucket(local.labeledTarget('c0ffee').train(5)));
     assert.equal(run.labeledTarget('c0ffee').test, inBucket(local.labeledTarget('c0ffee').test));
     assert.equal(run.labeledTarget('c0ffee').classes, inBucket(local.labeledTarget('c0ffee').classes));

@@ -1,7 +1,22 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BestScores } from '../../../../lib/retrieval/search-kernel';
-import { seededRandom } from '../../../../lib/retrieval/synthetic';
+import { BestScores } from '../../../../lib/retrieval/best-scores';
+import { BlasKernel, loadSearchBlas } from '../../../../lib/retrieval/blas-kernel';
+import { exactSearch } from '../../../../lib/retrieval/exact-search';
+import type { SearchKernelName } from '../../../../lib/retrieval/kernel-choice';
+import { OnnxKernel } from '../../../../lib/retrieval/onnx-kernel';
+import { GROUP, type SearchKernel } from '../../../../lib/retrieval/search-kernel';
+import type { Neighbour } from '../../../../lib/retrieval/running-topk';
+import { clusteredVectors, seededRandom } from '../../../../lib/retrieval/synthetic';
+import { inMemoryBlocks } from '../../../support/pool-blocks';
+import { bruteForceTopK } from '../../../support/search-oracle';
+
+const KERNELS: { name: SearchKernelName; open: () => Promise<SearchKernel> }[] = [
+  { name: 'blas', open: () => BlasKernel.open() },
+  { name: 'onnx', open: () => OnnxKernel.open() },
+];
+const blasMissing = loadSearchBlas().missing;
+const skipOf = (kernel: SearchKernelName) => kernel === 'blas' && blasMissing;
 
 describe("a search thread's best scores per target", () => {
   it("holds each target's k-th best as its floor, whatever the order and however many ties", () => {
@@ -20,4 +35,92 @@ describe("a search thread's best scores per target", () => {
     const kth = seen.map((scores) => scores.sort((a, b) => b - a)[k - 1]);
     assert.deepEqual([...best.floors()], kth);
   });
+});
+
+for (const { name, open } of KERNELS) {
+  describe(`the ${name} kernel`, { skip: skipOf(name) }, () => {
+    it("offers every score among its target's k best so far, ties included, block after block", async () => {
+      const dim = 128;
+      const k = 20;
+      const targets = clusteredVectors({ count: 70, dim, centers: 8, seed: 21 }).vectors;
+      const kernel = await open();
+      try {
+        const batch = { targets, best: new BestScores(70, k) };
+        const seen: number[][] = Array.from({ length: 70 }, () => []);
+        for (const [seed, rows] of [[22, 700], [23, 3], [24, 1100]]) {
+          // Padded to whole groups with zero rows, as the search hands blocks over.
+          const vectors = new Float32Array(Math.ceil(rows / GROUP) * GROUP * dim);
+          vectors.set(clusteredVectors({ count: rows, dim, centers: 8, seed }).vectors);
+          // Duplicates of row 0: equal scores that a cut must not split.
+          for (const copy of [1, 2].filter((r) => r < rows)) vectors.copyWithin(copy * dim, 0, dim);
+          const found = await kernel.search(batch, dim, { vectors, rows });
+          const offered = new Map<string, number>();
+          for (const hits of found) hits.scores.forEach((score, i) => offered.set(`${hits.targets[i]}/${hits.rows[i]}`, score));
+          for (let t = 0; t < 70; t++) {
+            for (let row = 0; row < rows; row++) {
+              let dot = 0;
+              for (let j = 0; j < dim; j++) dot += targets[t * dim + j] * vectors[row * dim + j];
+              seen[t].push(dot);
+            }
+            const kth = [...seen[t]].sort((a, b) => b - a)[Math.min(k, seen[t].length) - 1];
+            for (let row = 0; row < rows; row++) {
+              const score = seen[t][seen[t].length - rows + row];
+              const got = offered.get(`${t}/${row}`);
+              if (score >= kth + 1e-5) assert.ok(got !== undefined, `target ${t}, row ${row}: ${score} reaches the k-th ${kth} but was not offered`);
+              if (got !== undefined) assert.ok(Math.abs(got - score) < 1e-5, `target ${t}, row ${row}: ${got} vs ${score}`);
+            }
+            // Copies score alike: offered all or none.
+            if (rows > 2) assert.ok([0, 3].includes([0, 1, 2].filter((row) => offered.has(`${t}/${row}`)).length), `target ${t}: copies split`);
+          }
+        }
+        assert.ok(batch.best.full());
+      } finally {
+        await kernel.release();
+      }
+    });
+  });
+}
+
+describe('the BLAS and onnx kernels', () => {
+  for (const dim of [128, 384]) {
+    const rows = 1500;
+    const pool = clusteredVectors({ count: rows, dim, centers: 12, seed: 31 }).vectors;
+    const targets = clusteredVectors({ count: 40, dim, centers: 12, seed: 32 }).vectors;
+    // Duplicate images: pool row 7 five times over, and target 0 itself four times, the later in the pool the lower the id.
+    for (const row of [100, 640, 641, 1499]) pool.copyWithin(row * dim, 7 * dim, 8 * dim);
+    const copies = [1498, 900, 33, 2];
+    for (const row of copies) pool.set(targets.subarray(0, dim), row * dim);
+    const ids = Array.from({ length: rows }, (_, row) => (copies.includes(row) ? `dup/${String(rows - row).padStart(4, '0')}` : `pool/${String(row).padStart(4, '0')}`));
+
+    for (const [k, blockRows, targetBatch] of [
+      [3, 20, 40],
+      [300, 257, 16],
+    ]) {
+      const what = `dim ${dim}, k ${k}, blocks of ${blockRows} rows`;
+      it(`return the brute-force oracle's lists and each other's (${what}${blockRows < GROUP ? ', fewer than a group' : ''}${k > blockRows ? ', k larger than a block' : ''})`, { skip: blasMissing }, async () => {
+        const oracle = bruteForceTopK(targets, pool, ids, dim, k);
+        const lists: Record<string, Neighbour[][]> = {};
+        for (const { name: kernel } of KERNELS) {
+          const top = await exactSearch(targets, dim, inMemoryBlocks(pool, ids, dim, blockRows), { k, targetBatch, kernel });
+          lists[kernel] = Array.from({ length: 40 }, (_, t) => top.neighbours(t));
+        }
+        // Equally far within float32 rounding: a tie either kernel may list in either order.
+        const tied = (list: Neighbour[], r: number) => Math.abs(list[r].distance - (list[r + 1]?.distance ?? Infinity)) < 1e-6 || Math.abs(list[r].distance - (list[r - 1]?.distance ?? -Infinity)) < 1e-6;
+        for (let t = 0; t < 40; t++) {
+          for (const kernel of ['blas', 'onnx']) {
+            const got = lists[kernel][t];
+            assert.equal(got.length, k);
+            got.forEach((n, r) => {
+              assert.ok(Math.abs(n.distance - oracle[t][r].distance) < 1e-5, `${kernel}, target ${t} rank ${r + 1}: distance ${n.distance} vs ${oracle[t][r].distance}`);
+              assert.ok(n.poolId === oracle[t][r].poolId || tied(oracle[t], r), `${kernel}, target ${t} rank ${r + 1}: ${n.poolId} vs ${oracle[t][r].poolId}`);
+            });
+          }
+          lists.blas[t].forEach((n, r) => assert.ok(n.poolId === lists.onnx[t][r].poolId || tied(lists.onnx[t], r), `target ${t} rank ${r + 1}: blas ${n.poolId}, onnx ${lists.onnx[t][r].poolId}`));
+        }
+        // Copies of a target tie exactly: the lowest ids come first, in both.
+        const lowest = copies.map((row) => ids[row]).sort().slice(0, Math.min(k, copies.length));
+        for (const kernel of ['blas', 'onnx']) assert.deepEqual(lists[kernel][0].slice(0, lowest.length).map((n) => n.poolId), lowest, kernel);
+      });
+    }
+  }
 });

@@ -75,6 +75,8 @@ describe('workflow arguments after the run configuration', () => {
     const select = { plan: { run: 'r', store: '/store', encoderId: 'e', workDir: '/out/r/selection', chunks: 2, partitions: 3, path: 'exact', dim: 8 }, next: 4 };
     assert.deepEqual(issues('selectSubset', [select]), []);
     assert.deepEqual(issues('selectSubset', [{ ...select, next: 7 }]), ['selectSubset argument 2 (carry).next: next is past the last search']);
+    assert.deepEqual(issues('selectSubset', [{ ...select, phase: 'merge', next: 2 }]), []);
+    assert.deepEqual(issues('selectSubset', [{ ...select, phase: 'merge', next: 3 }]), ['selectSubset argument 2 (carry).next: next is past the last target chunk to merge']);
     assert.match(issues('selectSubset', [{ ...select, plan: { ...select.plan, run: '../r' } }])[0], /^selectSubset argument 2 \(carry\)\.plan\.run: lowercase letters/);
     assert.deepEqual(issues('census', [{ seeds: [1] }]), ['census argument 2: unexpected, census takes 1 argument']);
     assert.deepEqual(issues('trainModel', [{}, 'more']), ['trainModel argument 3: unexpected, trainModel takes 2 arguments']);

@@ -1,0 +1,45 @@
+// The exact search's BLAS kernel: OpenBLAS's sgemm and the floor filter in one native call per
+// batch and block (native/search-blas/search_blas.c, built by infra/search-blas.cjs), pushing into
+// the batch's best scores in place. OpenBLAS runs one thread per call: the search has a thread per core.
+import { join } from 'node:path';
+import { projectRoot } from '../paths';
+import type { KernelBatch, KernelBlock, SearchKernel, TileHits } from './search-kernel';
+
+interface SearchBlasAddon {
+  search(targets: Float32Array, dim: number, vectors: Float32Array, rows: number, heaps: Float32Array, sizes: Uint32Array): TileHits;
+  /** OpenBLAS's build: version, kernel architecture. */
+  config(): string;
+}
+
+type SearchBlas = { addon: SearchBlasAddon; missing?: undefined } | { addon?: undefined; missing: string };
+let loaded: SearchBlas | undefined;
+
+/** The addon setup built for this checkout, loaded once per thread; or why there is none. */
+export function loadSearchBlas(): SearchBlas {
+  loaded ??= (() => {
+    try {
+      const { locateSearchBlas } = require(join(projectRoot, 'infra', 'search-blas.cjs')) as { locateSearchBlas(): { file?: string; missing?: string } };
+      const found = locateSearchBlas();
+      return found.file ? { addon: require(found.file) as SearchBlasAddon } : { missing: found.missing! };
+    } catch (err) {
+      return { missing: (err as Error).message };
+    }
+  })();
+  return loaded;
+}
+
+export class BlasKernel implements SearchKernel {
+  private constructor(private readonly addon: SearchBlasAddon) {}
+
+  static async open(): Promise<BlasKernel> {
+    const blas = loadSearchBlas();
+    if (!blas.addon) throw new Error(`the BLAS search kernel cannot load: ${blas.missing}`);
+    return new BlasKernel(blas.addon);
+  }
+
+  async search(batch: KernelBatch, dim: number, block: KernelBlock): Promise<TileHits[]> {
+    return [this.addon.search(batch.targets, dim, block.vectors, block.rows, batch.best.heaps, batch.best.sizes)];
+  }
+
+  async release(): Promise<void> {}
+}

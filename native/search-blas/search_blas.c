@@ -1,0 +1,278 @@
+// The exact search's BLAS kernel (lib/retrieval/blas-kernel.ts): one target batch against one pool
+// block, as OpenBLAS's sgemm tile by tile into a scratch buffer kept for the thread, then each
+// target's scores held against its floor (the least of its k best so far, a min-heap in memory the
+// JavaScript side owns) in the same pass. Only scores that can still enter a list leave: those at
+// or above the floor they met, filtered at the end by the floor the block ends with. Every score at
+// or above that floor leaves, ties included, so the searching thread's merge can break them by pool id.
+//
+// Ties need equal vectors to score equally, and sgemm does not promise that: its edge micro-kernels
+// sum in another order, so a copy's score moves by an ulp with its place in the tile. So the sgemm
+// only screens: a row goes on when its sgemm score is within margin() of the floor, and what is
+// kept, offered and held as the floor is the row's canonical score (dot(), the same sums in the
+// same order wherever the row is). Exact for L2-normalized vectors: each of the two sums is within
+// about dim * 2^-24 of the true product, so no score at or above the floor is screened out.
+#include <float.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+#include <node_api.h>
+#ifdef __SSE__
+#include <xmmintrin.h>
+#endif
+
+// The scipy-openblas wheels prefix every symbol (`scipy_cblas_sgemm`), so that their OpenBLAS never
+// clashes with another in the process; the build passes the prefix as the wheel's pkg-config says.
+#ifdef BLAS_SYMBOL_PREFIX
+#define PREFIXED_(prefix, name) prefix##name
+#define PREFIXED(prefix, name) PREFIXED_(prefix, name)
+#define cblas_sgemm PREFIXED(BLAS_SYMBOL_PREFIX, cblas_sgemm)
+#define openblas_set_num_threads PREFIXED(BLAS_SYMBOL_PREFIX, openblas_set_num_threads)
+#define openblas_get_config PREFIXED(BLAS_SYMBOL_PREFIX, openblas_get_config)
+#endif
+
+// A tile of TILE_TARGETS x TILE_ROWS scores (1 MiB, a core's L2 here): the scan reads it back from
+// cache, and the sgemm packs each operand once per 256 rows of the other. Smaller tiles measured no faster.
+#define TILE_TARGETS 256
+#define TILE_ROWS 1024
+// Scores looked at as one before their floor: a vectorized test lets nearly every chunk pass at once.
+#define CHUNK 16
+
+typedef struct {
+  int32_t *targets;
+  int32_t *rows;
+  float *scores;
+  size_t count, capacity;
+} Hits;
+
+// Per thread (each worker thread has its own Node-API environment): reused across calls.
+typedef struct {
+  float *scratch;
+  Hits hits;
+} Instance;
+
+static int hits_reserve(Hits *h, size_t more) {
+  if (h->count + more <= h->capacity) return 1;
+  size_t capacity = h->capacity ? h->capacity : 4096;
+  while (capacity < h->count + more) capacity *= 2;
+  int32_t *targets = realloc(h->targets, capacity * sizeof *targets);
+  if (targets) h->targets = targets;
+  int32_t *rows = realloc(h->rows, capacity * sizeof *rows);
+  if (rows) h->rows = rows;
+  float *scores = realloc(h->scores, capacity * sizeof *scores);
+  if (scores) h->scores = scores;
+  if (!targets || !rows || !scores) return 0;
+  h->capacity = capacity;
+  return 1;
+}
+
+static inline void hit(Hits *h, int32_t target, int32_t row, float score) {
+  h->targets[h->count] = target;
+  h->rows[h->count] = row;
+  h->scores[h->count] = score;
+  h->count++;
+}
+
+// The min-heap of lib/retrieval/best-scores.ts's BestScores: up from the end while filling...
+static void heap_push(float *heap, uint32_t at, float score) {
+  while (at > 0 && heap[(at - 1) >> 1] > score) {
+    heap[at] = heap[(at - 1) >> 1];
+    at = (at - 1) >> 1;
+  }
+  heap[at] = score;
+}
+
+// ...and down from the root, in place of the least, once full.
+static void heap_replace_least(float *heap, uint32_t k, float score) {
+  uint32_t at = 0;
+  for (;;) {
+    uint32_t child = 2 * at + 1;
+    if (child >= k) break;
+    if (child + 1 < k && heap[child + 1] < heap[child]) child++;
+    if (heap[child] >= score) break;
+    heap[at] = heap[child];
+    at = child;
+  }
+  heap[at] = score;
+}
+
+// The canonical score: LANES running sums in a fixed order, added up in a fixed order (the build
+// keeps the compiler from reordering or fusing them), so a row scores the same wherever it is. The
+// sums are independent, so the compiler still runs them as one vector.
+#define LANES 8
+static float dot(const float *a, const float *b, uint32_t dim) {
+  float sums[LANES] = {0};
+  uint32_t j = 0;
+  for (; j + LANES <= dim; j += LANES)
+    for (uint32_t l = 0; l < LANES; l++) sums[l] += a[j + l] * b[j + l];
+  for (; j < dim; j++) sums[0] += a[j] * b[j];
+  return ((sums[0] + sums[1]) + (sums[2] + sums[3])) + ((sums[4] + sums[5]) + (sums[6] + sums[7]));
+}
+
+// Whether any of the CHUNK scores from `at` reaches `low`: one test for the lot, the vector maximum on x86.
+static inline int any_reaches(const float *at, float low) {
+#ifdef __SSE__
+  _Static_assert(CHUNK == 16, "four vectors of four");
+  __m128 m = _mm_max_ps(_mm_max_ps(_mm_loadu_ps(at), _mm_loadu_ps(at + 4)), _mm_max_ps(_mm_loadu_ps(at + 8), _mm_loadu_ps(at + 12)));
+  return _mm_movemask_ps(_mm_cmpge_ps(m, _mm_set1_ps(low)));
+#else
+  int near = 0;
+  for (int r = 0; r < CHUNK; r++) near |= at[r] >= low;
+  return near;
+#endif
+}
+
+// How far under the floor a sgemm score may be while its canonical score reaches it: the rounding
+// bound of a float dot product of unit vectors is about dim * 2^-24 (FLT_EPSILON / 2), twice that
+// for the two sums, with room for the subtraction from the floor.
+static float margin(uint32_t dim) {
+  return FLT_EPSILON * (1.25f * (float)dim + 1.0f);
+}
+
+typedef struct {
+  const float *query;
+  const float *pool; // the block's row 0
+  uint32_t dim;
+  float margin;
+} Target;
+
+// One target's sgemm scores of a tile, rows `first`.. of the block; returns 0 when out of memory.
+static int scan(Hits *h, int32_t target, const Target *q, uint32_t first, const float *screen, uint32_t count, float *heap, uint32_t *size, uint32_t k) {
+  // At most every row of the tile enters, so one reservation covers the tile.
+  if (!hits_reserve(h, count)) return 0;
+  uint32_t j = 0;
+  for (; *size < k && j < count; j++) {
+    float score = dot(q->query, q->pool + (size_t)(first + j) * q->dim, q->dim);
+    heap_push(heap, (*size)++, score);
+    hit(h, target, (int32_t)(first + j), score);
+  }
+  float floor = heap[0], low = floor - q->margin;
+  for (; j < count; j += CHUNK) {
+    uint32_t end = j + CHUNK < count ? j + CHUNK : count;
+    if (end - j == CHUNK && !any_reaches(screen + j, low)) continue;
+    for (uint32_t r = j; r < end; r++) {
+      if (screen[r] < low) continue;
+      float score = dot(q->query, q->pool + (size_t)(first + r) * q->dim, q->dim);
+      if (score < floor) continue;
+      hit(h, target, (int32_t)(first + r), score);
+      if (score > floor) {
+        heap_replace_least(heap, k, score);
+        floor = heap[0];
+        low = floor - q->margin;
+      }
+    }
+  }
+  return 1;
+}
+
+static napi_value fail(napi_env env, const char *message) {
+  napi_throw_error(env, NULL, message);
+  return NULL;
+}
+
+static int float_array(napi_env env, napi_value value, float **data, size_t *length) {
+  napi_typedarray_type type;
+  return napi_get_typedarray_info(env, value, &type, length, (void **)data, NULL, NULL) == napi_ok && type == napi_float32_array;
+}
+
+static napi_value typed_copy(napi_env env, napi_typedarray_type type, const void *from, size_t count) {
+  void *data;
+  napi_value buffer, array;
+  if (napi_create_arraybuffer(env, count * 4, &data, &buffer) != napi_ok) return NULL;
+  if (count) memcpy(data, from, count * 4);
+  if (napi_create_typedarray(env, type, count, buffer, 0, &array) != napi_ok) return NULL;
+  return array;
+}
+
+// search(targets: Float32Array [n x dim], dim, vectors: Float32Array [>= rows x dim], rows,
+//        heaps: Float32Array [n x k], sizes: Uint32Array [n]) -> { targets, rows, scores }
+static napi_value search(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  Instance *instance;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 6) return fail(env, "search: six arguments");
+  if (napi_get_instance_data(env, (void **)&instance) != napi_ok || !instance) return fail(env, "search: not initialized");
+  float *targets, *vectors, *heaps;
+  size_t targetsLength, vectorsLength, heapsLength, n;
+  uint32_t dim, rows, *sizes;
+  napi_typedarray_type sizesType;
+  if (!float_array(env, argv[0], &targets, &targetsLength)) return fail(env, "search: targets must be a Float32Array");
+  if (napi_get_value_uint32(env, argv[1], &dim) != napi_ok || dim == 0) return fail(env, "search: dim must be a positive integer");
+  if (!float_array(env, argv[2], &vectors, &vectorsLength)) return fail(env, "search: vectors must be a Float32Array");
+  if (napi_get_value_uint32(env, argv[3], &rows) != napi_ok) return fail(env, "search: rows must be an integer");
+  if (!float_array(env, argv[4], &heaps, &heapsLength)) return fail(env, "search: heaps must be a Float32Array");
+  if (napi_get_typedarray_info(env, argv[5], &sizesType, &n, (void **)&sizes, NULL, NULL) != napi_ok || sizesType != napi_uint32_array) return fail(env, "search: sizes must be a Uint32Array");
+  if (n == 0 || targetsLength != n * dim || heapsLength % n != 0 || heapsLength == 0) return fail(env, "search: targets, heaps and sizes disagree on the batch");
+  if ((size_t)rows * dim > vectorsLength || rows > INT32_MAX) return fail(env, "search: vectors hold fewer rows than asked");
+  uint32_t k = (uint32_t)(heapsLength / n);
+
+  if (!instance->scratch && !(instance->scratch = malloc(sizeof(float) * TILE_TARGETS * TILE_ROWS))) return fail(env, "search: out of memory");
+  Hits *h = &instance->hits;
+  h->count = 0;
+  for (uint32_t first = 0; first < rows; first += TILE_ROWS) {
+    uint32_t width = rows - first < TILE_ROWS ? rows - first : TILE_ROWS;
+    for (size_t t0 = 0; t0 < n; t0 += TILE_TARGETS) {
+      size_t height = n - t0 < TILE_TARGETS ? n - t0 : TILE_TARGETS;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)height, (int)width, (int)dim, 1.0f, targets + t0 * dim, (int)dim,
+                  vectors + (size_t)first * dim, (int)dim, 0.0f, instance->scratch, (int)width);
+      for (size_t t = 0; t < height; t++) {
+        size_t target = t0 + t;
+        Target q = {targets + target * dim, vectors, dim, margin(dim)};
+        if (!scan(h, (int32_t)target, &q, first, instance->scratch + t * width, width, heaps + target * k, sizes + target, k)) return fail(env, "search: out of memory");
+      }
+    }
+  }
+  // A score under the floor its target ends the block with enters no list either.
+  size_t kept = 0;
+  for (size_t i = 0; i < h->count; i++) {
+    int32_t target = h->targets[i];
+    if (sizes[target] == k && h->scores[i] < heaps[(size_t)target * k]) continue;
+    h->targets[kept] = target;
+    h->rows[kept] = h->rows[i];
+    h->scores[kept] = h->scores[i];
+    kept++;
+  }
+  napi_value result, found[3];
+  if (!(found[0] = typed_copy(env, napi_int32_array, h->targets, kept)) || !(found[1] = typed_copy(env, napi_int32_array, h->rows, kept)) ||
+      !(found[2] = typed_copy(env, napi_float32_array, h->scores, kept)))
+    return NULL;
+  napi_create_object(env, &result);
+  napi_set_named_property(env, result, "targets", found[0]);
+  napi_set_named_property(env, result, "rows", found[1]);
+  napi_set_named_property(env, result, "scores", found[2]);
+  // Hits of a rare block (many ties, a small k) must not keep their peak for the thread's life.
+  if (h->capacity > ((size_t)1 << 22)) {
+    free(h->targets), free(h->rows), free(h->scores);
+    memset(h, 0, sizeof *h);
+  }
+  return result;
+}
+
+static napi_value config(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  napi_create_string_utf8(env, openblas_get_config(), NAPI_AUTO_LENGTH, &result);
+  return result;
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  (void)env, (void)hint;
+  Instance *instance = data;
+  free(instance->scratch);
+  free(instance->hits.targets), free(instance->hits.rows), free(instance->hits.scores);
+  free(instance);
+}
+
+NAPI_MODULE_INIT() {
+  // Parallel across search threads, one per core: each sgemm runs on the thread that calls it.
+  openblas_set_num_threads(1);
+  Instance *instance = calloc(1, sizeof *instance);
+  if (!instance || napi_set_instance_data(env, instance, finalize, NULL) != napi_ok) return fail(env, "search-blas: cannot initialize");
+  napi_value fn;
+  napi_create_function(env, "search", NAPI_AUTO_LENGTH, search, NULL, &fn);
+  napi_set_named_property(env, exports, "search", fn);
+  napi_create_function(env, "config", NAPI_AUTO_LENGTH, config, NULL, &fn);
+  napi_set_named_property(env, exports, "config", fn);
+  return exports;
+}

@@ -12,6 +12,7 @@
 // same order wherever the row is). Exact for L2-normalized vectors: each of the two sums is within
 // about dim * 2^-24 of the true product, so no score at or above the floor is screened out.
 #include <float.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,18 +138,39 @@ typedef struct {
   float margin;
 } Target;
 
+// The floor a target not yet holding k scores can screen a tile with, or -INFINITY when the tile
+// cannot fill its heap. Let `missing` = k - size and S the missing-th largest sgemm score of the
+// tile: `missing` rows score at least S by sgemm, so at least S - margin canonically (the bound
+// margin() rests on holds both ways). Those rows pass any screen at or under S - margin (their
+// sgemm scores are >= S, and low = floor - margin), so the heap ends the tile holding them and the
+// `size` scores it already has: k scores, each at least min(heap least, S - margin). The floor the
+// block ends with is therefore at least that, and a row scoring canonically under it is cut by the
+// block's last filter anyway: screening by it drops no score at or above the final floor, ties
+// included, and leaves ~k canonical scores to compute where the unfilled heap took every row.
+static float provisional_floor(const float *screen, uint32_t count, const float *heap, uint32_t size, uint32_t k, float margin) {
+  uint32_t missing = k - size;
+  if (count < missing) return -INFINITY;
+  // S as the least of a min-heap of the `missing` best: past its first chunks most chunks hold
+  // none better, so the selection costs about one vector test per CHUNK scores.
+  float best[TILE_ROWS];
+  uint32_t j = 0;
+  for (; j < missing; j++) heap_push(best, j, screen[j]);
+  for (; j < count; j += CHUNK) {
+    uint32_t end = j + CHUNK < count ? j + CHUNK : count;
+    if (end - j == CHUNK && !any_reaches(screen + j, best[0])) continue;
+    for (uint32_t r = j; r < end; r++)
+      if (screen[r] > best[0]) heap_replace_least(best, missing, screen[r]);
+  }
+  float floor = best[0] - margin;
+  return size > 0 && heap[0] < floor ? heap[0] : floor;
+}
+
 // One target's sgemm scores of a tile, rows `first`.. of the block; returns 0 when out of memory.
 static int scan(Hits *h, int32_t target, const Target *q, uint32_t first, const float *screen, uint32_t count, float *heap, uint32_t *size, uint32_t k) {
   // At most every row of the tile enters, so one reservation covers the tile.
   if (!hits_reserve(h, count)) return 0;
-  uint32_t j = 0;
-  for (; *size < k && j < count; j++) {
-    float score = dot(q->query, q->pool + (size_t)(first + j) * q->dim, q->dim);
-    heap_push(heap, (*size)++, score);
-    hit(h, target, (int32_t)(first + j), score);
-  }
-  float floor = heap[0], low = floor - q->margin;
-  for (; j < count; j += CHUNK) {
+  float floor = *size == k ? heap[0] : provisional_floor(screen, count, heap, *size, k, q->margin), low = floor - q->margin;
+  for (uint32_t j = 0; j < count; j += CHUNK) {
     uint32_t end = j + CHUNK < count ? j + CHUNK : count;
     if (end - j == CHUNK && !any_reaches(screen + j, low)) continue;
     for (uint32_t r = j; r < end; r++) {
@@ -156,8 +178,11 @@ static int scan(Hits *h, int32_t target, const Target *q, uint32_t first, const 
       float score = dot(q->query, q->pool + (size_t)(first + r) * q->dim, q->dim);
       if (score < floor) continue;
       hit(h, target, (int32_t)(first + r), score);
-      if (score > floor) {
-        heap_replace_least(heap, k, score);
+      if (*size < k) heap_push(heap, (*size)++, score);
+      else if (score > heap[0]) heap_replace_least(heap, k, score);
+      else continue;
+      // A provisional floor holds until the heap's own least passes it.
+      if (*size == k && heap[0] > floor) {
         floor = heap[0];
         low = floor - q->margin;
       }

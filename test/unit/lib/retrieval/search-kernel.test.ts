@@ -78,6 +78,30 @@ for (const { name, open } of KERNELS) {
         await kernel.release();
       }
     });
+
+    it('offers every row of a first block whose scores are all equal, whether it holds k rows or more', async () => {
+      const dim = 128;
+      const k = 20;
+      const targets = clusteredVectors({ count: 5, dim, centers: 2, seed: 41 }).vectors;
+      const row = clusteredVectors({ count: 1, dim, centers: 1, seed: 42 }).vectors;
+      const kernel = await open();
+      try {
+        for (const rows of [k, k + 40]) {
+          const batch = { targets, best: new BestScores(5, k) };
+          const vectors = new Float32Array(Math.ceil(rows / GROUP) * GROUP * dim);
+          for (let r = 0; r < rows; r++) vectors.set(row, r * dim);
+          const found = await kernel.search(batch, dim, { vectors, rows });
+          for (let t = 0; t < 5; t++) {
+            const offered = found.flatMap((hits) => [...hits.targets.keys()].filter((i) => hits.targets[i] === t).map((i) => hits.scores[i]));
+            assert.equal(offered.length, rows, `${rows} rows, target ${t}`);
+            assert.equal(new Set(offered).size, 1, `${rows} rows, target ${t}: copies score alike`);
+          }
+          assert.ok(batch.best.full());
+        }
+      } finally {
+        await kernel.release();
+      }
+    });
   });
 }
 

@@ -15,17 +15,16 @@ import { startS3Server } from '../infra/s3-server';
 import type { RunConfig, RunConfigInput } from '../lib/config/schema';
 import { parseRunConfig } from '../lib/config/validate';
 import { demoShards } from '../lib/demo/materialize';
-import { openEncoderSession } from '../lib/encoder/session';
 import { encoderSpecOf } from '../lib/encoder/spec';
 import { DEMO_CNN, ensureTestEncoder, RESNET18 } from '../lib/encoder/test-encoders';
 import { ObjectStore } from '../lib/object-store';
 import { dataDir } from '../lib/paths';
-import { tensorLength } from '../lib/preprocess';
 import { listAllShards } from '../lib/sources/list-shards';
 import { sourceSamples } from '../lib/sources/samples';
 import { CPU_QUEUE } from '../lib/temporal/queues';
 import { writeShard } from '../lib/webdataset/writer';
 import type { embedPool } from '../workflows/embed-pool';
+import { inferenceRate } from './inference-rate';
 import { recordBenchmark } from './record';
 
 const CORES = availableParallelism();
@@ -39,18 +38,8 @@ function config(name: string, encoder: RunConfigInput['encoder'], sources: RunCo
 }
 
 /** Inference alone on pre-built batches: one session using every core, as onnxruntime is usually run. */
-async function rawInfer(cfg: RunConfig, seconds: number): Promise<number> {
-  const spec = { ...encoderSpecOf(cfg.encoder), intraOpThreads: CORES };
-  const session = await openEncoderSession(spec);
-  const batch = new Float32Array(tensorLength(spec.preprocessing) * spec.batchSize).map(() => Math.random() - 0.5);
-  await session.run(batch, spec.batchSize);
-  let images = 0;
-  const start = Date.now();
-  while (Date.now() - start < seconds * 1000) {
-    await session.run(batch, spec.batchSize);
-    images += spec.batchSize;
-  }
-  return perSecond(images, Date.now() - start);
+function rawInfer(cfg: RunConfig, seconds: number): Promise<number> {
+  return inferenceRate({ ...encoderSpecOf(cfg.encoder), intraOpThreads: CORES }, seconds);
 }
 
 /** Decode and preprocess alone, one thread per core. */

@@ -5,18 +5,26 @@
 //    the trainer's measured write time against the interval's measured step time.
 //  - steps_redone_per_kill: training steps done twice after SIGKILLing the trainer at a random
 //    moment and letting the activity retry from the newest checkpoint.
+//  - ddp_speedup_2proc: steady-state images/s of the same pre-training (same global batch) in 2
+//    data-parallel processes of 1 thread each (trainer.processesPerNode: 2) over 1 process of 1
+//    thread, both run directly. BENCH_TRAIN_ONLY=ddp measures only this, without a Temporal server,
+//    and prints its figures without writing docs/benchmarks.md.
+//  - loader_images_per_s_224: images/s of one loader worker (one process, one thread) decoding and
+//    augmenting 224x224 JPEGs (trainer/bench/throughput.py --loader-only, which says what a GPU needs).
 // The last line printed is one JSON object with the figures.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunConfigInput } from '../lib/config/schema';
 import { parseRunConfig } from '../lib/config/validate';
 import { demoShards } from '../lib/demo/materialize';
-import { dataDir } from '../lib/paths';
+import { dataDir, projectRoot } from '../lib/paths';
 import { RunLayout } from '../lib/run-layout';
 import { CPU_QUEUE } from '../lib/temporal/queues';
 import { latestCheckpoint } from '../lib/trainer/checkpoints';
 import { referenceTrainerCommand } from '../lib/trainer/command';
+import { dataParallelCommand } from '../lib/trainer/data-parallel';
 import { runTrainerProcess } from '../lib/trainer/process';
 import { trainerStageConfig } from '../lib/trainer/stage-config';
 import { pidsMatching } from '../test/support/processes';
@@ -28,6 +36,7 @@ const STEPS = Number(process.env.BENCH_TRAIN_STEPS ?? 120);
 /** Direct and activity runs, interleaved. */
 const PAIRS = Number(process.env.BENCH_TRAIN_PAIRS ?? 5);
 const BATCH = 128;
+const ONLY = process.env.BENCH_TRAIN_ONLY;
 const DEFAULT_INTERVAL = parseRunConfig({ demo: true }).trainer.checkpointEverySteps;
 // Under the data dir: where a worker lets runs read and write (lib/storage/access.ts).
 mkdirSync(join(dataDir(), 'tmp'), { recursive: true });
@@ -117,14 +126,14 @@ function cpuShares(samples: CpuSample[], events: TimedEvent[]): { trainer: numbe
   return { trainer: (b.trainer - a.trainer) / ((b.at - a.at) / 1000), machine: (b.busy - a.busy) / (b.total - a.total) };
 }
 
-/** A direct pretrain run (no Temporal), with its events timestamped as the activity does. */
-async function directPretrain(name: string): Promise<TimedEvent[]> {
-  const config = parseRunConfig(await runConfig(name));
+/** A direct pretrain run (no Temporal) in `processes` data-parallel processes, with its events timestamped as the activity does. */
+async function directPretrain(name: string, processes = 1): Promise<TimedEvent[]> {
+  const config = parseRunConfig(await runConfig(name, { trainer: { processesPerNode: processes } }));
   const job = pretrainJob(name);
   mkdirSync(job.dir, { recursive: true });
   const file = job.config('pretrain');
   writeFileSync(file, JSON.stringify(trainerStageConfig(config, 'pretrain', job, { trainShards: (await demoShards('mnist', 'train')).slice(0, 3), numClasses: 10 })));
-  const trainer = referenceTrainerCommand();
+  const trainer = dataParallelCommand(referenceTrainerCommand(), processes, 30);
   const events: TimedEvent[] = [];
   const outcome = await runTrainerProcess({ command: trainer.command, env: trainer.env, stage: 'pretrain', configFile: file, onEvent: (e) => events.push({ ...e, at: Date.now() }) });
   if (outcome.exitCode !== 0) throw new Error(`direct trainer failed: ${outcome.stderrTail.join('\n')}`);
@@ -139,7 +148,50 @@ function activityEvents(name: string): TimedEvent[] {
     .map((line) => JSON.parse(line) as TimedEvent);
 }
 
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Runs `a` and `b` PAIRS times in ABBA order, so that a drift of the machine's speed during the benchmark favours neither; `after` reports each pair. */
+async function interleaved(a: (i: number) => Promise<void>, b: (i: number) => Promise<void>, after: (i: number) => void): Promise<void> {
+  for (let i = 0; i < PAIRS; i++) {
+    for (const run of i % 2 === 0 ? [a, b] : [b, a]) await run(i);
+    after(i);
+  }
+}
+
+/** Steady-state images/s of the same direct pre-training in 1 process and in 2 data-parallel processes, 1 thread each. */
+async function dataParallelSpeedup() {
+  const rate = async (name: string, processes: number) => steadyStepsPerSecond(await directPretrain(name, processes)) * BATCH;
+  const one: number[] = [];
+  const two: number[] = [];
+  await interleaved(
+    async (i) => void one.push(await rate(`ddp-1proc-${i}`, 1)),
+    async (i) => void two.push(await rate(`ddp-2proc-${i}`, 2)),
+    (i) => console.error(`[bench:train] ddp pair ${i}: 1 process ${one[i].toFixed(1)} images/s, 2 processes ${two[i].toFixed(1)} images/s`),
+  );
+  return {
+    ddp_images_per_s_1proc: median(one),
+    ddp_images_per_s_2proc: median(two),
+    ddp_speedup_2proc: median(two) / median(one),
+    ddp_pair_ratios: two.map((t, i) => Math.round((t / one[i]) * 1000) / 1000),
+  };
+}
+
+/** The trainer's own measurement of one loader worker at 224x224 (the last line of throughput.py is its JSON). */
+function loaderImagesPerSecond224(): number {
+  const script = join(projectRoot, 'trainer', 'bench', 'throughput.py');
+  const out = execFileSync(referenceTrainerCommand().command[0], [script, '--loader-only'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return JSON.parse(out.trim().split('\n').at(-1)!).loader_images_per_s_224;
+}
+
 async function main(): Promise<void> {
+  if (ONLY === 'ddp') {
+    try {
+      console.log(JSON.stringify({ steps: STEPS, batch_size: BATCH, ...(await dataParallelSpeedup()) }));
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+    return;
+  }
   const temporal = await startTestTemporal();
   try {
     // Interleave direct and orchestrated runs so drift on a shared machine hits both alike.
@@ -164,15 +216,12 @@ async function main(): Promise<void> {
       orchestratedCpu.push(cpuShares(samples(), activity));
       orchestrated.push(steadyStepsPerSecond(activity));
     };
-    for (let i = 0; i < PAIRS; i++) {
-      // ABBA order: a drift of the machine's speed during the benchmark favours neither side.
-      for (const run of i % 2 === 0 ? [runDirect, runActivity] : [runActivity, runDirect]) await run(i);
+    await interleaved(runDirect, runActivity, (i) =>
       console.error(
         `[bench:train] pair ${i}: direct ${direct[i].toFixed(3)} steps/s (trainer CPU ${directCpu[i].trainer.toFixed(2)}, machine busy ${directCpu[i].machine.toFixed(2)}), ` +
           `activity ${orchestrated[i].toFixed(3)} (trainer CPU ${orchestratedCpu[i].trainer.toFixed(2)}, machine busy ${orchestratedCpu[i].machine.toFixed(2)})`,
-      );
-    }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      ),
+    );
     const perStep = 1 / median(direct);
     const perCheckpoint = median(writeSeconds);
     const checkpointOverhead = perCheckpoint / (perCheckpoint + DEFAULT_INTERVAL * perStep);
@@ -220,6 +269,8 @@ async function main(): Promise<void> {
       checkpoint_overhead: checkpointOverhead,
       kill_checkpoint_interval: interval,
       steps_redone_per_kill: redone.reduce((a, b) => a + b, 0) / redone.length,
+      loader_images_per_s_224: loaderImagesPerSecond224(),
+      ...(await dataParallelSpeedup()),
     };
     recordBenchmark('train', figures);
   } finally {

@@ -58,6 +58,26 @@ function removeAbandonedInstalls(root, venvName, log) {
   }
 }
 
+/**
+ * Makes the cache folder `dir` with `install(tmpDir)` in a temporary folder beside it, renamed into
+ * place when complete: a crash never leaves half an install under the final name. Another process
+ * that finished the same install first wins; its folder is as good as ours.
+ */
+async function installAtomically(dir, install, log = () => {}) {
+  const root = path.dirname(dir);
+  fs.mkdirSync(root, { recursive: true });
+  removeAbandonedInstalls(root, path.basename(dir), log);
+  const tmpDir = path.join(root, `${path.basename(dir)}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+  fs.mkdirSync(tmpDir);
+  try {
+    await install(tmpDir);
+    fs.renameSync(tmpDir, dir);
+  } catch (err) {
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+    if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+  }
+}
+
 // venv and pip write the venv's absolute path into bin/ (shebangs, activate scripts); rewrite
 // them so the venv works under its final name after the rename.
 function relocateVenvScripts(fromDir, toDir) {
@@ -102,4 +122,4 @@ async function ensureCachedVenv({ name, requirements, note = '', log = () => {} 
   return venvDir;
 }
 
-module.exports = { cacheRoot, ensureCachedVenv, removeAbandonedInstalls, run };
+module.exports = { cacheRoot, ensureCachedVenv, installAtomically, removeAbandonedInstalls, run };

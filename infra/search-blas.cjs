@@ -11,7 +11,7 @@
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
-const { cacheRoot, removeAbandonedInstalls, run } = require('./python-venv.cjs');
+const { cacheRoot, installAtomically, run } = require('./python-venv.cjs');
 
 const SOURCE_DIR = path.join(__dirname, '..', 'native', 'search-blas');
 const SOURCE = path.join(SOURCE_DIR, 'search_blas.c');
@@ -73,18 +73,9 @@ async function ensureSearchBlas({ log = () => {} } = {}) {
     return null;
   }
   const dir = addonDir();
-  const root = path.dirname(dir);
-  fs.mkdirSync(root, { recursive: true });
-  removeAbandonedInstalls(root, path.basename(dir), log);
-  const tmpDir = path.join(root, `${path.basename(dir)}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
-  fs.mkdirSync(tmpDir);
   try {
-    await build(tmpDir, log);
-    fs.renameSync(tmpDir, dir);
+    await installAtomically(dir, (tmpDir) => build(tmpDir, log), log);
   } catch (err) {
-    fs.rmSync(tmpDir, { recursive: true, force: true });
-    // Another setup finished the same build first; theirs is as good as ours.
-    if (err.code === 'ENOTEMPTY' || err.code === 'EEXIST') return path.join(dir, ADDON);
     log(`search BLAS kernel: not built (${err.message.slice(0, 2000)}); the exact search uses onnxruntime`);
     return null;
   }

@@ -6,6 +6,7 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { ensureBuild } = require('./build.cjs');
+const { ensureCudaProvider } = require('./onnxruntime-cuda.cjs');
 const { ensureSearchBlas } = require('./search-blas.cjs');
 const { ensureTemporalCli } = require('./temporal-cli.cjs');
 const { ensureTrainerPython } = require('./trainer-env.cjs');
@@ -54,6 +55,10 @@ async function main() {
   await timed('search BLAS kernel', () => ensureSearchBlas({ log }));
   await timed('Temporal CLI', () => ensureTemporalCli(log));
   await timed('trainer environment', () => ensureTrainerPython({ projectRoot: root, log }));
+  // GPU workers only: `--cuda` or SEPT_SETUP_CUDA=1 asks for onnxruntime's CUDA execution provider.
+  if (process.argv.includes('--cuda') || process.env.SEPT_SETUP_CUDA === '1') {
+    await timed('CUDA execution provider', () => ensureCudaProvider({ log }));
+  }
 }
 
 main().catch((err) => {

@@ -85,7 +85,11 @@ export interface LabeledTargetFiles {
 export interface PoolSampleFiles {
   poolShardPlan: string;
   targetIds: string;
+  /** The folder of the pages' files, removed once they are folded. */
+  pages: string;
   page(page: number): string;
+  /** The fold's result, so that a retried fold returns it after the pages are gone. */
+  fold: string;
   manifest: string;
   /** The subset-shard groups of its copy (lib/selection/subset-shards.ts). */
   groups: string;
@@ -160,7 +164,9 @@ export class RunLayout {
     return {
       poolShardPlan: locationIn(dir, 'pool-shards.jsonl'),
       targetIds: locationIn(dir, 'target-ids.jsonl'),
+      pages: locationIn(dir, 'pages'),
       page: (page) => locationIn(dir, 'pages', `page-${String(page).padStart(6, '0')}.jsonl`),
+      fold: locationIn(dir, 'fold.json'),
       manifest: locationIn(dir, 'sample.jsonl'),
       groups: locationIn(dir, 'groups'),
       shards: locationIn(dir, 'shards'),

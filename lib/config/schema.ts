@@ -46,7 +46,7 @@ const encoder = z
     std: z.array(z.number().positive()).min(1).max(3).default([0.5]).describe('per channel, or one value for all; see mean'),
     l2Normalize: z.boolean().default(true).describe('L2-normalize every vector'),
     batchSize: z.number().int().positive().default(256).describe('images per inference call'),
-    device: z.enum(['cpu', 'cuda']).default('cpu').describe('cuda: onnxruntime CUDA execution provider where its binaries are installed, CPU otherwise'),
+    device: z.enum(['cpu', 'cuda']).default('cpu').describe("cuda: onnxruntime's CUDA execution provider, on workers set up with `node infra/setup.cjs --cuda`; a worker without a GPU or without the provider fails the embedding, naming what it lacks"),
     threads: z.number().int().nonnegative().default(0).describe('embed threads per worker process (each decodes and infers whole batches); 0 = one per core'),
     intraOpThreads: z.number().int().nonnegative().default(0).describe('onnxruntime threads per embed thread; 0 = cores / threads, so the cores are never oversubscribed'),
     maxPixels: z.number().int().positive().default(64_000_000).describe("larger images are quarantined (decompression bombs); lowers the worker's SEPT_MAX_PIXELS, never raises it"),
@@ -186,7 +186,13 @@ const trainerFields = z
         `which trainer runs: "${REFERENCE_TRAINER}" (the built-in reference trainer, trainer/) or a name that the sept-gpu workers register in their SEPT_TRAINERS file; a name the worker lacks fails the run at its first trainer job, listing the names it has`,
       ),
     device: z.enum(['auto', 'cpu', 'cuda']).default('auto').describe('auto: cuda where torch finds one, cpu otherwise'),
-    threads: z.number().int().positive().optional().describe("trainer CPU threads; default: torch's (all cores)"),
+    threads: z.number().int().positive().optional().describe("CPU threads of each trainer process; default: the cores shared out over the processes (one process: torch's default, all cores)"),
+    processesPerNode: z
+      .union([z.number().int().positive(), z.literal('auto')])
+      .default(1)
+      .describe(
+        'pre-training processes on one sept-gpu worker, data-parallel (torchrun, DistributedDataParallel: NCCL between GPUs, gloo on CPU), each with an equal share of every pretrain.batchSize batch, which must divide; auto: one per GPU the worker sees (1 without GPUs). Fine-tuning, evaluation and export run as one process',
+      ),
     heartbeatTimeout: duration.default('5m').describe('a trainer activity silent this long (its worker died) is retried on another worker, from the newest checkpoint'),
     startToCloseTimeout: duration.default('48h').describe('longest one trainer attempt may run'),
     maxAttempts: z.number().int().positive().default(5).describe('attempts per trainer job; the failure then carries the last stderr lines'),
@@ -215,15 +221,28 @@ function refusingCommand(raw: z.input<typeof trainerFields>, ctx: z.core.$Refine
 
 const trainer = z.preprocess(refusingCommand, trainerFields);
 
+/** The backbones a run may pre-train (trainer/septtrainer/backbones.py): the CPU demo's two, then the paper's from timm. */
+export const BACKBONES = ['cnn_small', 'vit_tiny', 'resnet50', 'vit_small_patch16_224', 'vit_base_patch16_224'] as const;
+
 const pretrain = z
   .object({
     method: z.enum(['simclr', 'mae']).default('simclr').describe('self-supervised method: simclr trains a small CNN (the choice for 28x28 on CPU), mae a ViT-Tiny (for 224x224 on GPUs)'),
+    backbone: z
+      .enum(BACKBONES)
+      .optional()
+      .describe(
+        "the model pre-trained and fine-tuned; default cnn_small for simclr, vit_tiny for mae (the CPU demo's). The paper's, from timm and randomly initialized: resnet50, vit_small_patch16_224, vit_base_patch16_224 (224x224 RGB: encoder.size and crop 224, channels 3; a ViT's patch size must divide encoder.crop). mae needs a ViT",
+      ),
     steps: z.number().int().positive().default(600).describe('optimizer steps: exactly steps x batchSize images, whatever the data size'),
     batchSize: z.number().int().positive().default(256).describe('images per step'),
     lr: z.number().positive().default(1e-3).describe('learning rate'),
     seed: z.number().int().nonnegative().default(0).describe('seeds initialization, data order and augmentation'),
   })
   .strict()
+  .refine((p) => p.method !== 'mae' || p.backbone === undefined || p.backbone.startsWith('vit'), {
+    message: 'method mae needs a ViT: vit_tiny, vit_small_patch16_224 or vit_base_patch16_224',
+    path: ['backbone'],
+  })
   .describe('stage 3: self-supervised pre-training of the target model on the subset, then kNN and linear-probe accuracy of the frozen encoder');
 
 const encoderTraining = z

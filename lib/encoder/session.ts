@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { notRegular } from '../files/regular-file';
+import { cudaFacts, cudaStartFailure, cudaUnavailable, isCudaStartFailure } from '../onnx/cuda-provider';
 import { tensorLength } from '../preprocess';
 import { normalizeRows } from '../retrieval/normalize';
 import { EncoderError } from './errors';
@@ -21,17 +22,22 @@ export async function openEncoderSession(spec: EncoderSpec): Promise<EncoderSess
   // onnxruntime would wait on a FIFO, or read /dev/zero, for ever.
   const refusal = notRegular(spec.model, info);
   if (refusal) throw new EncoderError('model-invalid', `encoder.model: ${refusal}`);
+  const cuda = spec.device === 'cuda' ? cudaFacts() : undefined;
+  const unavailable = cuda && cudaUnavailable(cuda);
+  if (unavailable) throw new EncoderError('device-unavailable', unavailable);
   let session: InferenceSession;
   try {
     session = await InferenceSession.create(spec.model, {
-      executionProviders: spec.device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+      executionProviders: cuda ? ['cuda', 'cpu'] : ['cpu'],
       intraOpNumThreads: spec.intraOpThreads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
     });
   } catch (err) {
-    throw new EncoderError('model-invalid', `encoder.model: ${spec.model} is not an ONNX model onnxruntime can load: ${(err as Error).message}`);
+    const message = (err as Error).message;
+    if (cuda && isCudaStartFailure(message)) throw new EncoderError('device-unavailable', cudaStartFailure(cuda, message));
+    throw new EncoderError('model-invalid', `encoder.model: ${spec.model} is not an ONNX model onnxruntime can load: ${message}`);
   }
   try {
     return await checkedSession(session, spec);

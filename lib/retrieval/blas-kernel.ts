@@ -6,7 +6,8 @@ import { projectRoot } from '../paths';
 import type { KernelBatch, KernelBlock, SearchKernel, TileHits } from './search-kernel';
 
 interface SearchBlasAddon {
-  search(targets: Float32Array, dim: number, vectors: Float32Array, rows: number, heaps: Float32Array, sizes: Uint32Array): TileHits;
+  /** `halvedTiles`: tiles screened with half the product (search_blas.c), a figure for tests and benchmarks. */
+  search(targets: Float32Array, dim: number, vectors: Float32Array, rows: number, heaps: Float32Array, sizes: Uint32Array): TileHits & { halvedTiles: number };
   /** OpenBLAS's build: version, kernel architecture. */
   config(): string;
 }

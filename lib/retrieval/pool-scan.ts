@@ -11,15 +11,20 @@ export interface PoolScanOptions {
   dim: number;
 }
 
+/** The first block is this share of `blockRows`, and each next one twice the last up to it. */
+const FIRST_BLOCK_SHARE = 8;
+
 /**
  * Streams a vector table's rows as blocks of `blockRows`: LanceDB's record batches (a few thousand
  * rows each) are copied into one contiguous block, and the ids (copied too, so that a block's ids
- * outlive it without its batches) decoded only for rows that become hits.
+ * outlive it without its batches) decoded only for rows that become hits. The first blocks are
+ * smaller: the search threads wait for the first block's read, and read ahead of the rest.
  */
 export async function* scanPool(table: Table, opts: PoolScanOptions): AsyncGenerator<PoolBlock> {
   let query = table.query().select(['id', 'vector']);
   if (opts.filter) query = query.where(opts.filter);
-  const { dim, blockRows } = opts;
+  const { dim } = opts;
+  let blockRows = Math.max(1, Math.ceil(opts.blockRows / FIRST_BLOCK_SHARE));
   let vectors = new Float32Array(blockRows * dim);
   let rows = 0;
   let idColumns: { first: number; idOf: (row: number) => string }[] = [];
@@ -48,6 +53,7 @@ export async function* scanPool(table: Table, opts: PoolScanOptions): AsyncGener
       offset += take;
       if (rows === blockRows) {
         yield block();
+        blockRows = Math.min(opts.blockRows, 2 * blockRows);
         vectors = new Float32Array(blockRows * dim);
         rows = 0;
         idColumns = [];

@@ -4,7 +4,7 @@ import { planShards, readShardPlanPage, type ShardPlan, writeShardPlan } from '.
 import type { PoolSampleFiles } from '../run-layout';
 import { type PassPages, passPages } from '../sources/pass-pages';
 import { sourceSamples } from '../sources/samples';
-import { readExistingText, readLocationRange, writeLocation } from '../storage/location';
+import { deleteFolderLocation, deleteLocation, readExistingText, readLocationRange, readLocationText, writeLocation } from '../storage/location';
 import { shardSetRange } from '../webdataset/writer';
 import { sourceOf } from './stats';
 import { planSubsetShardGroups, type SubsetShards, writeSubsetShardGroup } from './subset-shards';
@@ -79,6 +79,8 @@ class LowestRanks {
  * target's ids into a file beside it, which every page reads instead of listing the target again.
  */
 export async function planPoolSample(sources: SourceSpec[], targetIds: Iterable<string>, files: PoolSampleFiles): Promise<ShardPlan> {
+  // A new draw under this name: an earlier one's fold no longer answers for it.
+  await deleteLocation(files.fold);
   await writeLocation(files.targetIds, [...targetIds].map((id) => `${JSON.stringify(id)}\n`).join(''));
   return writeShardPlan(sources, files.poolShardPlan);
 }
@@ -176,9 +178,19 @@ async function* byRankAcross(runs: AsyncGenerator<Ranked>[]): AsyncGenerator<Ran
  * Once every page is sampled: the `size` lowest of their files, merged in rank order and read only
  * as far as the sample reaches (memory O(size), the manifest's), as the sample's manifest in rank
  * order; then its copy planned as groups of pool shards (subset-shards.ts), each for
- * writePoolSampleGroup. The result names the shards the groups will write.
+ * writePoolSampleGroup. The result names the shards the groups will write. The pages' files (up to
+ * `size` lines each, pages x size in all) are removed once the result is recorded; a retry returns
+ * the record.
  */
 export async function foldPoolSample(plan: ShardPlan, pages: PassPages, size: number, files: PoolSampleFiles, copy: SampleCopy): Promise<{ sample: RandomSample; groups: number }> {
+  const recorded = await readLocationText(files.fold);
+  const folded = recorded === undefined ? await foldPages(plan, pages, size, files, copy) : (JSON.parse(recorded) as { sample: RandomSample; groups: number });
+  if (recorded === undefined) await writeLocation(files.fold, JSON.stringify(folded));
+  await deleteFolderLocation(files.pages);
+  return folded;
+}
+
+async function foldPages(plan: ShardPlan, pages: PassPages, size: number, files: PoolSampleFiles, copy: SampleCopy): Promise<{ sample: RandomSample; groups: number }> {
   const kept: Ranked[] = [];
   if (size > 0) {
     for await (const sample of byRankAcross(Array.from({ length: pages.count }, (_, page) => pageSamples(files.page(page))))) {

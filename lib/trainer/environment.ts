@@ -23,8 +23,8 @@ const INHERITED = [
   'MKL_NUM_THREADS',
 ];
 
-/** Families inherited whole: NCCL's network and debug settings (NCCL_SOCKET_IFNAME, NCCL_IB_HCA, …) are the machine's. */
-const INHERITED_PREFIXES = ['NCCL_'];
+/** Families inherited whole: NCCL's and gloo's network and debug settings (NCCL_SOCKET_IFNAME, NCCL_IB_HCA, GLOO_SOCKET_IFNAME, …) are the machine's. */
+const INHERITED_PREFIXES = ['NCCL_', 'GLOO_'];
 
 /**
  * What a trainer process sees: the inherited variables the worker has, then its registry entry's

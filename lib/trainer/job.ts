@@ -12,6 +12,7 @@ import { recordTrainerProgress } from '../telemetry/metrics';
 import { CheckpointMirror, localCheckpoint, type MirrorLog } from './checkpoint-mirror';
 import { type Checkpoint, latestCheckpoint } from './checkpoints';
 import { type TrainerCommand, trainerCommand } from './command';
+import { dataParallelCommand, trainerProcesses } from './data-parallel';
 import { type TrainerHeartbeat, withProgress } from './heartbeat';
 import { trainerJobError, type TrainerStop } from './job-error';
 import { runTrainerProcess, type TrainerOutcome } from './process';
@@ -65,7 +66,7 @@ export interface TrainerJobLog extends MirrorLog {
 /** A job ready to start: its configuration file in its folder, its mirror, where it resumes. */
 export interface TrainerJob {
   task: TrainerTask;
-  /** What the run's trainer name runs on this worker. */
+  /** What the run's trainer name runs on this worker: under torchrun when the job trains in several processes. */
   trainer: TrainerCommand;
   /** Where it runs on this machine: the trainer's output_dir, its checkpoints, its events. */
   files: TrainerJobFiles;
@@ -105,6 +106,8 @@ export interface TrainerRun {
 
 /** How long a trainer asked to stop may take to write its checkpoint before it is killed. */
 const STOP_GRACE_MS = 120_000;
+/** How long torchrun waits for its ranks to stop before it kills them: within the grace, so that it, not the worker, ends them. */
+const RANKS_STOP_S = (STOP_GRACE_MS * 0.75) / 1000;
 
 /**
  * A job's labeled data as the trainer reads it: WebDataset shards whose labels are the run's class
@@ -126,8 +129,8 @@ async function labeledData(task: TrainerTask, inputs: StagedInputs): Promise<Pic
  * interval); another machine's newer checkpoint, if the mirror has one, lands in it first.
  */
 export async function prepareTrainerJob(task: TrainerTask, log: TrainerJobLog): Promise<TrainerJob> {
-  // A name this worker lacks fails the job before anything is staged.
-  const trainer = trainerCommand(task.config);
+  // A name this worker lacks, or processes it cannot give, fail the job before anything is staged.
+  const trainer = dataParallelCommand(trainerCommand(task.config), trainerProcesses(task.config, task.stage), RANKS_STOP_S);
   const layout = new RunLayout(task.config.outputDir, task.config.name);
   const variant = task.variant ?? 'main';
   const files = layout.localTrainerJob(variant, task.job);

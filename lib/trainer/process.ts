@@ -64,7 +64,12 @@ export function runTrainerProcess(inv: TrainerInvocation): Promise<TrainerOutcom
   let killTimer: NodeJS.Timeout | undefined;
   const stop = () => {
     child.kill('SIGTERM');
-    killTimer = setTimeout(() => child.kill('SIGKILL'), inv.killGraceMs ?? 60_000);
+    killTimer = setTimeout(() => {
+      // A launcher's ranks (torchrun's run in sessions of their own) outlive its SIGKILL: the end of
+      // the pipe they share tells them their supervisor is gone.
+      child.stdin.destroy();
+      child.kill('SIGKILL');
+    }, inv.killGraceMs ?? 60_000);
   };
   if (inv.signal?.aborted) stop();
   else inv.signal?.addEventListener('abort', stop, { once: true });

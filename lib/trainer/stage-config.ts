@@ -31,7 +31,7 @@ export function trainerStageConfig(config: RunConfig, stage: TrainerStage, job: 
     checkpoint_every_steps: trainer.checkpointEverySteps,
     keep_checkpoints: KEEP_CHECKPOINTS,
     method: pretrain.method,
-    model: pretrain.method === 'mae' ? 'vit_tiny' : 'cnn_small',
+    model: pretrain.backbone ?? (pretrain.method === 'mae' ? 'vit_tiny' : 'cnn_small'),
     image_size: encoder.crop,
     channels: encoder.channels,
     mean: perChannel(encoder.mean),

@@ -114,7 +114,7 @@ def read_init(config, architecture):
 
 
 # Fields that change where and how a run reports, not the trajectory it computes.
-OPERATIONAL_FIELDS = {"device", "threads", "output_dir", "checkpoint_dir", "checkpoint_every_steps",
+OPERATIONAL_FIELDS = {"device", "threads", "loader_workers", "output_dir", "checkpoint_dir", "checkpoint_every_steps",
                       "keep_checkpoints", "log_every_steps", "init_checkpoint"}
 
 

@@ -7,6 +7,8 @@ import math
 import os
 from dataclasses import dataclass
 
+from . import backbones
+
 STAGES = ("pretrain", "finetune", "evaluate", "export")
 
 
@@ -33,11 +35,12 @@ AUGMENT = {
 }
 
 SECTIONS = {
+    # null: vit_tiny's value (VIT_TINY), or the shape a timm ViT's name gives.
     "vit": {
-        "patch_size": Field("int", 4, minimum=1),
-        "dim": Field("int", 128, minimum=8),
-        "depth": Field("int", 4, minimum=1),
-        "heads": Field("int", 4, minimum=1),
+        "patch_size": Field("int_or_null", None, minimum=1),
+        "dim": Field("int_or_null", None, minimum=8),
+        "depth": Field("int_or_null", None, minimum=1),
+        "heads": Field("int_or_null", None, minimum=1),
     },
     "simclr": {
         **AUGMENT,
@@ -48,8 +51,9 @@ SECTIONS = {
         **AUGMENT,
         "crop_scale_min": Field("number", 0.6, minimum=0.05, maximum=1.0),
         "mask_ratio": Field("number", 0.75, minimum=0.0, maximum=0.95),
-        "decoder_dim": Field("int", 64, minimum=8),
-        "decoder_depth": Field("int", 2, minimum=1),
+        # null: the demo's light decoder for vit_tiny, the paper's (512 wide, 8 deep) for a timm ViT.
+        "decoder_dim": Field("int_or_null", None, minimum=8),
+        "decoder_depth": Field("int_or_null", None, minimum=1),
         "norm_pix_loss": Field("bool", True),
     },
     "finetune": {
@@ -68,6 +72,8 @@ TOP_LEVEL = {
     "seed": Field("int", 0, minimum=0),
     "device": Field("choice", "auto", choices=("auto", "cpu", "cuda")),
     "threads": Field("int_or_null", None, minimum=1),
+    # Decoding processes (data.batch_loader); null: decoding threads on CPU, a share of the cores on CUDA.
+    "loader_workers": Field("int_or_null", None, minimum=1),
     "deterministic": Field("bool", True),
     "output_dir": Field("str", required=True),
     "checkpoint_dir": Field("str_or_null", None),
@@ -75,7 +81,7 @@ TOP_LEVEL = {
     "keep_checkpoints": Field("int", 3, minimum=1),
     "log_every_steps": Field("int", 10, minimum=1),
     "method": Field("choice", "simclr", choices=("simclr", "mae")),
-    "model": Field("choice", "cnn_small", choices=("cnn_small", "vit_tiny")),
+    "model": Field("str", "cnn_small"),  # backbones.BUILT_IN or a timm model name
     "image_size": Field("int", 28, minimum=8),
     "channels": Field("choice", 1, choices=(1, 3)),
     "mean": Field("number_list_or_null", None),
@@ -95,6 +101,8 @@ TOP_LEVEL = {
     "test_shard_ids": Field("str_list", []),
     "init_checkpoint": Field("str_or_null", None),
 }
+VIT_TINY = {"patch_size": 4, "dim": 128, "depth": 4, "heads": 4}
+DECODERS = {"built_in": {"decoder_dim": 64, "decoder_depth": 2}, "timm": {"decoder_dim": 512, "decoder_depth": 8}}
 SHARD_IDS = {"train_shards": "train_shard_ids", "test_shards": "test_shard_ids"}
 PATH_FIELDS = ("output_dir", "checkpoint_dir", "train_shards", "test_shards", "init_checkpoint")
 
@@ -173,14 +181,26 @@ def validate(raw, stage):
     if config["checkpoint_dir"] is None:
         config["checkpoint_dir"] = f"{config['output_dir']}/checkpoints"
 
-    if config["method"] == "mae" and stage == "pretrain" and config["model"] != "vit_tiny":
-        raise ConfigError("config.model", "method mae needs model vit_tiny")
-    if config["model"] == "vit_tiny":
+    kind = backbones.kind(config["model"])
+    if kind is None:
+        raise ConfigError("config.model", f"unknown backbone {config['model']!r}: neither built in ({', '.join(backbones.BUILT_IN)}) "
+                                          f"nor a timm model name (the paper's: {', '.join(backbones.PAPER)})")
+    if config["method"] == "mae" and stage == "pretrain" and kind != "vit":
+        raise ConfigError("config.model", "method mae needs model vit_tiny or a timm ViT (vit_small_patch16_224, vit_base_patch16_224)")
+    built_in = config["model"] in backbones.BUILT_IN
+    # Nulls resolved here, not in the encoder, so checkpoints of built-in models record the same config as ever.
+    for section, defaults in (("vit", VIT_TINY if built_in else {}), ("mae", DECODERS["built_in" if built_in else "timm"])):
+        config[section].update({k: v for k, v in defaults.items() if config[section][k] is None})
+    if kind == "vit":
         vit = config["vit"]
-        if config["image_size"] % vit["patch_size"]:
+        if vit["patch_size"] and config["image_size"] % vit["patch_size"]:
             raise ConfigError("config.vit.patch_size", f"must divide image_size {config['image_size']}")
-        if vit["dim"] % vit["heads"]:
+        if vit["dim"] and vit["heads"] and vit["dim"] % vit["heads"]:
             raise ConfigError("config.vit.heads", f"must divide vit.dim {vit['dim']}")
+        # timm ViTs take MAE's 2D sin-cos positions: a sine and a cosine per axis.
+        for field, width in (("vit.dim", vit["dim"]), ("mae.decoder_dim", config["mae"]["decoder_dim"])):
+            if not built_in and width and width % 4:
+                raise ConfigError(f"config.{field}", "must be a multiple of 4 for a timm ViT")
 
     if stage in ("pretrain", "finetune") and not config["train_shards"]:
         raise ConfigError("config.train_shards", f"must list at least one shard for {stage}")

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from PIL import Image
+from torch.utils.data import DataLoader
 
+from . import distributed
 from .config import ConfigError
 
 IMAGE_EXTENSIONS = ("png", "jpg", "jpeg", "webp")
@@ -104,6 +106,9 @@ class ShardDataset:
             f.seek(sample.offset)
             return f.read(sample.size)
 
+    def __getitem__(self, index):
+        return self.decode(index)
+
     def decode(self, index):
         """Resize the shorter side to image_size, center-crop a square: the export spec's preprocessing."""
         sample = self.samples[index]
@@ -158,6 +163,49 @@ class BatchLoader:
         self.decoders.shutdown(wait=True, cancel_futures=True)
 
 
+# Decoded batches each loader worker keeps ready.
+PREFETCH_BATCHES = 2
+
+
+class WorkerLoader:
+    """Decodes batches in worker processes (a torch DataLoader), for GPUs that train faster than the
+    threads of one process decode: a core decodes about a thousand small 224x224 JPEGs per second
+    (trainer/bench/throughput.py), fewer of larger photos.
+
+    Batches come in the order asked, each decoded exactly as BatchLoader decodes it, so the data
+    (and a resume) do not depend on the loader. On CUDA, batches travel as uint8 from pinned memory,
+    a quarter of the bytes of floats, and become floats on the GPU.
+    """
+
+    def __init__(self, dataset, workers, device):
+        self.dataset, self.workers, self.device = dataset, workers, device
+
+    def batches(self, index_batches):
+        """Yields (indices, images) for each index batch, images on the device."""
+        index_batches = list(index_batches)
+        # The workers live as long as this epoch's iterator.
+        loader = DataLoader(self.dataset, batch_sampler=index_batches, num_workers=self.workers,
+                            pin_memory=self.device.type == "cuda", prefetch_factor=PREFETCH_BATCHES)
+        for indices, pixels in zip(index_batches, loader):
+            yield indices, pixels.to(self.device, non_blocking=True).float().div_(255.0)
+
+    def close(self):
+        """Nothing to release: each epoch's workers stop with its iterator."""
+
+
+def default_loader_workers():
+    """On CUDA without config.loader_workers: this rank's share of the node's cores, less the one that trains."""
+    return max(1, distributed.default_threads(distributed.world_from_env()) - 1)
+
+
+def batch_loader(dataset, device, workers):
+    """Decoding threads in this process on CPU (the demo's loader), unless config.loader_workers asks
+    for processes; worker processes on CUDA."""
+    if workers is None and device.type != "cuda":
+        return BatchLoader(dataset, torch.get_num_threads())
+    return WorkerLoader(dataset, workers or default_loader_workers(), device)
+
+
 def training_set(config):
     dataset = ShardDataset(config["train_shards"], "config.train_shards", config["image_size"], config["channels"])
     if config["batch_size"] > len(dataset):
@@ -174,6 +222,8 @@ def epoch_order(seed, epoch, n):
     return np.random.Generator(np.random.PCG64(epoch_seed(seed, epoch))).permutation(n)
 
 
-def step_generator(seed, step):
-    """Randomness of one training step (augmentation, masking), so a resumed step redraws it exactly."""
-    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 1, step]).generate_state(1)[0]))
+def step_generator(seed, step, rank=0):
+    """Randomness of one training step (augmentation, masking), so a resumed step redraws it exactly.
+    Each rank of a data-parallel run draws its own; rank 0's is the single process's."""
+    entropy = [seed, 1, step] + ([rank] if rank else [])
+    return torch.Generator().manual_seed(int(np.random.SeedSequence(entropy).generate_state(1)[0]))

@@ -8,9 +8,10 @@ import torch.nn.functional as F
 
 from . import atomic, checkpoint, protocol
 from .augment import normalize
-from .data import BatchLoader, ShardDataset
+from .data import ShardDataset, batch_loader
 from .encoders import architecture, checkpoint_encoder
 from .methods import Classifier
+from .precision import Precision
 
 
 @torch.no_grad()
@@ -18,11 +19,12 @@ def forward_all(model, dataset, config, device, what):
     """Runs model over the dataset in order, reporting progress so the activity sees it alive."""
     batch_size = config["batch_size"]
     batches = [range(i, min(i + batch_size, len(dataset))) for i in range(0, len(dataset), batch_size)]
-    loader = BatchLoader(dataset, torch.get_num_threads())
+    loader = batch_loader(dataset, device, config["loader_workers"])
+    autocast = Precision(device).autocast
     outputs, started = [], time.perf_counter()
     try:
         for done, (indices, images) in enumerate(loader.batches(batches), start=1):
-            with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+            with autocast():
                 outputs.append(model(normalize(images.to(device), config["mean"], config["std"])).float().cpu())
             if done % config["log_every_steps"] == 0 or done == len(batches):
                 rate = sum(len(b) for b in batches[:done]) / (time.perf_counter() - started)

@@ -3,6 +3,7 @@ from . import engine, protocol
 from .data import training_set
 from .encoders import architecture, initial_encoder
 from .methods import Classifier
+from .precision import place
 
 
 def run(config, device, resume_state, stop):
@@ -13,5 +14,5 @@ def run(config, device, resume_state, stop):
     model = Classifier(encoder, config["num_classes"], config["finetune"], config["mean"], config["std"])
     start = config["init_checkpoint"] or "scratch"
     protocol.log(f"finetune {config['model']} from {start} on {len(dataset)} images, device {device}")
-    path = engine.train("finetune", config, model.to(device), dataset, labels, device, arch, resume_state, stop)
+    path = engine.train("finetune", config, place(model, device), dataset, labels, device, arch, resume_state, stop)
     protocol.artifact("finetuned_checkpoint", path)

@@ -3,6 +3,8 @@
 Maps outcomes to the protocol's exit codes: 0 done, 2 invalid configuration, 143 stopped on
 SIGTERM, 1 anything else (retryable). torch is imported only after the config is valid, so a bad
 config fails in milliseconds and a SIGTERM during the slow import is already handled.
+
+Under torchrun (septtrainer.launch) every rank runs this entry point: distributed.py.
 """
 import argparse
 import importlib
@@ -33,11 +35,11 @@ def select_device(torch, requested):
     return torch.device("cuda" if requested == "cuda" or (requested == "auto" and available) else "cpu")
 
 
-def prepare_runtime(torch, config, device):
+def prepare_runtime(torch, config, device, threads):
     import numpy as np
 
-    if config["threads"]:
-        torch.set_num_threads(config["threads"])
+    if threads:
+        torch.set_num_threads(threads)
     if config["deterministic"]:
         # On CUDA some kernels have no deterministic variant; warn instead of failing the run.
         torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")
@@ -53,19 +55,29 @@ def run(args, stop):
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     import torch
 
-    from . import checkpoint
+    from . import checkpoint, distributed
     from .encoders import architecture
 
+    world = distributed.world_from_env()
+    protocol.speak_as(world.rank, world.size)
+    if world.size > 1:
+        if args.stage not in RESUMABLE:
+            raise ConfigError("stage", f"{args.stage} runs as one process; only {' and '.join(RESUMABLE)} run under torchrun")
+        distributed.rank_batch_size(config["batch_size"], world)
     resume_state = None
     if args.resume:
         if args.stage not in RESUMABLE:
             raise ConfigError("--resume", f"only {' and '.join(RESUMABLE)} can resume")
         resume_state = checkpoint.read_for("--resume", args.resume, architecture(config), stage=args.stage)
         checkpoint.check_resumable(config, resume_state)
-    device = select_device(torch, config["device"])
-    prepare_runtime(torch, config, device)
+    device = distributed.device_of(world, select_device(torch, config["device"]))
+    prepare_runtime(torch, config, device, config["threads"] or (distributed.default_threads(world) if world.size > 1 else None))
     stage = importlib.import_module(f".{args.stage}", __package__)
-    stage.run(config, device, resume_state, stop)
+    distributed.join(world, device)
+    try:
+        stage.run(config, device, resume_state, stop)
+    finally:
+        distributed.leave(world)
 
 
 def main(argv=None):

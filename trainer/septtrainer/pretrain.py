@@ -3,6 +3,7 @@ from . import engine, protocol
 from .data import training_set
 from .encoders import architecture, initial_encoder
 from .methods import MAE, SimCLR
+from .precision import place
 
 
 def run(config, device, resume_state, stop):
@@ -14,5 +15,5 @@ def run(config, device, resume_state, stop):
     else:
         model = MAE(encoder, config["mae"], config["mean"], config["std"], config["channels"])
     protocol.log(f"pretrain {config['method']} on {len(dataset)} images, {config['model']}, device {device}")
-    path = engine.train("pretrain", config, model.to(device), dataset, None, device, arch, resume_state, stop)
+    path = engine.train("pretrain", config, place(model, device), dataset, None, device, arch, resume_state, stop)
     protocol.artifact("pretrained_checkpoint", path)

@@ -18,6 +18,7 @@ EXIT_STOPPED = 143  # stopped on SIGTERM after writing a checkpoint (128 + SIGTE
 
 
 _events = sys.stdout
+_log_prefix = "septtrainer"
 
 
 def claim_stdout():
@@ -27,6 +28,16 @@ def claim_stdout():
     sys.stdout = sys.stderr
 
 
+def speak_as(rank, ranks):
+    """Under torchrun every rank runs the stage, but the job has one voice: rank 0 writes the
+    events, the others only log, their lines marked with their rank."""
+    global _events, _log_prefix
+    if ranks > 1:
+        _log_prefix = f"septtrainer rank {rank}/{ranks}"
+    if rank != 0:
+        _events = None
+
+
 def _finite(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -34,6 +45,8 @@ def _finite(value):
 
 
 def emit(event, **fields):
+    if _events is None:
+        return
     record = {"event": event, **{k: _finite(v) for k, v in fields.items()}}
     _events.write(json.dumps(record, separators=(",", ":")) + "\n")
     _events.flush()
@@ -57,7 +70,7 @@ def artifact(kind, path):
 
 
 def log(message):
-    sys.stderr.write(f"[septtrainer {time.strftime('%H:%M:%S')}] {message}\n")
+    sys.stderr.write(f"[{_log_prefix} {time.strftime('%H:%M:%S')}] {message}\n")
     sys.stderr.flush()
 
 

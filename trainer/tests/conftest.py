@@ -31,8 +31,17 @@ def write_config(directory, name, **fields):
     return path
 
 
-def start_trainer(stage, config_path, resume=None, supervised=False):
-    args = [sys.executable, "-m", "septtrainer", stage, "--config", config_path]
+def launcher(processes):
+    """How septflow starts a data-parallel job (lib/trainer/data-parallel.ts): torchrun, through
+    septtrainer.launch, kills ranks that have not stopped 20 s after a stop."""
+    if processes == 1:
+        return []
+    return [sys.executable, "-m", "septtrainer.launch", "--standalone", f"--nproc-per-node={processes}",
+            "--shutdown-timeout=20", "--no-python"]
+
+
+def start_trainer(stage, config_path, resume=None, supervised=False, processes=1):
+    args = [*launcher(processes), sys.executable, "-m", "septtrainer", stage, "--config", config_path]
     if resume:
         args += ["--resume", resume]
     env = {**os.environ, "SEPT_TRAINER_SUPERVISED": "1"} if supervised else None
@@ -40,9 +49,9 @@ def start_trainer(stage, config_path, resume=None, supervised=False):
     return subprocess.Popen(args, cwd=TRAINER, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
-def run_trainer(stage, config_path, resume=None, timeout=120):
+def run_trainer(stage, config_path, resume=None, timeout=120, processes=1):
     """Runs a stage to completion; returns (exit code, parsed stdout events, stderr)."""
-    process = start_trainer(stage, config_path, resume)
+    process = start_trainer(stage, config_path, resume, processes=processes)
     out, err = process.communicate(timeout=timeout)
     return process.returncode, [json.loads(line) for line in out.splitlines()], err
 

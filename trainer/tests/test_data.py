@@ -4,10 +4,11 @@ import tarfile
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from septtrainer.config import ConfigError
-from septtrainer.data import ShardDataset, epoch_order
+from septtrainer.data import BatchLoader, ShardDataset, WorkerLoader, batch_loader, epoch_order
 
 
 def write_tar(path, members):
@@ -58,3 +59,22 @@ def test_epoch_order_depends_on_seed_and_epoch_only():
     assert (epoch_order(5, 3, 100) == first).all()
     assert not (epoch_order(5, 4, 100) == first).all()
     assert sorted(first) == list(range(100))
+
+
+def test_worker_processes_load_the_same_batches_as_decoding_threads(shards):
+    dataset = ShardDataset(shards["small"], "config.train_shards", 28, 1)
+    order = epoch_order(3, 0, len(dataset))
+    index_batches = [order[i:i + 32] for i in range(0, 128, 32)]
+    cpu = torch.device("cpu")
+    threads = batch_loader(dataset, cpu, None)
+    assert isinstance(threads, BatchLoader) and isinstance(batch_loader(dataset, cpu, 2), WorkerLoader)
+    try:
+        expected = list(threads.batches(index_batches))
+    finally:
+        threads.close()
+    for _ in range(2):  # and again: the same batches every time
+        loaded = list(WorkerLoader(dataset, 2, cpu).batches(index_batches))
+        assert len(loaded) == len(expected)
+        for (indices, images), (want_indices, want_images) in zip(loaded, expected):
+            assert (indices == want_indices).all() and images.dtype == torch.float32
+            assert torch.equal(images, want_images)

@@ -4,7 +4,7 @@ import { writeFileAtomic } from '../../files/atomic-write';
 import { dataDir } from '../../paths';
 import type { TestEncoder } from './models';
 
-export { DEMO_CNN, RESNET18, type TestEncoder } from './models';
+export { DEMO_CNN, RESNET18, RESNET50, type TestEncoder } from './models';
 
 /**
  * Writes a test encoder (RANDOM weights) under `<data>/encoders/` once and returns its path. The

@@ -10,6 +10,7 @@ import { Embedder } from '../../../lib/embed/embedder';
 import { encoderIdOf } from '../../../lib/encoder/encoder-id';
 import { encoderSpecOf } from '../../../lib/encoder/spec';
 import { DEMO_CNN, ensureTestEncoder } from '../../../lib/encoder/test-encoders';
+import { cudaFacts, cudaUnavailable } from '../../../lib/onnx/cuda-provider';
 import { tempDir } from '../../support/tmp';
 
 const idOf = (encoder: object) => encoderIdOf(encoderSpecOf(parseRunConfig({ demo: true, encoder }).encoder));
@@ -63,6 +64,17 @@ describe('encoder', () => {
     assert.match(shape.message, /rejects input \[n, 3, 28, 28\]/);
     const names = await failure(prepareEncoder(parseRunConfig({ demo: true, encoder: { model, outputName: 'features' } }).encoder, store));
     assert.equal(names.type, 'Encoder:shape-mismatch');
+  });
+
+  it('fails fast, not retryable, naming encoder.device, where CUDA is asked for and this worker lacks it', async (t) => {
+    const expected = cudaUnavailable(cudaFacts());
+    if (expected === undefined) return t.skip('this worker has a GPU and the CUDA provider');
+    const dir = tempDir();
+    const model = await ensureTestEncoder(DEMO_CNN, dir);
+    const cuda = await failure(prepareEncoder(parseRunConfig({ demo: true, encoder: { model, device: 'cuda' } }).encoder, join(dir, 'lancedb')));
+    assert.equal(cuda.nonRetryable, true);
+    assert.equal(cuda.type, 'Encoder:device-unavailable');
+    assert.equal(cuda.message, expected);
   });
 
   it('leaves an unreachable store retryable', async () => {

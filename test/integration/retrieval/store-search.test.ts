@@ -38,6 +38,19 @@ describe('search over a LanceDB pool table', () => {
     for (let t = 0; t < 50; t++) assert.deepEqual(top.neighbours(t).map((x) => x.poolId), oracle[t].map((x) => x.poolId), `target ${t}`);
   });
 
+  it('streams the pool in blocks that ramp up from an eighth of blockRows, every row once, in order', async () => {
+    const shardIds = [...new Set(rows.shards)].slice(0, 7);
+    const sizes: number[] = [];
+    const ids: string[] = [];
+    for await (const block of scanPool(table, { filter: shardFilter(shardIds), blockRows: 3000, dim: DIM })) {
+      sizes.push(block.rows);
+      assert.equal(block.vectors.length, block.rows * DIM);
+      for (let r = 0; r < block.rows; r++) ids.push(block.idOf(r));
+    }
+    assert.deepEqual(sizes, [375, 750, 1500, 3000, 1375]);
+    assert.deepEqual(ids, rows.ids.slice(0, 7000));
+  });
+
   it('reads target vectors by id, reports missing ids, refuses another encoder’s rows', async () => {
     const { vectors, missing } = await vectorsById(table, 'enc', [rows.ids[5], 'pool/nope', rows.ids[2]], DIM);
     assert.deepEqual(missing, ['pool/nope']);

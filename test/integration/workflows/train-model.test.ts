@@ -79,6 +79,23 @@ describe('trainModel on a real dev server with the reference trainer', () => {
     assert.ok(result.progress.jobs.pretrain.resumedFromStep >= 5, `resumed from step ${result.progress.jobs.pretrain.resumedFromStep}, not 0`);
   });
 
+  it('pre-trains in two data-parallel processes; a killed rank fails the attempt, and the retry resumes from the checkpoint', async () => {
+    const config = await smallRun('ddp', { pretrain: { steps: 40, batchSize: 32 }, finetune: { epochs: 1, batchSize: 25 }, trainer: { processesPerNode: 2 } });
+    const result = await withWorkers(temporal, async () => {
+      const handle = await start('test/train-ddp', config);
+      await waitFor('a first checkpoint', () => latestCheckpoint(checkpointsOf(config)));
+      const launchers = new Set(pidsMatching('septtrainer.launch'));
+      const processes = pidsMatching(join('ddp', 'train', 'main', 'pretrain', 'pretrain.config.json'));
+      const ranks = processes.filter((pid) => !launchers.has(pid));
+      assert.deepEqual([processes.length - ranks.length, ranks.length], [1, 2], 'torchrun and two ranks');
+      process.kill(ranks[1], 'SIGKILL');
+      return handle.result();
+    });
+    assert.equal(result.progress.jobs.pretrain.attempt, 2);
+    assert.ok(result.progress.jobs.pretrain.resumedFromStep >= 5, `resumed from step ${result.progress.jobs.pretrain.resumedFromStep}, not 0`);
+    assert.deepEqual(result.progress.completed, ['pretrain', 'evaluate-pretrained', 'finetune', 'evaluate']);
+  });
+
   it('on cancel, the trainer checkpoints and stops, the activity ends cancelled, and a new run resumes', async () => {
     // Far more steps than the test waits for: the run must never finish before the cancel lands.
     const config = await smallRun('cancel', { pretrain: { steps: 5000, batchSize: 32 }, trainer: { checkpointEverySteps: 20 } });

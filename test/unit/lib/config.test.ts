@@ -100,6 +100,15 @@ describe('run configuration', () => {
     assert.match(refusal, /^trainer\.command: .*register the command in SEPT_TRAINERS on the sept-gpu workers and set trainer\.name/);
   });
 
+  it("names the pre-trained backbone, the paper's from timm among them, and refuses others and mae on a convnet", () => {
+    assert.equal(parseRunConfig({ demo: true }).pretrain.backbone, undefined, 'unset: the method picks the demo\'s');
+    assert.equal(parseRunConfig({ demo: true, pretrain: { method: 'mae', backbone: 'vit_base_patch16_224' } }).pretrain.backbone, 'vit_base_patch16_224');
+    assert.match(issuesOf({ demo: true, pretrain: { backbone: 'resnet5O' } })[0], /^pretrain\.backbone: .*resnet50/);
+    assert.deepEqual(issuesOf({ demo: true, pretrain: { method: 'mae', backbone: 'resnet50' } }), [
+      'pretrain.backbone: method mae needs a ViT: vit_tiny, vit_small_patch16_224 or vit_base_patch16_224',
+    ]);
+  });
+
   it('takes a path or an s3://bucket/prefix as outputDir, and nothing that would become a local folder named after a scheme', () => {
     assert.equal(parseRunConfig({ demo: true, outputDir: 's3://bucket/runs' }).outputDir, 's3://bucket/runs');
     for (const outputDir of ['gs://bucket/runs', 's3:/bucket/runs', 's3://']) {

@@ -5,7 +5,7 @@ import { BlasKernel, loadSearchBlas } from '../../../../lib/retrieval/blas-kerne
 import { exactSearch } from '../../../../lib/retrieval/exact-search';
 import type { SearchKernelName } from '../../../../lib/retrieval/kernel-choice';
 import { OnnxKernel } from '../../../../lib/retrieval/onnx-kernel';
-import { GROUP, type SearchKernel } from '../../../../lib/retrieval/search-kernel';
+import { GROUP, type SearchKernel, type TileHits } from '../../../../lib/retrieval/search-kernel';
 import type { Neighbour } from '../../../../lib/retrieval/running-topk';
 import { clusteredVectors, seededRandom } from '../../../../lib/retrieval/synthetic';
 import { inMemoryBlocks } from '../../../support/pool-blocks';
@@ -104,6 +104,47 @@ for (const { name, open } of KERNELS) {
     });
   });
 }
+
+describe('the BLAS kernel', { skip: blasMissing }, () => {
+  it('screens with half the product once floors stand above the rest of the pool, offering what the full product would (dim 384)', async () => {
+    const dim = 384;
+    const k = 5;
+    const count = 64;
+    // Many small clusters: a target's k best soon come from its own, far above every other row.
+    const targets = clusteredVectors({ count, dim, centers: 200, seed: 51 }).vectors;
+    const kernel = await BlasKernel.open();
+    const batch = { targets, best: new BestScores(count, k) };
+    const seen: number[][] = Array.from({ length: count }, () => []);
+    let halvedTiles = 0;
+    for (const seed of [52, 53, 54, 55]) {
+      const rows = 2048;
+      const vectors = clusteredVectors({ count: rows, dim, centers: 200, seed }).vectors;
+      // A target itself, three times in the block: equal scores at the top, offered all or none.
+      for (const copy of [0, 1, 2]) vectors.set(targets.subarray(((seed * 7) % count) * dim, ((seed * 7) % count + 1) * dim), copy * dim);
+      const [hits] = (await kernel.search(batch, dim, { vectors, rows })) as (TileHits & { halvedTiles: number })[];
+      halvedTiles += hits.halvedTiles;
+      const offered = new Map<string, number>();
+      hits.scores.forEach((score, i) => offered.set(`${hits.targets[i]}/${hits.rows[i]}`, score));
+      for (let t = 0; t < count; t++) {
+        for (let row = 0; row < rows; row++) {
+          let dot = 0;
+          for (let j = 0; j < dim; j++) dot += targets[t * dim + j] * vectors[row * dim + j];
+          seen[t].push(dot);
+        }
+        const kth = [...seen[t]].sort((a, b) => b - a)[k - 1];
+        for (let row = 0; row < rows; row++) {
+          const score = seen[t][seen[t].length - rows + row];
+          const got = offered.get(`${t}/${row}`);
+          if (score >= kth + 1e-5) assert.ok(got !== undefined, `target ${t}, row ${row}: ${score} reaches the k-th ${kth} but was not offered`);
+          if (got !== undefined) assert.ok(Math.abs(got - score) < 1e-5, `target ${t}, row ${row}: ${got} vs ${score}`);
+        }
+        assert.ok([0, 3].includes([0, 1, 2].filter((row) => offered.has(`${t}/${row}`)).length), `target ${t}: copies split`);
+      }
+    }
+    // 4 blocks of 2 row tiles by 1 target tile; the first tile fills the heaps, so at most 7 halve.
+    assert.ok(halvedTiles > 0 && halvedTiles <= 7, `${halvedTiles} tiles screened with half the product`);
+  });
+});
 
 describe('the BLAS and onnx kernels', () => {
   for (const dim of [128, 384]) {

@@ -2,11 +2,12 @@
 // pass over the whole pool drew (the single samplePool activity of 0.4.0): same images, same manifest bytes.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { SourceSpec } from '../../../../lib/config/sources';
 import { RunLayout } from '../../../../lib/run-layout';
+import type { PassPages } from '../../../../lib/sources/pass-pages';
 import { foldPoolSample, planPoolSample, type SampleCopy, samplePoolPage, writePoolSampleGroup, writeRandomPoolSample } from '../../../../lib/selection/random-sample';
 import { subsetShardPaths } from '../../../../lib/selection/subset-shards';
 import { listAllShards } from '../../../../lib/sources/list-shards';
@@ -86,7 +87,7 @@ describe('a random pool sample drawn page by page', () => {
       for (const shards of [1, 3, 14]) {
         const files = layout.poolSample(`pages-${seed}-${shards}`);
         await planPoolSample(sources, excluded, files);
-        const pages = { count: Math.ceil(plan.total / shards), shards };
+        const pages: PassPages = { count: Math.ceil(plan.total / shards), shards };
         let offered = 0;
         for (let page = 0; page < pages.count; page++) {
           const { samples } = await samplePoolPage(plan, pages, page, { size, seed }, files);
@@ -99,6 +100,10 @@ describe('a random pool sample drawn page by page', () => {
         const { sample, groups } = await foldPoolSample(plan, pages, size, files, copy);
         assert.equal(readFileSync(files.manifest, 'utf8'), want, `seed ${seed}, size ${size}, pages of ${shards} shards`);
         assert.equal(sample.samples, Math.min(size, offered));
+        assert.equal(existsSync(files.pages), false, "the pages' files are removed once folded");
+        // A retried fold, the pages gone: the recorded result, the manifest as it was.
+        assert.deepEqual(await foldPoolSample(plan, pages, size, files, copy), { sample, groups });
+        assert.equal(readFileSync(files.manifest, 'utf8'), want);
         // Copied group by group, in any order: the same images.
         for (let group = groups - 1; group >= 0; group--) await writePoolSampleGroup(files, group);
         const ids = want.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { id: string }).id);
@@ -108,20 +113,20 @@ describe('a random pool sample drawn page by page', () => {
   });
 
   it('folds pages longer than one read, in rank order, equal ranks in page order', async () => {
-    const plan = await planPoolSample(sources, [], layout.poolSample('long'));
-    const files = layout.poolSample('long');
     // Three pages of 3,000 lines each (far more than one read of a page), ids of two-byte characters, many ranks shared.
     const pages = { count: 3, shards: 5 };
-    const all: { rank: bigint; id: string; shard_id: string }[] = [];
-    for (let page = 0; page < pages.count; page++) {
-      const lines = Array.from({ length: 3000 }, (_, i) => ({ rank: BigInt((i * 7919 + page * 31) % 2000) * 1_000_000_007n, id: `pool/é-${page}-${i}`, shard_id: `pool/${page}` }));
-      lines.sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : 0));
-      mkdirSync(dirname(files.page(page)), { recursive: true });
-      writeFileSync(files.page(page), lines.map((l) => `${JSON.stringify({ id: l.id, shard_id: l.shard_id, rank: l.rank.toString() })}\n`).join(''));
-      all.push(...lines);
-    }
-    all.sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : 0));
+    const byRank = (a: { rank: bigint }, b: { rank: bigint }) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : 0);
+    const pageLines = Array.from({ length: pages.count }, (_, page) =>
+      Array.from({ length: 3000 }, (_, i) => ({ rank: BigInt((i * 7919 + page * 31) % 2000) * 1_000_000_007n, id: `pool/é-${page}-${i}`, shard_id: `pool/${page}` })).sort(byRank),
+    );
+    const all = pageLines.flat().sort(byRank);
     for (const size of [1, 2999, 7000, 9000, 12000]) {
+      const files = layout.poolSample(`long-${size}`);
+      const plan = await planPoolSample(sources, [], files);
+      pageLines.forEach((lines, page) => {
+        mkdirSync(dirname(files.page(page)), { recursive: true });
+        writeFileSync(files.page(page), lines.map((l) => `${JSON.stringify({ id: l.id, shard_id: l.shard_id, rank: l.rank.toString() })}\n`).join(''));
+      });
       await foldPoolSample(plan, pages, size, files, copy);
       const want = all.slice(0, size).map(({ id, shard_id }) => JSON.stringify({ id, shard_id })).join('\n') + '\n';
       assert.equal(readFileSync(files.manifest, 'utf8'), want, `size ${size}`);

@@ -10,6 +10,7 @@ describe('the environment of a trainer process', () => {
     TMPDIR: '/scratch/tmp',
     CUDA_VISIBLE_DEVICES: '0,1',
     NCCL_SOCKET_IFNAME: 'eth0',
+    GLOO_SOCKET_IFNAME: 'eth0',
     OMP_NUM_THREADS: '4',
   };
   const secrets = {

@@ -194,6 +194,11 @@ const trainerFields = z
         'pre-training processes on one sept-gpu worker, data-parallel (torchrun, DistributedDataParallel: NCCL between GPUs, gloo on CPU), each with an equal share of every pretrain.batchSize batch, which must divide; auto: one per GPU the worker sees (1 without GPUs). Fine-tuning, evaluation and export run as one process',
       ),
     heartbeatTimeout: duration.default('5m').describe('a trainer activity silent this long (its worker died) is retried on another worker, from the newest checkpoint'),
+    progressTimeout: duration
+      .default('30m')
+      .describe(
+        'a trainer that reports no event this long (progress, checkpoint, metrics, artifact: a hung rank, a deadlocked collective) is stopped, all its ranks, and the attempt retried from the newest checkpoint; the reference trainer reports progress every few steps',
+      ),
     startToCloseTimeout: duration.default('48h').describe('longest one trainer attempt may run'),
     maxAttempts: z.number().int().positive().default(5).describe('attempts per trainer job; the failure then carries the last stderr lines'),
     checkpointEverySteps: z.number().int().positive().default(200).describe('the trainer writes a checkpoint every this many steps'),

@@ -21,6 +21,16 @@ export class TrainerJobError extends Error {
   }
 }
 
+/** A trainer stopped by its worker for reporting nothing for `afterMs`: retried, from its newest checkpoint. */
+export function trainerStalled(job: string, afterMs: number, beat: TrainerHeartbeat): TrainerJobError {
+  const from = beat.checkpoint ? `${beat.checkpoint} (step ${beat.checkpointStep ?? 0})` : 'its start';
+  return new TrainerJobError(
+    'TrainerFailed',
+    `trainer ${job} reported nothing for ${afterMs / 1000} s after step ${beat.step} (trainer.progressTimeout) and was stopped; the next attempt resumes from ${from}`,
+    { stalledMs: afterMs, checkpoint: beat.checkpoint },
+  );
+}
+
 /**
  * What a finished trainer process means for its job (trainer/PROTOCOL.md, Exit codes): undefined
  * when it succeeded. A stop is judged before the exit code: a stopped trainer exits 143, or is

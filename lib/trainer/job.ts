@@ -2,6 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { isDeepStrictEqual } from 'node:util';
+import { msToNumber } from '@temporalio/common/lib/time';
 import type { RunConfig } from '../config/schema';
 import type { SourceSpec } from '../config/sources';
 import { writeFileAtomic } from '../files/atomic-write';
@@ -14,7 +15,7 @@ import { type Checkpoint, latestCheckpoint } from './checkpoints';
 import { type TrainerCommand, trainerCommand } from './command';
 import { dataParallelCommand, trainerProcesses } from './data-parallel';
 import { type TrainerHeartbeat, withProgress } from './heartbeat';
-import { trainerJobError, type TrainerStop } from './job-error';
+import { trainerJobError, trainerStalled, type TrainerStop } from './job-error';
 import { runTrainerProcess, type TrainerOutcome } from './process';
 import { RESUMABLE_STAGES, type TrainerStage } from './protocol';
 import { type StageData, trainerStageConfig } from './stage-config';
@@ -102,7 +103,12 @@ export interface TrainerRun {
   outcome: TrainerOutcome;
   /** The last heartbeat: the newest checkpoint the trainer reported, even when its outcome has none. */
   beat: TrainerHeartbeat;
+  /** Set when the worker stopped a trainer that reported nothing for this long (trainer.progressTimeout). */
+  stalledMs?: number;
 }
+
+/** trainer.progressTimeout of configurations resolved before it existed (runs still in flight). */
+const PROGRESS_TIMEOUT = '30m';
 
 /** How long a trainer asked to stop may take to write its checkpoint before it is killed. */
 const STOP_GRACE_MS = 120_000;
@@ -187,6 +193,16 @@ export async function runTrainerJob(job: TrainerJob, attempt: TrainerAttempt): P
   // ended; unheard, the stream's 'error' event would end the worker process and every job on it.
   const eventsWritten = finished(events).then(() => undefined, (err: Error) => err);
   let beat = attempt.beat;
+  // A trainer that reports nothing for progressTimeout (a rank hung in a collective, a deadlock) is
+  // stopped like a cancelled one, every rank with it, and the attempt fails retryably.
+  const stallMs = msToNumber((task.config.trainer as { progressTimeout?: string }).progressTimeout ?? PROGRESS_TIMEOUT);
+  const stall = new AbortController();
+  let watchdog: NodeJS.Timeout | undefined;
+  const watch = () => {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(() => stall.abort(), stallMs);
+  };
+  watch();
   try {
     const outcome = await runTrainerProcess({
       command: trainer.command,
@@ -194,9 +210,10 @@ export async function runTrainerJob(job: TrainerJob, attempt: TrainerAttempt): P
       stage: task.stage,
       configFile: job.configFile,
       resume: job.resume?.path,
-      signal: attempt.signal,
+      signal: AbortSignal.any([attempt.signal, stall.signal]),
       killGraceMs: STOP_GRACE_MS,
       onEvent: (event) => {
+        if (!stall.signal.aborted) watch();
         events.write(`${JSON.stringify({ ...event, at: Date.now(), attempt: attempt.attempt })}\n`);
         if (event.event === 'progress') {
           recordTrainerProgress(event.step - beat.step, event.images_per_s);
@@ -213,8 +230,9 @@ export async function runTrainerJob(job: TrainerJob, attempt: TrainerAttempt): P
       },
       onStderr: (line) => log.debug(line, { job: task.job, stream: 'trainer' }),
     });
-    return { attempt: attempt.attempt, outcome, beat };
+    return { attempt: attempt.attempt, outcome, beat, ...(stall.signal.aborted ? { stalledMs: stallMs } : {}) };
   } finally {
+    clearTimeout(watchdog);
     await job.inputs.release();
     events.end();
     const eventsFailed = await eventsWritten;
@@ -230,7 +248,8 @@ export async function runTrainerJob(job: TrainerJob, attempt: TrainerAttempt): P
 export async function finishTrainerJob(job: TrainerJob, run: TrainerRun, stop?: TrainerStop): Promise<TrainerResult> {
   const { task, mirror, resume, keptAt } = job;
   const { outcome } = run;
-  const failure = trainerJobError(task.job, outcome, run.beat, stop);
+  // A stop asked for (cancellation, shutdown) is what ended the trainer even if it also went quiet.
+  const failure = run.stalledMs !== undefined && !stop ? trainerStalled(task.job, run.stalledMs, run.beat) : trainerJobError(task.job, outcome, run.beat, stop);
   if (failure) throw failure;
   await mirror?.flush();
   const kept = (checkpoint: Checkpoint | undefined) => checkpoint && { ...checkpoint, path: keptAt(checkpoint.path) };

@@ -150,15 +150,22 @@ describe('trainModel on a real dev server with the reference trainer', () => {
       "import json, os, sys; json.dump(dict(os.environ), open(sys.argv[1], 'w')); print('loading shards', file=sys.stderr); print('RuntimeError: CUDA out of memory', file=sys.stderr); sys.exit(1)",
       envFile,
     ];
+    // A trainer that reports one step, then hangs (a rank stuck in a collective): it stops only when told to.
+    const hang = [
+      'python3',
+      '-c',
+      "import json, signal, sys, time; signal.signal(signal.SIGTERM, lambda *_: sys.exit(143)); print(json.dumps({'event': 'progress', 'stage': 'pretrain', 'epoch': 0, 'step': 1, 'total_steps': 10, 'loss': 1.0, 'lr': 0.1, 'images_per_s': 1.0}), flush=True); time.sleep(3600)",
+    ];
     const registry = join(dir, 'trainers.json');
-    writeFileSync(registry, JSON.stringify({ crash: { command: crash, env: { CRASH_NOTE: 'registered' } } }));
+    writeFileSync(registry, JSON.stringify({ crash: { command: crash, env: { CRASH_NOTE: 'registered' } }, hang: { command: hang } }));
     // Secrets in the worker's environment; SEPT_TRAINERS is one of its SEPT_* settings.
     setEnv({ SEPT_TRAINERS: registry, AWS_SECRET_ACCESS_KEY: 'worker-secret', TEMPORAL_API_KEY: 'worker-secret' });
     const config = await smallRun('crash', { trainer: { name: 'crash', maxAttempts: 2 } });
     const unknown = await smallRun('unknown-trainer', { trainer: { name: 'nonesuch' } });
-    const [error, refused] = await withWorkers(temporal, async () => {
+    const hung = await smallRun('hang', { trainer: { name: 'hang', maxAttempts: 2, progressTimeout: '3s' } });
+    const [error, refused, stalled] = await withWorkers(temporal, async () => {
       const outcome = (workflowId: string, run: RunConfigInput) => start(workflowId, run).then((h) => h.result()).then(() => undefined, (err: unknown) => err);
-      return [await outcome('test/train-crash', config), await outcome('test/train-unknown-trainer', unknown)];
+      return [await outcome('test/train-crash', config), await outcome('test/train-unknown-trainer', unknown), await outcome('test/train-hang', hung)];
     });
     assert.ok(error instanceof WorkflowFailedError);
     const failure = error.cause?.cause;
@@ -188,5 +195,13 @@ describe('trainModel on a real dev server with the reference trainer', () => {
     assert.equal(refusal.type, 'ConfigError');
     assert.match(refusal.message, /trainer\.name: "nonesuch" .*: reference, crash/);
     assert.deepEqual(await trainerAttempts(temporal, 'test/train-unknown-trainer'), [1], 'no retries spent');
+
+    // A trainer that reports nothing for trainer.progressTimeout is stopped, and the attempt retried.
+    assert.ok(stalled instanceof WorkflowFailedError);
+    const stall = stalled.cause?.cause;
+    assert.ok(stall instanceof ApplicationFailure, String(stalled.cause));
+    assert.equal(stall.type, 'TrainerFailed');
+    assert.match(stall.message, /reported nothing for 3 s after step 1 \(trainer\.progressTimeout\) and was stopped/);
+    assert.deepEqual(await trainerAttempts(temporal, 'test/train-hang'), [2], 'retried, then stopped after attempt 2 of 2');
   });
 });

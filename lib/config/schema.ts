@@ -359,7 +359,22 @@ export const runConfigFields = z
         "run outputs go to <outputDir>/<name>: a path (relative to SEPT_DATA_DIR), or s3://bucket/prefix, which then holds every artifact of the run (endpoint and credentials from the AWS_* variables; workers keep only a bounded cache, SEPT_CACHE_DIR, and stage the trainer's shards there)",
       ),
   })
-  .strict();
+  .strict()
+  // What the trainer would refuse only after stages 0 to 2 have run, refused at the start instead.
+  .superRefine((c, ctx) => {
+    const processes = c.trainer.processesPerNode;
+    const undivided = typeof processes === 'number' ? batchShareIssue(c.pretrain.batchSize, processes) : undefined;
+    if (undivided) ctx.addIssue({ code: 'custom', path: ['pretrain', 'batchSize'], message: undivided });
+    const patch = Number(/_patch(\d+)_/.exec(c.pretrain.backbone ?? '')?.[1]);
+    if (patch && c.encoder.crop % patch !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['encoder', 'crop'], message: `${c.encoder.crop} pixels do not divide into ${c.pretrain.backbone}'s ${patch}-pixel patches; use a multiple of ${patch} (224 for the paper's)` });
+    }
+  });
+
+/** Why `batch` images do not split evenly over `processes` data-parallel processes; undefined when they do. */
+export function batchShareIssue(batch: number, processes: number): string | undefined {
+  return batch % processes === 0 ? undefined : `${batch} images do not divide over the ${processes} processes of trainer.processesPerNode; use a multiple of ${processes}`;
+}
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 

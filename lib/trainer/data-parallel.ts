@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import type { RunConfig } from '../config/schema';
+import { batchShareIssue, type RunConfig } from '../config/schema';
 import { ConfigError } from '../config/validate';
 import { referenceTrainerCommand, type TrainerCommand } from './command';
 import type { TrainerStage } from './protocol';
@@ -43,10 +43,9 @@ export function trainerProcesses(config: RunConfig, stage: TrainerStage, gpus: (
     throw new ConfigError([`trainer.processesPerNode: ${asked} processes, one per GPU, but this sept-gpu worker sees ${seen}`]);
   }
   const processes = asked === 'auto' ? Math.max(1, devices) : asked;
-  const batch = config.pretrain.batchSize;
-  if (batch % processes !== 0) {
-    throw new ConfigError([`pretrain.batchSize: ${batch} images do not divide over the ${processes} processes of trainer.processesPerNode; use a multiple of ${processes}`]);
-  }
+  // A count given as a number is checked at the run's start (the schema); `auto` only here.
+  const undivided = batchShareIssue(config.pretrain.batchSize, processes);
+  if (undivided) throw new ConfigError([`pretrain.batchSize: ${undivided}`]);
   return processes;
 }
 

@@ -102,7 +102,11 @@ describe('run configuration', () => {
 
   it("names the pre-trained backbone, the paper's from timm among them, and refuses others and mae on a convnet", () => {
     assert.equal(parseRunConfig({ demo: true }).pretrain.backbone, undefined, 'unset: the method picks the demo\'s');
-    assert.equal(parseRunConfig({ demo: true, pretrain: { method: 'mae', backbone: 'vit_base_patch16_224' } }).pretrain.backbone, 'vit_base_patch16_224');
+    assert.equal(parseRunConfig({ demo: true, encoder: { size: 224, crop: 224 }, pretrain: { method: 'mae', backbone: 'vit_base_patch16_224' } }).pretrain.backbone, 'vit_base_patch16_224');
+    // A crop the ViT's patches do not tile: refused at the start, not by the trainer after stages 0 to 2.
+    assert.deepEqual(issuesOf({ demo: true, pretrain: { method: 'mae', backbone: 'vit_small_patch16_224' } }), [
+      "encoder.crop: 28 pixels do not divide into vit_small_patch16_224's 16-pixel patches; use a multiple of 16 (224 for the paper's)",
+    ]);
     assert.match(issuesOf({ demo: true, pretrain: { backbone: 'resnet5O' } })[0], /^pretrain\.backbone: .*resnet50/);
     assert.deepEqual(issuesOf({ demo: true, pretrain: { method: 'mae', backbone: 'resnet50' } }), [
       'pretrain.backbone: method mae needs a ViT: vit_tiny, vit_small_patch16_224 or vit_base_patch16_224',

@@ -57,8 +57,8 @@ describe('trainer.processesPerNode', () => {
     ]);
   });
 
-  it('refuses a batch that does not divide over the processes, naming pretrain.batchSize', () => {
-    assert.deepEqual(refusal(() => trainerProcesses(run({ processesPerNode: 3 }, 256), 'pretrain', gpus(0))), [
+  it('refuses a batch that does not divide over the processes, naming pretrain.batchSize: a count at the run\'s start, auto at the worker', () => {
+    assert.deepEqual(refusal(() => run({ processesPerNode: 3 }, 256)), [
       'pretrain.batchSize: 256 images do not divide over the 3 processes of trainer.processesPerNode; use a multiple of 3',
     ]);
     assert.match(refusal(() => trainerProcesses(run({ processesPerNode: 'auto' }, 100), 'pretrain', gpus(8)))[0], /^pretrain\.batchSize: 100 images do not divide over the 8 processes/);

@@ -7,7 +7,8 @@ import { tempDir } from '../../../support/tmp';
 
 const job = new RunLayout(tempDir(), 'r').trainerJob('main', 'pretrain');
 const modelOf = (pretrain: object, stage: 'pretrain' | 'finetune' = 'pretrain') =>
-  trainerStageConfig(parseRunConfig({ demo: true, pretrain }), stage, job, { trainShards: ['a.tar'], numClasses: 10 }).model;
+  // At 224 pixels, which the paper's ViTs' patches tile (the run refuses the demo's 28 for them).
+  trainerStageConfig(parseRunConfig({ demo: true, encoder: { size: 224, crop: 224 }, pretrain }), stage, job, { trainShards: ['a.tar'], numClasses: 10 }).model;
 
 describe('trainer stage configuration', () => {
   it("hands the run's backbone to every stage, or the method's demo model where the run names none", () => {

@@ -1,4 +1,5 @@
 import * as sources from './sources';
+import * as dedup from './dedup';
 import * as embed from './embed';
 import * as pipeline from './pipeline';
 import * as retrieve from './retrieve';
@@ -13,8 +14,9 @@ export const cpuActivities = {
   prepareLabeledTarget: train.prepareLabeledTarget,
   ...embed,
   ...retrieve,
+  ...dedup,
   ...pipeline,
   ...runConfig,
 };
 /** Activities served on `sept-gpu`: the trainer hand-off. */
-export const gpuActivities = { countLabels: sources.countLabels, countLabelPage: sources.countLabelPage, runTrainer: train.runTrainer };
+export const gpuActivities = { countLabels: sources.countLabels, countLabelPage: sources.countLabelPage, runTrainer: train.runTrainer, claimNode: train.claimNode };

@@ -2,6 +2,7 @@ import { heartbeat } from '@temporalio/activity';
 import { MATERIALIZE_GROUP_SAMPLES, type RunConfig } from '../lib/config/schema';
 import type { TrainerJobRef } from '../lib/pipeline/trainer-jobs';
 import type { SourceSpec } from '../lib/config/sources';
+import { type SetDuplicates, setDuplicates } from '../lib/dedup/subset-duplicates';
 import type { ShardPlan } from '../lib/embed/shard-plan';
 import { encoderIdOf } from '../lib/encoder/encoder-id';
 import { type ExportedEncoder, exportedEncoderConfig } from '../lib/encoder/exported';
@@ -107,6 +108,14 @@ const countedShards = (shardsRead: number) => heartbeat({ shardsRead });
  */
 export async function poolComposition(config: RunConfig, encoderId?: string): Promise<Record<string, number>> {
   return failFastOnBadInput(async () => poolPerSource(config.store.uri, encoderId ?? (await encoderIdOf(await localEncoderSpec(config.encoder))), config.pool.sources, countedShards));
+}
+
+/**
+ * An experiment arm's pre-training images and its near-duplicates among them, by the pool's groups at
+ * the run's `dedup` settings (the experiment deduplicates the pool first, whatever the arms).
+ */
+export async function armDuplicates(config: RunConfig, encoderId: string, sources: SourceSpec[]): Promise<SetDuplicates> {
+  return failFastOnBadInput(() => setDuplicates(config.store.uri, encoderId, config.dedup, sources, (shardsRead) => heartbeat({ shardsRead })));
 }
 
 /** What septPipeline asks the report of: the run's figures, and its trainer jobs by name. */

@@ -1,6 +1,8 @@
-import { Context, heartbeat, log } from '@temporalio/activity';
+import { ApplicationFailure, Context, heartbeat, log } from '@temporalio/activity';
 import type { RunConfig } from '../lib/config/schema';
 import { type LabeledSet, prepareLabeledSet } from '../lib/target/labeled-subset';
+import type { GangNode } from '../lib/trainer/gang';
+import { nodeClaim } from '../lib/trainer/gang-node';
 import { startingHeartbeat, type TrainerHeartbeat } from '../lib/trainer/heartbeat';
 import { finishTrainerJob, prepareTrainerJob, runTrainerJob, type TrainerResult, type TrainerTask } from '../lib/trainer/job';
 import type { TrainerStop } from '../lib/trainer/job-error';
@@ -36,4 +38,15 @@ export async function runTrainer(task: TrainerTask): Promise<TrainerResult> {
 /** The target's labeled train set with `labelsPerClass` applied, and its test set, as trainer-readable shards with the run's class indices. */
 export async function prepareLabeledTarget(config: RunConfig): Promise<LabeledSet> {
   return failFastOnBadInput(() => prepareLabeledSet(config));
+}
+
+/**
+ * A gang's claim of this sept-gpu worker as one of its nodes (workflows/train-gang.ts): its own task
+ * queue, its address and a free port. A worker without a queue of its own (one started in a test's
+ * process) fails the claim, retryably, so that another worker answers it.
+ */
+export async function claimNode(): Promise<GangNode> {
+  const node = await nodeClaim();
+  if (!node) throw ApplicationFailure.retryable('this sept-gpu worker serves no task queue of its own', 'NotANode');
+  return node;
 }

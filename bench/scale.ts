@@ -24,6 +24,10 @@
 // smallest: 1.0 is linear), `rss_growth_<stage>` (peak RSS, largest over smallest),
 // `max_payload_bytes` and `max_history_events`.
 // BENCH_SCALE=0.01 shrinks every size for development.
+// Pool deduplication (bench/scale-dedup.ts): `dedup_s_per_row_100k` (exact self-join) and
+// `dedup_s_per_row_1m` (the index path) and `dedup_s_per_row_1m_exact`, each with one query chunk
+// of 4,096 rows joined and its time scaled to all; BENCH_ONLY=dedup
+// runs only those and prints them, without writing docs/benchmarks.md.
 import { mkdirSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +44,7 @@ import { recordBenchmark } from './record';
 import { DIM, K, type SelectionCase, testTargets, writeSelectionCase, writeTinyShardPool } from './scale-data';
 import { scaleFigures, scaleTable, shortCount, type StageMeasurement } from './scale-figures';
 import { activitySpansOf, type Execution, executionHistories, executionsSpan, historyFigures } from './scale-history';
+import { type DedupCase, dedupFigures, measureDedup } from './scale-dedup';
 import { RssSampler, runDirect } from './scale-process';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -63,6 +68,19 @@ const SELECTION_DIRECT: SelectionCase[] = FULL ? [1_000_000, 10_000_000].map((n)
 const PLAN_SHARDS = [1000, 10_000, 100_000].map((n) => scaled(n, 50));
 const EMBED_SHARDS = [scaled(100, 20), scaled(1000, 60)];
 const CENSUS_SHARDS = [1000, 10_000].map((n) => scaled(n, 50));
+const DEDUP: { key: string; c: DedupCase }[] = [
+  { key: '100k', c: { rows: scaled(100_000, 2000), method: 'exact', chunkRows: 65_536 } },
+  { key: '1m', c: { rows: scaled(1_000_000, 20_000), method: 'ann', chunkRows: 4096, chunks: 1 } },
+  { key: '1m_exact', c: { rows: scaled(1_000_000, 20_000), method: 'exact', chunkRows: 4096, chunks: 1 } },
+];
+const DEDUP_ONLY = process.env.BENCH_ONLY === 'dedup';
+
+/** Pool deduplication at each size of DEDUP. */
+async function dedupCosts(): Promise<Record<string, unknown>> {
+  const measured = [];
+  for (const { key, c } of DEDUP) measured.push({ key, m: await measureDedup(work, c, log) });
+  return dedupFigures(measured);
+}
 /** embedPool reads its plan a page of `embed.shardsPerExecution` at a time. */
 const PLAN_PAGE = parseRunConfig({ demo: true }).embed.shardsPerExecution;
 /** A workflow that has not finished by then is stopped and reported failed: the bench never hangs on a retry loop. */
@@ -239,6 +257,11 @@ async function shardWorkflow(stack: Stack, stage: 'embed' | 'census', shards: nu
 
 async function main(): Promise<void> {
   mkdirSync(work, { recursive: true });
+  if (DEDUP_ONLY) {
+    console.log(JSON.stringify(await dedupCosts()));
+    rmSync(work, { recursive: true, force: true });
+    return;
+  }
   const started = performance.now();
   // The machine is shared: the load average says how much else ran beside the bench.
   const loadStart = loadavg()[0];
@@ -248,12 +271,14 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: server.address });
   const stack: Stack = { address: server.address, client: new Client({ connection, namespace: server.namespace }) };
   const measurements: StageMeasurement[] = [];
+  const dedup: Record<string, unknown> = {};
   try {
     for (const shards of PLAN_SHARDS) measurements.push(...(await shardPlan(shards)));
     for (const shards of CENSUS_SHARDS) measurements.push(await shardWorkflow(stack, 'census', shards, model));
     for (const shards of EMBED_SHARDS) measurements.push(await shardWorkflow(stack, 'embed', shards, model));
     for (const [i, c] of SELECTION.entries()) measurements.push(...(await selectionThroughWorkflow(stack, c, i, model)));
     for (const [i, c] of SELECTION_DIRECT.entries()) measurements.push(...(await selectionDirect(c, i, model)));
+    Object.assign(dedup, await dedupCosts());
   } finally {
     await connection.close();
     await server.stop();
@@ -275,7 +300,7 @@ async function main(): Promise<void> {
     load_avg_1m_end: Number(loadEnd.toFixed(2)),
     total_seconds: Math.round(totalSeconds),
   };
-  recordBenchmark('scale', scaleFigures(measurements, context));
+  recordBenchmark('scale', { ...scaleFigures(measurements, context), ...dedup });
 }
 
 main().then(

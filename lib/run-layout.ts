@@ -19,6 +19,10 @@
 //         contact-sheet.png                targets and the pool images they retrieved
 //         shards/subset-000000.tar …       the subset as WebDataset shards
 //         subset-groups/group-000000.json … the pool shards and samples each subset-writing activity copies
+//       dedup/                             pool deduplication (lib/dedup/): the groups live in the store
+//         pool-shards.jsonl                the pool's shards, sorted by id, a shard plan (.offsets beside it)
+//         stats.json                       how many images were removed, in how many groups
+//         contact-sheet.png                the largest groups: each representative, then its removed copies
 //       samples/<name>/                    a uniform random pool sample (stage 0, the random arm)
 //         pool-shards.jsonl                the sample's own shard plan of the pool (.offsets beside it), read page by page
 //         target-ids.jsonl                 the target's ids, one JSON string a line: no page samples them
@@ -64,6 +68,11 @@ export function selectionFiles(dir: string) {
   };
 }
 export type SelectionFiles = ReturnType<typeof selectionFiles>;
+
+/** Pool deduplication's files; its folder travels in the dedup plan. */
+export function dedupFiles(dir: string) {
+  return { dir, poolShardPlan: locationIn(dir, 'pool-shards.jsonl'), stats: locationIn(dir, 'stats.json'), contactSheet: locationIn(dir, 'contact-sheet.png') };
+}
 
 /** A trainer job's folder: where the trainer runs, its `output_dir`; or where its files are kept. */
 export interface TrainerJobFiles {
@@ -157,6 +166,10 @@ export class RunLayout {
 
   get selection(): SelectionFiles {
     return selectionFiles(locationIn(this.dir, 'selection'));
+  }
+
+  get dedup(): ReturnType<typeof dedupFiles> {
+    return dedupFiles(locationIn(this.dir, 'dedup'));
   }
 
   poolSample(name: string): PoolSampleFiles {

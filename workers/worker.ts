@@ -5,6 +5,7 @@ import { workerSearchKernel } from '../lib/retrieval/kernel-choice';
 import { inputLimits } from '../lib/input-limits';
 import { log } from '../lib/log';
 import { workerTrainers } from '../lib/trainer/command';
+import { openNodeQueue } from '../lib/trainer/gang-node';
 import { connectConfig } from '../lib/temporal/connection';
 import { CPU_QUEUE, GPU_QUEUE } from '../lib/temporal/queues';
 import { failedAttempt } from './failed-attempt';
@@ -85,10 +86,13 @@ export async function runWorker(kind: QueueKind): Promise<void> {
   const { connectionOptions, namespace } = connectConfig();
   const connection = await NativeConnection.connect(connectionOptions);
   try {
-    const worker = await Worker.create({ connection, namespace, ...workerOptions(kind, settings) });
-    log.info({ queue: worker.options.taskQueue, address: connectionOptions.address, namespace }, 'worker started');
-    await worker.run();
-    log.info({ queue: worker.options.taskQueue }, 'worker stopped');
+    const options = workerOptions(kind, settings);
+    // A GPU worker also polls a queue of its own: a gang's node runs there (lib/trainer/gang-node.ts).
+    const queues = kind === 'gpu' ? [options.taskQueue, openNodeQueue()] : [options.taskQueue];
+    const workers = await Promise.all(queues.map((taskQueue) => Worker.create({ connection, namespace, ...options, taskQueue })));
+    log.info({ queues, address: connectionOptions.address, namespace }, 'worker started');
+    await Promise.all(workers.map((worker) => worker.run()));
+    log.info({ queues }, 'worker stopped');
   } finally {
     await connection.close();
   }

@@ -54,3 +54,28 @@ export function trainer(config: RunConfig) {
     retry: { maximumAttempts: config.trainer.maxAttempts, initialInterval: '2s', nonRetryableErrorTypes: ['InvalidTrainerConfig'] },
   });
 }
+
+/**
+ * A gang's claims of sept-gpu workers (workflows/train-gang.ts): each waits at most `leftMs`, what
+ * remains of trainer.rendezvousTimeout, for a worker to answer; a worker that serves no queue of
+ * its own fails it and another answers.
+ */
+export const nodeClaims = (leftMs: number) =>
+  proxyActivities<typeof gpuActivities>({ taskQueue: GPU_QUEUE, scheduleToCloseTimeout: leftMs, startToCloseTimeout: '1m', retry: { initialInterval: '1s', maximumInterval: '5s' } });
+
+/**
+ * A gang node's trainer, on that worker's own `queue`. One attempt: a node that fails ends its
+ * round, and the gang starts the next on the nodes that answer then. A worker gone since its claim
+ * never starts it: trainer.rendezvousTimeout, then the round ends.
+ */
+export function gangNode(config: RunConfig, queue: string) {
+  return proxyActivities<typeof gpuActivities>({
+    taskQueue: queue,
+    heartbeatTimeout: config.trainer.heartbeatTimeout,
+    startToCloseTimeout: config.trainer.startToCloseTimeout,
+    scheduleToStartTimeout: config.trainer.rendezvousTimeout,
+    // The next round starts once every node of this one has stopped, rank 0 after its checkpoint.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: { maximumAttempts: 1 },
+  });
+}

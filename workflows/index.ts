@@ -1,7 +1,9 @@
 export { census } from './census';
 export { trainModel } from './train-model';
+export { trainGang } from './train-gang';
 export { embedPool } from './embed-pool';
 export { selectSubset } from './select-subset';
+export { dedupPool } from './dedup-pool';
 export { trainEncoder } from './train-encoder';
 export { septPipeline } from './sept-pipeline';
 export { septExperiment } from './sept-experiment';

@@ -13,6 +13,7 @@ const STAGE_OF_TYPE: Record<WorkflowType, string> = {
   census: 'census',
   trainEncoder: 'encoder',
   embedPool: 'embed',
+  dedupPool: 'dedup',
   selectSubset: 'select',
   trainModel: 'train',
 };

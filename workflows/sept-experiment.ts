@@ -1,9 +1,11 @@
-import { executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
+import { executeChild, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { RunConfig, RunConfigInput } from '../lib/config/schema';
 import type { SourceSpec } from '../lib/config/sources';
 import type { ExperimentRow } from '../lib/report/types';
+import { EXPERIMENT_ARMS } from '../lib/report/experiment-arms';
 import type { ExperimentOptions } from '../lib/temporal/workflow-args';
 import { cpuWork } from './activity-options';
+import { dedupPool } from './dedup-pool';
 import { embedPool } from './embed-pool';
 import { randomPoolSample } from './pool-sample';
 import { experimentProgressQuery } from './queries';
@@ -33,6 +35,20 @@ const cpu = cpuWork();
 
 const seeded = (config: RunConfig, seed: number): RunConfig => ({ ...config, pretrain: { ...config.pretrain, seed }, finetune: { ...config.finetune, seed } });
 
+type Arm = ExperimentRow['arm'];
+/** The arms whose data is a selection: each its own selectSubset child, on the run's configuration changed as the arm says. */
+type SelectionArm = Extract<Arm, 'sept' | 'diverse' | 'cluster' | 'dedup'>;
+const SELECTION_ARMS: readonly SelectionArm[] = ['sept', 'diverse', 'cluster', 'dedup'];
+const isSelectionArm = (arm: Arm): arm is SelectionArm => (SELECTION_ARMS as readonly Arm[]).includes(arm);
+
+/** The run's configuration as a selection arm selects: `sept` the run's own, the others one change each, under their own run name. */
+function armSelectionConfig(config: RunConfig, arm: SelectionArm): RunConfig {
+  if (arm === 'sept') return config;
+  const name = `${config.name.slice(0, 54)}-${arm}`;
+  if (arm === 'dedup') return { ...config, name, dedup: { ...config.dedup, enabled: true } };
+  return { ...config, name, retrieval: { ...config.retrieval, policy: arm } };
+}
+
 /**
  * SEPT's comparison in miniature, with the same pre-training compute (steps x batch) in every arm:
  * no pre-training, a random pool subset of the SEPT subset's size, the SEPT subset, and the whole
@@ -43,7 +59,9 @@ export async function septExperiment(configInput?: RunConfigInput, options: Expe
   let config = await resolvedRunConfig(configInput, options);
   const id = workflowInfo().workflowId;
   const seeds = options.seeds ?? [0, 1, 2, 3, 4];
-  const arms = options.arms ?? ['none', 'random', 'sept', 'pool'];
+  // Executions started before the `curation-arms` patch train the paper's four arms and count no duplicates.
+  const curation = patched('curation-arms');
+  const arms: readonly Arm[] = options.arms ?? (curation ? EXPERIMENT_ARMS : ['none', 'random', 'sept', 'pool']);
   const startedAt = Date.now();
   const progress: ExperimentProgress = { done: 0, total: seeds.length * arms.length, current: 'encoder' };
   setHandler(experimentProgressQuery, () => progress);
@@ -55,19 +73,38 @@ export async function septExperiment(configInput?: RunConfigInput, options: Expe
   }
   progress.current = 'embed';
   await executeChild(embedPool, { workflowId: `${id}/embed`, args: [config] });
+  if (curation) {
+    // The pool's near-duplicate groups: the dedup arm selects without the copies, and every arm's duplicates are counted by them.
+    progress.current = 'dedup';
+    await executeChild(dedupPool, { workflowId: `${id}/dedup`, args: [{ ...config, dedup: { ...config.dedup, enabled: true } }] });
+  }
   progress.current = 'select';
-  const selection = await executeChild(selectSubset, { workflowId: `${id}/select`, args: [config] });
+  // `sept`'s selection is always made (the random arm draws its size); its workflow id is the one of executions before the patch.
+  const selections = new Map<SelectionArm, Awaited<ReturnType<typeof selectSubset>>>();
+  for (const arm of SELECTION_ARMS.filter((a) => a === 'sept' || arms.includes(a))) {
+    progress.current = arm === 'sept' ? 'select' : `select-${arm}`;
+    selections.set(arm, await executeChild(selectSubset, { workflowId: arm === 'sept' ? `${id}/select` : `${id}/select-${arm}`, args: [armSelectionConfig(config, arm)] }));
+  }
+  const selection = selections.get('sept')!;
   const poolPerSource = await cpu.poolComposition(config, selection.plan.encoderId);
   const poolImages = Object.values(poolPerSource).reduce((a, b) => a + b, 0);
-  const subset: SourceSpec = { kind: 'webdataset', name: 'subset', shards: selection.outputs.shards };
+  const subsetOf = (arm: SelectionArm): SourceSpec => ({ kind: 'webdataset', name: 'subset', shards: selections.get(arm)!.outputs.shards });
+  /** Duplicates per arm's data, counted once for data every seed shares. */
+  const duplicatesOf = new Map<string, number>();
+  const countDuplicates = async (key: string, sources: SourceSpec[]) => {
+    if (!duplicatesOf.has(key)) duplicatesOf.set(key, (await cpu.armDuplicates(config, selection.plan.encoderId, sources)).duplicates);
+    return duplicatesOf.get(key)!;
+  };
 
   const rows: ExperimentRow[] = [];
   for (const seed of seeds) {
     for (const arm of arms) {
       let data: { pretrainData?: SourceSpec[]; skipPretrain?: boolean; images: number; composition: Record<string, number> };
       if (arm === 'none') data = { skipPretrain: true, images: 0, composition: {} };
-      else if (arm === 'sept') data = { pretrainData: [subset], images: selection.stats.size, composition: selection.stats.perSource };
-      else if (arm === 'pool') data = { pretrainData: config.pool.sources, images: poolImages, composition: poolPerSource };
+      else if (isSelectionArm(arm)) {
+        const stats = selections.get(arm)!.stats;
+        data = { pretrainData: [subsetOf(arm)], images: stats.size, composition: stats.perSource };
+      } else if (arm === 'pool') data = { pretrainData: config.pool.sources, images: poolImages, composition: poolPerSource };
       else {
         const sample = await randomPoolSample(config, `random-s${seed}`, selection.stats.size, seed);
         data = { pretrainData: [sample.source], images: sample.samples, composition: sample.perSource };
@@ -78,7 +115,9 @@ export async function septExperiment(configInput?: RunConfigInput, options: Expe
         workflowId: `${id}/${variant}`,
         args: [seeded(config, seed), { variant, pretrainData: data.pretrainData, skipPretrain: data.skipPretrain }],
       });
-      rows.push({ arm, seed, pretrainImages: data.images, composition: data.composition, metrics: trained.metrics });
+      const row: ExperimentRow = { arm, seed, pretrainImages: data.images, composition: data.composition, metrics: trained.metrics };
+      if (curation) row.duplicates = data.pretrainData ? await countDuplicates(arm === 'random' ? `random-s${seed}` : arm, data.pretrainData) : 0;
+      rows.push(row);
       progress.done++;
     }
   }

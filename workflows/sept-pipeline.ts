@@ -2,6 +2,7 @@ import {
   ApplicationFailure,
   type ChildWorkflowOptions,
   executeChild,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -16,6 +17,7 @@ import { PIPELINE_STAGES, type PipelineStage, type StageTiming } from '../lib/pi
 import { finetuneVariant, pipelineTrainerJobs, pretrainVariant } from '../lib/pipeline/trainer-jobs';
 import { cpuWork } from './activity-options';
 import { SEPT_SEARCH_ATTRIBUTES as SA } from '../lib/temporal/search-attributes';
+import { dedupPool } from './dedup-pool';
 import { embedPool } from './embed-pool';
 import type { SeptRunResult } from './pipeline-types';
 import { pipelineProgressQuery } from './queries';
@@ -101,6 +103,12 @@ export async function septPipeline(input?: RunConfigInput): Promise<SeptRunResul
   // Stage 1: the pool's vectors. Always run: a grown pool adds shards, embedded shards are skipped.
   const { result: embed } = await stage('embed', undefined, () => executeChild(embedPool, { ...child('embed'), args: [config] }));
   Object.assign(progress.figures, { encoderId: embed.encoderId, poolImages: embed.samplesEmbedded, quarantined: embed.quarantined });
+
+  // Pool deduplication, when asked for: the selection never takes the copies it removes. Not a
+  // stage record of its own: its groups are reused from the store (lib/dedup/tables.ts).
+  if (config.dedup?.enabled && patched('pool-dedup')) {
+    await executeChild(dedupPool, { workflowId: `${id}/dedup`, typedSearchAttributes: [{ key: SA.runName, value: config.name }], staticSummary: `SEPT run ${config.name}: dedup`, args: [config] });
+  }
 
   // Stage 2: the task-specific subset.
   const { result: selection, key: selectKey } = await stage('select', selectStageInputs(config, embed, content), () => executeChild(selectSubset, { ...child('select'), args: [config] }));

@@ -1,8 +1,9 @@
-import { setHandler } from '@temporalio/workflow';
+import { executeChild, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { RunConfigInput } from '../lib/config/schema';
 import type { TrainModelOptions } from '../lib/temporal/workflow-args';
 import { cpuWork, trainer as trainerActivities } from './activity-options';
 import { trainProgressQuery } from './queries';
+import { trainGang } from './train-gang';
 import { resolvedRunConfig } from './run-config';
 import { artifactPath } from './trainer-artifacts';
 
@@ -41,7 +42,10 @@ export async function trainModel(configInput?: RunConfigInput, input: TrainModel
 
   const target = await cpu.prepareLabeledTarget(config);
   const train = async (task: Omit<Parameters<typeof trainer.runTrainer>[0], 'config' | 'variant' | 'numClasses'>) => {
-    const result = await trainer.runTrainer({ config, variant: input.variant ?? 'main', numClasses: target.numClasses, ...task });
+    const job = { config, variant: input.variant ?? 'main', numClasses: target.numClasses, ...task };
+    // Pre-training on several sept-gpu workers: a gang (workflows/train-gang.ts); a configuration resolved before trainer.nodes has none.
+    const gang = task.stage === 'pretrain' && (config.trainer.nodes ?? 1) > 1 && patched('trainer-gang');
+    const result = gang ? await executeChild(trainGang, { args: [job], workflowId: `${workflowInfo().workflowId}/${task.job}-gang` }) : await trainer.runTrainer(job);
     progress.jobs[result.job] = { attempt: result.attempt, resumedFromStep: result.resumedFrom?.step ?? 0 };
     return result;
   };

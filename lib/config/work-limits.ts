@@ -100,7 +100,7 @@ export function selectionMemoryIssue(
   heapBytes: number,
   known: { trainTargets?: number; poolRows?: number } = {},
 ): string | undefined {
-  const byBudget = retrieval.policy === 'budget';
+  const byBudget = retrieval.policy !== 'topk-per-target';
   if (!byBudget && known.trainTargets === undefined) return undefined;
   const field = byBudget ? 'retrieval.budget' : 'retrieval.k';
   const selected = Math.min(byBudget ? retrieval.budget : known.trainTargets! * retrieval.k, known.poolRows ?? Infinity);

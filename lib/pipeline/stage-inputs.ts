@@ -59,6 +59,8 @@ export const selectStageInputs = (c: RunConfig, embed: EmbeddedPool, content?: I
   target: c.target,
   targetContent: targetContent(content),
   retrieval: c.retrieval,
+  // Absent (so keys as before) unless deduplication removes images from the candidates.
+  dedup: c.dedup?.enabled ? { threshold: c.dedup.threshold, method: c.dedup.method, neighbours: c.dedup.neighbours } : undefined,
 });
 
 /** Stage 3, self-supervised pre-training on the selected subset. */

@@ -12,6 +12,9 @@ export const ARMS: readonly { arm: Arm; description: string }[] = [
   { arm: 'none', description: 'no pre-training' },
   { arm: 'random', description: 'random pool subset' },
   { arm: 'sept', description: 'SEPT subset' },
+  { arm: 'diverse', description: 'SEPT subset, diverse policy' },
+  { arm: 'cluster', description: 'cluster-drawn subset' },
+  { arm: 'dedup', description: 'SEPT subset of the deduplicated pool' },
   { arm: 'pool', description: 'whole pool' },
 ];
 
@@ -31,6 +34,8 @@ export interface ArmSummary {
   pretrainImages: number;
   /** Images per source, summed over seeds: its shares are the arm's mean composition. */
   composition: Record<string, number>;
+  /** Near-duplicates in the arm's data as a share of its images, over seeds; null where no row counted them. */
+  duplicateShare: number | null;
   metrics: Record<string, MetricSummary>;
 }
 
@@ -59,11 +64,19 @@ export function summarizeArms(rows: ExperimentRow[]): ArmSummary[] {
         description,
         seeds: [...new Set(of.map((r) => r.seed))].sort((a, b) => a - b),
         pretrainImages: of.reduce((a, r) => a + r.pretrainImages, 0) / of.length,
+        duplicateShare: duplicateShare(of),
         composition: Object.fromEntries(Object.entries(composition).sort(([a], [b]) => byName(a, b))),
         metrics,
       },
     ];
   });
+}
+
+/** Duplicates over images, summed over the rows that counted them. */
+function duplicateShare(rows: ExperimentRow[]): number | null {
+  const counted = rows.filter((r) => r.duplicates !== undefined && r.pretrainImages > 0);
+  if (!counted.length) return null;
+  return counted.reduce((a, r) => a + r.duplicates!, 0) / counted.reduce((a, r) => a + r.pretrainImages, 0);
 }
 
 /** `60.0 ± 14.1` in percent; the mean alone for one seed; n/a when no seed reported it. */
@@ -82,15 +95,16 @@ function compositionText(composition: Record<string, number>): string {
 }
 
 function resultsTable(arms: ArmSummary[], poolImages: number): Extract<Block, { kind: 'table' }> {
-  const head = ['pre-training', 'images (share of pool)', 'composition by source', ...ACCURACY_METRICS.map((m) => `${m.name} (%)`), 'seeds'];
+  const head = ['pre-training', 'images (share of pool)', 'composition by source', 'near-duplicates', ...ACCURACY_METRICS.map((m) => `${m.name} (%)`), 'seeds'];
   const rows: Inline[][] = arms.map((a) => [
     a.description,
     a.pretrainImages ? `${count(Math.round(a.pretrainImages))} (${percent(share(a.pretrainImages, poolImages))})` : '0',
     compositionText(a.composition),
+    a.duplicateShare === null ? NA : percent(a.duplicateShare),
     ...ACCURACY_METRICS.map((m) => meanAndSpread(a.metrics[m.key])),
     String(a.seeds.length),
   ]);
-  return { kind: 'table', head, rows, numeric: [false, true, false, true, true, true, true] };
+  return { kind: 'table', head, rows, numeric: [false, true, false, true, true, true, true, true] };
 }
 
 /** The README's results table: one row per arm, accuracies in percent as mean ± std over seeds. */

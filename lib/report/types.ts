@@ -1,3 +1,4 @@
+import type { ExperimentArm } from './experiment-arms';
 import type { RunConfig } from '../config/schema';
 import type { PipelineStage, StageTiming } from '../pipeline/stages';
 import type { ReportFiles } from '../run-layout';
@@ -41,10 +42,12 @@ export interface RunReportFiles {
 
 /** One experiment arm and seed: pre-training data, and the accuracies after it. */
 export interface ExperimentRow {
-  arm: 'none' | 'random' | 'sept' | 'pool';
+  arm: ExperimentArm;
   seed: number;
   /** Pre-training images available to the arm (0 for none). */
   pretrainImages: number;
+  /** Of them, images whose near-duplicate group already has a member in the arm's data (rows of experiments before 0.6.0 have none). */
+  duplicates?: number;
   /** Pre-training images per source. */
   composition: Record<string, number>;
   metrics: Record<string, number | null>;

@@ -7,10 +7,12 @@ import type { ShardRef } from '../sources/shard-ref';
 import { deleteFolderLocation, locationIn, readExistingText, writeLocation } from '../storage/location';
 import { openVectors, shardFilter, shardsOf } from '../retrieval/vector-store';
 import { openStore } from '../vectors/connect';
+import { removedCandidates } from '../dedup/exclusions';
 import { type LeakageReport, leakageExclusions } from './leakage';
 import { pixelDuplicates } from './pixel-duplicates';
 import { readPoolShards, readTargets, type SelectionPlan } from './plan';
-import { selectByPolicy } from './policy';
+import { selectByClusters, storeClusterInput } from './cluster-policy';
+import { selectByPolicy, usesBudget } from './policy';
 import { type SelectionStats, selectionStats } from './stats';
 import { gatherMergedChunks, hitBatches, indexMergedHits, mergedCandidates, mergeHits, selectionTables, writeMergedChunk, writeSelection } from './tables';
 
@@ -95,8 +97,17 @@ export async function selectFromMergedHits(plan: SelectionPlan, retrieval: RunCo
   const poolShards = await readPoolShards(plan);
   const vectors = await openVectors(db, plan.encoderId);
   const { leaked, saturated } = await leakedPoolImages(leakage, retrieval.leakageGuard, { targetTest, poolShards, shardsOfIds: (ids) => shardsOf(vectors, ids, shardFilter(poolShards.map((s) => s.id))) });
-  const candidates = mergedCandidates(hits, targets.filter((t) => t.split === 'train'));
-  const selection = await selectByPolicy(candidates, retrieval, { leaked, targetIds: new Set(targets.map((t) => t.id)) });
+  // Pool images that deduplication removed are excluded with the leaked ones, and counted apart
+  // (stats.dedupRemoved): those among the hits, or all of them where the policy draws from the whole pool.
+  const dedupRemoved = plan.dedupTable ? await removedCandidates(db, plan.dedupTable, retrieval.policy === 'cluster' ? undefined : hits, leaked) : new Set<string>();
+  for (const id of dedupRemoved) leaked.add(id);
+  const train = targets.filter((t) => t.split === 'train');
+  const candidates = mergedCandidates(hits, train);
+  const exclusions = { leaked, targetIds: new Set(targets.map((t) => t.id)) };
+  const selection =
+    retrieval.policy === 'cluster'
+      ? await selectByClusters(candidates, retrieval, exclusions, await storeClusterInput(vectors, plan, poolShards.map((s) => s.id), train.map((t) => t.id), retrieval.blockRows))
+      : await selectByPolicy(candidates, retrieval, exclusions);
 
   const shardOf = await shardsOf(vectors, new Set(selection.samples.map((s) => s.poolId)), shardFilter(poolShards.map((s) => s.id)));
   const samples = selection.samples.map((s) => ({ ...s, shardId: shardOf.get(s.poolId)! }));
@@ -109,9 +120,10 @@ export async function selectFromMergedHits(plan: SelectionPlan, retrieval: RunCo
   await writeLocation(files.manifest, manifest.join('\n') + '\n');
   const stats = selectionStats(selection, {
     policy: retrieval.policy,
-    budget: retrieval.policy === 'budget' ? retrieval.budget : undefined,
+    budget: usesBudget(retrieval) ? retrieval.budget : undefined,
     path: plan.path,
     leakageSaturated: saturated,
+    dedupRemoved: plan.dedupTable ? dedupRemoved.size : undefined,
   });
   await writeLocation(files.stats, JSON.stringify(stats, null, 2) + '\n');
   return stats;

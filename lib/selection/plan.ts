@@ -2,19 +2,17 @@ import { getHeapStatistics } from 'node:v8';
 import type { RunConfig } from '../config/schema';
 import { selectionMemoryIssue } from '../config/work-limits';
 import { readShardPlanPage, type ShardPlan, writeShardList } from '../embed/shard-plan';
-import { encoderIdOf } from '../encoder/encoder-id';
-import { localEncoderSpec } from '../encoder/model-file';
-import { annIndexReady, annParams, type AnnParams } from '../retrieval/ann';
-import { type SearchCost, searchCost } from '../retrieval/cost';
-import { machineRates } from '../retrieval/machine-rates';
+import { completedGroups } from '../dedup/tables';
+import type { AnnParams } from '../retrieval/ann';
+import type { SearchCost } from '../retrieval/cost';
 import { RetrievalInputError } from '../retrieval/errors';
-import { openVectors, shardFilter, vectorDim, vectorsById } from '../retrieval/vector-store';
+import { embeddedPool, searchPath } from '../retrieval/embedded-pool';
+import { vectorsById } from '../retrieval/vector-store';
 import { RunLayout, selectionFiles } from '../run-layout';
 import { listAllShards } from '../sources/list-shards';
-import type { ShardRef } from '../sources/shard-ref';
+import { contentFingerprint, type ShardRef } from '../sources/shard-ref';
 import { readExistingText, writeLocation } from '../storage/location';
 import { changedSinceCommit } from '../vectors/commit';
-import { openStore } from '../vectors/connect';
 import { validatePolicy } from './policy';
 import { listTargetInstances, type TargetInstance } from './target-set';
 
@@ -49,6 +47,8 @@ export interface SelectionPlan {
   path: 'exact' | 'ann';
   cost: SearchCost;
   ann: AnnParams;
+  /** Pool deduplication's groups table (lib/dedup/), with `dedup.enabled`: the images it removed are never selected. */
+  dedupTable?: string;
 }
 
 /** Where pool partition p of n lies in the sorted shard list: contiguous runs of it. */
@@ -91,19 +91,15 @@ export async function partitionPoolShards(plan: Pick<SelectionPlan, 'workDir' | 
  */
 export async function planSelection(config: RunConfig): Promise<SelectionPlan> {
   const r = config.retrieval;
-  const encoderId = await encoderIdOf(await localEncoderSpec(config.encoder));
-  const db = await openStore(config.store.uri);
-  const table = await openVectors(db, encoderId);
-  const dim = await vectorDim(table);
-
-  const poolShards = (await listAllShards(config.pool.sources)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const poolRows = await table.countRows(shardFilter(poolShards.map((s) => s.id)));
+  const { encoderId, db, table, dim, poolShards, poolRows } = await embeddedPool(config);
   const totalRows = await table.countRows();
   const all = await listTargetInstances(config.target);
   const targets = searchedTargets(all, r);
   const train = targets.filter((t) => t.split === 'train').length;
   validatePolicy(r, train, poolRows);
   if (poolRows === 0) throw new RetrievalInputError(`the pool has no vectors for encoder ${encoderId}: embed it first (sept embed)`);
+  // Configurations resolved before the dedup section existed have none.
+  const dedupTable = config.dedup?.enabled ? await completedGroups(db, encoderId, config.dedup, contentFingerprint(poolShards)) : undefined;
   // Now that the target is counted, topk-per-target's union is bounded too, before any search.
   const memory = selectionMemoryIssue(r, getHeapStatistics().heap_size_limit, { trainTargets: train, poolRows });
   if (memory) throw new RetrievalInputError(memory);
@@ -114,9 +110,7 @@ export async function planSelection(config: RunConfig): Promise<SelectionPlan> {
   await writeLocation(files.targets, all.map((t) => JSON.stringify(t)).join('\n') + '\n');
   const poolShardPlan = await writeShardList(poolShards, files.poolShardPlan);
 
-  const ann = annParams(poolRows, dim, r.ann);
-  const cost = searchCost({ targets: targets.length, rows: poolRows, dim, targetChunk: r.targetChunk, ann, indexReady: await annIndexReady(table, ann), rates: await machineRates() });
-  const path = r.search === 'auto' ? cost.choice : r.search;
+  const { path, cost, ann } = await searchPath({ table, dim, poolRows }, { targets: targets.length, targetChunk: r.targetChunk, ann: r.ann, setting: r.search });
   return {
     run: config.name,
     store: config.store.uri,
@@ -134,5 +128,6 @@ export async function planSelection(config: RunConfig): Promise<SelectionPlan> {
     path,
     cost,
     ann,
+    ...(dedupTable ? { dedupTable } : {}),
   };
 }

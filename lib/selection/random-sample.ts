@@ -35,8 +35,8 @@ export interface SampleCopy {
   groupSamples: number;
 }
 
-/** A sample's rank in the random order of `seed`: uniform, and the same whatever the shard order. */
-const rank = (seed: number, id: string) => createHash('sha1').update(`${seed}\0${id}`).digest().readBigUInt64BE(0);
+/** A sample's rank in the random order of `seed`: uniform, and the same whatever the shard order (the cluster policy's draw too). */
+export const rank = (seed: number, id: string) => createHash('sha1').update(`${seed}\0${id}`).digest().readBigUInt64BE(0);
 
 interface Ranked {
   rank: bigint;

@@ -30,9 +30,23 @@ export interface Candidates {
   hits(): AsyncIterable<CandidateHits>;
 }
 
+/** The cluster policy's k-means of the pool (lib/selection/kmeans.ts) and its draw. */
+export interface ClusterParams {
+  /** Centroids of the spherical k-means. */
+  clusters: number;
+  /** Pool rows (a seeded random sample) the k-means is fitted on. */
+  sampleRows: number;
+  /** Lloyd iterations at most (fewer once no assignment changes). */
+  iterations: number;
+  /** Seeds the sample, the k-means++ initialisation and the draw. */
+  seed: number;
+}
+
+export type PolicyName = 'budget' | 'topk-per-target' | 'diverse' | 'cluster';
+
 export interface SelectionPolicy {
-  policy: 'budget' | 'topk-per-target';
-  /** Total images for `budget`; ignored by `topk-per-target`. */
+  policy: PolicyName;
+  /** Total images for `budget`, `diverse` and `cluster`; ignored by `topk-per-target`. */
   budget: number;
   /** Neighbours per target considered (ranks 1..k). */
   k: number;
@@ -40,6 +54,10 @@ export interface SelectionPolicy {
   minSimilarity?: number;
   /** Split the budget evenly across target classes (leftovers go to classes that can still fill). */
   balanceClasses: boolean;
+  /** Images one target may claim at most in the rank walks of `budget` and `diverse`. */
+  perTargetCap?: number;
+  /** The `cluster` policy's parameters (absent in configurations resolved before it existed). */
+  cluster?: ClusterParams;
 }
 
 /** Why each selected pool sample is in the subset. */
@@ -47,9 +65,12 @@ export interface SelectedSample {
   poolId: string;
   /** Targets that retrieved it within their top k. */
   hitCount: number;
-  /** Its best rank in any target's list (1 = some target's nearest neighbour). */
+  /** Its best rank in any target's list (1 = some target's nearest neighbour); 0 when no target retrieved it (the cluster policy's draw). */
   bestRank: number;
-  /** The target it is closest to, that target's class and the cosine distance. */
+  /**
+   * The target it is closest to, that target's class and the cosine distance: over the targets that
+   * retrieved it, and for the cluster policy also over the train targets of its cluster.
+   */
   closestTarget: string;
   closestLabel?: string;
   distance: number;
@@ -67,4 +88,9 @@ export interface Selection {
   belowMinSimilarity: number;
   /** Budget not reached because the candidates ran out (raise k to fill it). */
   shortfall: number;
+  /**
+   * Train hits within k that the policy could take: not target images, not below minSimilarity,
+   * not leaked. Selected images over this is the stats' collision figure (distinctPerHit).
+   */
+  hitsOffered: number;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ExperimentRow } from '../report/types';
+import { EXPERIMENT_ARMS } from '../report/experiment-arms';
 import { runConfigFields } from '../config/schema';
 import { sourceSpec } from '../config/sources';
 import { ConfigError, describeIssues } from '../config/validate';
@@ -28,7 +28,6 @@ export const trainModelOptions = z
 /** How to train, beyond the run configuration: trainModel's second argument. */
 export type TrainModelOptions = z.infer<typeof trainModelOptions>;
 
-export const EXPERIMENT_ARMS = ['none', 'random', 'sept', 'pool'] as const satisfies readonly ExperimentRow['arm'][];
 
 /** Each seed trains every arm in a child workflow of the experiment's: this bounds its history to a few thousand events. */
 const MAX_EXPERIMENT_SEEDS = 20;
@@ -44,7 +43,7 @@ export const experimentOptions = z
       .refine(distinct, 'each seed once')
       .optional()
       .describe('default 0 to 4: each seeds pre-training, fine-tuning and the random subset'),
-    arms: z.array(z.enum(EXPERIMENT_ARMS)).min(1).refine(distinct, 'each arm once').optional().describe('default all four, in the order none, random, sept, pool'),
+    arms: z.array(z.enum(EXPERIMENT_ARMS)).min(1).refine(distinct, 'each arm once').optional().describe('default all seven, in the order none, random, sept, diverse, cluster, dedup, pool'),
   })
   .strict()
   .describe("the experiment's seeds and arms");
@@ -76,6 +75,17 @@ export const embedPoolCarry: z.ZodType<EmbedPoolCarry> = z
   })
   .refine((c) => c.next <= c.plan.total, { message: 'next is past the end of the plan', path: ['next'] });
 
+/** What the workflow reads of a plan that searches chunks against pool partitions (selectSubset's, dedupPool's). */
+const searchPlanFields = {
+  run: runConfigFields.shape.name.unwrap(),
+  store: z.string().min(1),
+  encoderId: z.string().min(1),
+  workDir: z.string().min(1),
+  chunks: count,
+  partitions: count,
+  path: z.enum(['exact', 'ann']),
+};
+
 /**
  * What one selectSubset execution hands to the next (workflows/select-subset.ts): its selection plan
  * (lib/selection/plan.ts), its phase and the next search or merge. The fields the workflow reads are checked; the
@@ -84,21 +94,24 @@ export const embedPoolCarry: z.ZodType<EmbedPoolCarry> = z
  */
 export const selectSubsetCarry = z
   .object({
-    plan: z
-      .object({
-        run: runConfigFields.shape.name.unwrap(),
-        store: z.string().min(1),
-        encoderId: z.string().min(1),
-        workDir: z.string().min(1),
-        chunks: count,
-        partitions: count,
-        path: z.enum(['exact', 'ann']),
-      }),
+    plan: z.object(searchPlanFields),
     phase: z.enum(['search', 'merge']).optional(),
     next: count,
   })
   .refine((c) => c.phase === 'merge' || c.next <= c.plan.chunks * c.plan.partitions, { message: 'next is past the last search', path: ['next'] })
   .refine((c) => c.phase !== 'merge' || c.next <= c.plan.chunks, { message: 'next is past the last target chunk to merge', path: ['next'] });
+
+/**
+ * What one dedupPool execution hands to the next (workflows/dedup-pool.ts): its plan
+ * (lib/dedup/plan.ts) and the next self-join. The fields the workflow reads are checked; unknown
+ * fields are let through, as for selectSubset's carry.
+ */
+export const dedupPoolCarry = z
+  .object({
+    plan: z.object({ ...searchPlanFields, complete: z.boolean() }),
+    next: count,
+  })
+  .refine((c) => c.next <= c.plan.chunks * c.plan.partitions, { message: 'next is past the last self-join', path: ['next'] });
 
 /** Each workflow's arguments after the run configuration, by name, in order. */
 const WORKFLOW_PARAMETERS: Record<WorkflowType, readonly (readonly [name: string, schema: z.ZodType])[]> = {
@@ -106,6 +119,7 @@ const WORKFLOW_PARAMETERS: Record<WorkflowType, readonly (readonly [name: string
   census: [],
   trainEncoder: [],
   selectSubset: [['carry', selectSubsetCarry]],
+  dedupPool: [['carry', dedupPoolCarry]],
   embedPool: [['carry', embedPoolCarry]],
   trainModel: [['options', trainModelOptions]],
   septExperiment: [['options', experimentOptions]],

@@ -1,7 +1,7 @@
 import type * as workflows from '../../workflows';
 
 /** Workflow types a user may start by name (CLI, client, Temporal UI). */
-export const WORKFLOW_TYPES = ['septPipeline', 'septExperiment', 'census', 'trainEncoder', 'embedPool', 'selectSubset', 'trainModel'] as const satisfies readonly (keyof typeof workflows)[];
+export const WORKFLOW_TYPES = ['septPipeline', 'septExperiment', 'census', 'trainEncoder', 'embedPool', 'dedupPool', 'selectSubset', 'trainModel'] as const satisfies readonly (keyof typeof workflows)[];
 export type WorkflowType = (typeof WORKFLOW_TYPES)[number];
 
 /** The workflow function of a type, for typed starts and handles (`client.workflow.start<SeptWorkflow<'embedPool'>>`). */

@@ -1,7 +1,10 @@
 import { spawnSync } from 'node:child_process';
+import { msToNumber } from '@temporalio/common/lib/time';
 import { batchShareIssue, type RunConfig } from '../config/schema';
 import { ConfigError } from '../config/validate';
 import { referenceTrainerCommand, type TrainerCommand } from './command';
+import { type GangPlace, rendezvousArgs } from './gang';
+import { nodeAddress } from './gang-node';
 import type { TrainerStage } from './protocol';
 
 /**
@@ -44,19 +47,40 @@ export function trainerProcesses(config: RunConfig, stage: TrainerStage, gpus: (
   }
   const processes = asked === 'auto' ? Math.max(1, devices) : asked;
   // A count given as a number is checked at the run's start (the schema); `auto` only here.
-  const undivided = batchShareIssue(config.pretrain.batchSize, processes);
+  const undivided = batchShareIssue(config.pretrain.batchSize, processes, (config.trainer as { nodes?: number }).nodes);
   if (undivided) throw new ConfigError([`pretrain.batchSize: ${undivided}`]);
   return processes;
 }
 
+/** A node of a gang (lib/trainer/gang.ts) as its torchrun meets the others. */
+export interface GangLaunch {
+  place: GangPlace;
+  /** This node's own address (SEPT_NODE_ADDRESS). */
+  localAddress: string;
+  /** How long node 0's store waits for the other nodes: trainer.rendezvousTimeout. */
+  timeoutSeconds: number;
+}
+
 /**
- * `trainer` as run by torchrun in `processes` ranks. torchrun is run through septtrainer.launch, which
+ * How this worker's trainer joins the gang round at `place`; undefined outside a gang. Only
+ * pre-training trains on several nodes (the gang workflow asks for nothing else).
+ */
+export function gangLaunch(config: RunConfig, stage: TrainerStage, place: GangPlace | undefined, localAddress = nodeAddress()): GangLaunch | undefined {
+  if (!place) return undefined;
+  if (stage !== 'pretrain') throw new ConfigError([`trainer.nodes: only pre-training trains on several nodes; ${stage} runs on one`]);
+  // Retried: the gang claims nodes only among workers that serve a queue of their own.
+  if (!localAddress) throw new Error('this sept-gpu worker serves no task queue of its own, so it cannot be a node of a gang');
+  return { place, localAddress, timeoutSeconds: msToNumber(config.trainer.rendezvousTimeout) / 1000 };
+}
+
+/**
+ * `trainer` as run by torchrun in `processes` ranks (on each node of `gang`, when it has one). torchrun is run through septtrainer.launch, which
  * keeps the protocol's exit codes (torchrun's own is 1 for every failure). It passes a stop on to
  * every rank and kills the ranks still running after `shutdownSeconds`: less than the worker's own
  * grace, since ranks run in sessions of their own and would outlive a killed launcher.
  */
-export function dataParallelCommand(trainer: TrainerCommand, processes: number, shutdownSeconds: number): TrainerCommand {
-  if (processes === 1) return trainer;
+export function dataParallelCommand(trainer: TrainerCommand, processes: number, shutdownSeconds: number, gang?: GangLaunch): TrainerCommand {
+  if (processes === 1 && !gang) return trainer;
   const launcher = referenceTrainerCommand();
   const pythonPath = [...new Set([launcher.env.PYTHONPATH, trainer.env.PYTHONPATH].filter(Boolean))].join(':');
   return {
@@ -64,7 +88,7 @@ export function dataParallelCommand(trainer: TrainerCommand, processes: number, 
       launcher.command[0],
       '-m',
       'septtrainer.launch',
-      '--standalone',
+      ...(gang ? rendezvousArgs(gang.place, gang.localAddress, gang.timeoutSeconds) : ['--standalone']),
       `--nproc-per-node=${processes}`,
       `--shutdown-timeout=${shutdownSeconds}`,
       '--no-python',

@@ -13,7 +13,8 @@ import { recordTrainerProgress } from '../telemetry/metrics';
 import { CheckpointMirror, localCheckpoint, type MirrorLog } from './checkpoint-mirror';
 import { type Checkpoint, latestCheckpoint } from './checkpoints';
 import { type TrainerCommand, trainerCommand } from './command';
-import { dataParallelCommand, trainerProcesses } from './data-parallel';
+import { dataParallelCommand, gangLaunch, trainerProcesses } from './data-parallel';
+import type { GangPlace } from './gang';
 import { type TrainerHeartbeat, withProgress } from './heartbeat';
 import { trainerJobError, trainerStalled, type TrainerStop } from './job-error';
 import { runTrainerProcess, type TrainerOutcome } from './process';
@@ -46,6 +47,8 @@ export interface TrainerTask {
   numClasses: number;
   initCheckpoint?: string;
   probes?: boolean;
+  /** This node's place in a round of a gang (workflows/train-gang.ts): pre-training on several workers. */
+  gang?: GangPlace;
 }
 
 export interface TrainerResult {
@@ -136,7 +139,7 @@ async function labeledData(task: TrainerTask, inputs: StagedInputs): Promise<Pic
  */
 export async function prepareTrainerJob(task: TrainerTask, log: TrainerJobLog): Promise<TrainerJob> {
   // A name this worker lacks, or processes it cannot give, fail the job before anything is staged.
-  const trainer = dataParallelCommand(trainerCommand(task.config), trainerProcesses(task.config, task.stage), RANKS_STOP_S);
+  const trainer = dataParallelCommand(trainerCommand(task.config), trainerProcesses(task.config, task.stage), RANKS_STOP_S, gangLaunch(task.config, task.stage, task.gang));
   const layout = new RunLayout(task.config.outputDir, task.config.name);
   const variant = task.variant ?? 'main';
   const files = layout.localTrainerJob(variant, task.job);
@@ -198,9 +201,11 @@ export async function runTrainerJob(job: TrainerJob, attempt: TrainerAttempt): P
   const stallMs = msToNumber((task.config.trainer as { progressTimeout?: string }).progressTimeout ?? PROGRESS_TIMEOUT);
   const stall = new AbortController();
   let watchdog: NodeJS.Timeout | undefined;
+  // Only node 0 of a gang hears events (global rank 0 is its); a rank hung anywhere stalls its collectives, so node 0's watchdog stops the gang.
+  const watched = (task.gang?.rank ?? 0) === 0;
   const watch = () => {
     clearTimeout(watchdog);
-    watchdog = setTimeout(() => stall.abort(), stallMs);
+    if (watched) watchdog = setTimeout(() => stall.abort(), stallMs);
   };
   watch();
   try {

@@ -127,6 +127,6 @@ export function oracleSelection(data: SyntheticHits, merged: Map<string, Neighbo
     s.bestRank = Math.min(s.bestRank, c.rank);
     if (c.distance < s.distance || (c.distance === s.distance && c.targetId < s.closestTarget)) Object.assign(s, { closestTarget: c.targetId, closestLabel: c.label, distance: c.distance });
   }
-  const selection = { samples: [...taken.values()], leakageExcluded: leaked.size, targetImagesDropped, belowMinSimilarity, shortfall: budget === Infinity ? 0 : Math.max(0, budget - taken.size) };
+  const selection = { samples: [...taken.values()], leakageExcluded: leaked.size, targetImagesDropped, belowMinSimilarity, shortfall: budget === Infinity ? 0 : Math.max(0, budget - taken.size), hitsOffered: candidates.length };
   return { selection, saturated };
 }

@@ -3,6 +3,7 @@
 // The stand-ins return results shaped like the real ones from what they are given.
 import { workflowInfo } from '@temporalio/workflow';
 import type { RunConfig } from '../../lib/config/schema';
+import type { DedupStats } from '../../lib/dedup/groups';
 import type { EmbedPoolResult } from '../../workflows/embed-pool';
 import type { SelectSubsetResult } from '../../workflows/select-subset';
 import type { TrainEncoderResult } from '../../workflows/train-encoder';
@@ -20,12 +21,21 @@ export async function embedPool(config: RunConfig): Promise<EmbedPoolResult> {
   return { encoderId: `enc:${config.encoder.model}`, vectorsTable: 'vectors', shards: config.pool.sources.length, samplesEmbedded: 100, quarantined: 0, quarantinedByReason: {} };
 }
 
-/** An empty subset when the budget is 1: the pipeline must refuse to pre-train on nothing. */
+export async function dedupPool(config: RunConfig): Promise<DedupStats> {
+  if (!config.dedup.enabled) throw new Error('dedupPool started with dedup.enabled false');
+  return { groupsTable: 'dedup_x', threshold: config.dedup.threshold, neighbours: config.dedup.neighbours, path: 'exact', poolRows: 100, groups: 3, removed: 4, largestGroup: 3, reused: false };
+}
+
+/**
+ * An empty subset when the budget is 1: the pipeline must refuse to pre-train on nothing. Its one
+ * source is named by the policy (and `+dedup` where the pool is deduplicated), so a caller can tell
+ * which selection it got.
+ */
 export async function selectSubset(config: RunConfig): Promise<SelectSubsetResult> {
   const size = config.retrieval.budget === 1 ? 0 : 10;
   return {
     plan: { encoderId: 'enc', poolRows: 100, targets: { train: 20, test: 5 }, path: 'exact', cost: {} as never, partitions: 1, chunks: 1 },
-    stats: { size, duplicatesRemoved: 0 } as SelectSubsetResult['stats'],
+    stats: { size, duplicatesRemoved: 0, perSource: { [`${config.retrieval.policy}${config.dedup.enabled ? '+dedup' : ''}`]: size } } as unknown as SelectSubsetResult['stats'],
     outputs: { shards: [`/runs/${config.name}/subset-000000.tar`], samples: size, manifest: 'subset.jsonl', stats: 'stats.json' },
     selectionTable: 'selection',
   };

@@ -1,7 +1,9 @@
-"""Data parallelism on one node: the training stages run as one process per device under torchrun.
+"""Data parallelism: the training stages run as one process per device under torchrun, on one node
+or on several (a gang: docs/stages/train.md, Many nodes).
 
 Every rank runs the same program on the same config. torchrun tells each where it stands
-(RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE and the rendezvous in MASTER_ADDR/MASTER_PORT); a
+(RANK and WORLD_SIZE over all nodes, LOCAL_RANK and LOCAL_WORLD_SIZE on its node, GROUP_RANK and
+GROUP_WORLD_SIZE: its node among the nodes, and the rendezvous in MASTER_ADDR/MASTER_PORT); a
 process started without torchrun is rank 0 of 1 and trains exactly as before. Ranks split each
 global batch (config.batch_size) into equal contiguous shares, train a DistributedDataParallel
 model whose gradients are averaged over ranks, and agree at every step boundary whether to stop.
@@ -25,6 +27,8 @@ class World:
     size: int
     local_rank: int
     local_size: int
+    node: int = 0
+    nodes: int = 1
 
     @property
     def leads(self):
@@ -40,14 +44,15 @@ def world_from_env(env=os.environ):
     if "WORLD_SIZE" not in env:
         return ALONE
     return World(rank=int(env["RANK"]), size=int(env["WORLD_SIZE"]),
-                 local_rank=int(env["LOCAL_RANK"]), local_size=int(env.get("LOCAL_WORLD_SIZE", env["WORLD_SIZE"])))
+                 local_rank=int(env["LOCAL_RANK"]), local_size=int(env.get("LOCAL_WORLD_SIZE", env["WORLD_SIZE"])),
+                 node=int(env.get("GROUP_RANK", 0)), nodes=int(env.get("GROUP_WORLD_SIZE", 1)))
 
 
 def rank_batch_size(batch_size, world):
     """Images each rank trains on per step: the global batch stays config.batch_size whatever the ranks."""
     if batch_size % world.size:
-        raise ConfigError("config.batch_size", f"{batch_size} does not divide over {world.size} processes; "
-                                               f"use a multiple of {world.size}")
+        over = f"{world.size} processes" if world.nodes == 1 else f"{world.size} processes ({world.nodes} nodes × {world.local_size})"
+        raise ConfigError("config.batch_size", f"{batch_size} does not divide over {over}; use a multiple of {world.size}")
     return batch_size // world.size
 
 

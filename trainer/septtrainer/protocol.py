@@ -70,8 +70,13 @@ def artifact(kind, path):
 
 
 def log(message):
-    sys.stderr.write(f"[{_log_prefix} {time.strftime('%H:%M:%S')}] {message}\n")
-    sys.stderr.flush()
+    # A dead supervisor (a killed worker) held stderr's read end: a log line is then lost, and must
+    # not end the stop it reports (a rank that never prints would train on with the others).
+    try:
+        sys.stderr.write(f"[{_log_prefix} {time.strftime('%H:%M:%S')}] {message}\n")
+        sys.stderr.flush()
+    except OSError:
+        pass
 
 
 class StopRequested(Exception):

@@ -37,7 +37,7 @@ describe('client API', () => {
     assert.ok(existsSync(runConfigJsonSchemaPath), runConfigJsonSchemaPath);
     assert.equal(runConfigSchema.parse({ demo: true }).name, 'demo');
     assert.equal(parseRunConfig({ demo: true, name: 'x' }).name, 'x');
-    assert.match(runSummary(parseRunConfig({ demo: true, name: 'nightly' })), /^SEPT run nightly: pool fashion-mnist \+ mnist\/train, target mnist\/train \(20\/class\), budget 8,000, simclr 600 steps$/);
+    assert.match(runSummary(parseRunConfig({ demo: true, name: 'nightly' })), /^SEPT run nightly: pool fashion-mnist \+ fashion-mnist\/copies \+ mnist\/train, target mnist\/train \(20\/class\), budget 8,000, simclr 600 steps$/);
   });
 
   it('refuses an invalid configuration, naming the fields, before connecting or starting anything', async () => {

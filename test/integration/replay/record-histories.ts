@@ -16,13 +16,14 @@ const { ensureTemporalCli } = require('../../../infra/temporal-cli.cjs') as { en
 const { version } = require('../../../package.json') as { version: string };
 const RUN = 'replay';
 /** The pipeline and every child it starts (the selection embeds the target set in a child of its own). */
-const WORKFLOWS = [RUN, `${RUN}/encoder`, `${RUN}/embed`, `${RUN}/select`, `${RUN}/select/embed-target`, `${RUN}/pretrain`, `${RUN}/finetune`];
+const WORKFLOWS = [RUN, `${RUN}/encoder`, `${RUN}/embed`, `${RUN}/dedup`, `${RUN}/select`, `${RUN}/select/embed-target`, `${RUN}/pretrain`, `${RUN}/finetune`];
 
 async function main(): Promise<void> {
   const temporal = await startTestTemporal();
   try {
-    // Two shards per embedPool execution: the recorded embedding continues as new.
-    const config = await smallPipelineConfig(RUN, { embed: { shardsPerExecution: 2 } });
+    // Two shards per embedPool execution: the recorded embedding continues as new. With the pool's
+    // deduplication (0.6.0), whose workflow runs only where a run asks for it.
+    const config = await smallPipelineConfig(RUN, { embed: { shardsPerExecution: 2 }, dedup: { enabled: true, threshold: 0.99 } });
     await withWorkers(temporal, async () => (await temporal.client.workflow.start<typeof septPipeline>('septPipeline', { taskQueue: CPU_QUEUE, workflowId: RUN, args: [config] })).result());
     const dir = join(__dirname, 'histories', version);
     rmSync(dir, { recursive: true, force: true });

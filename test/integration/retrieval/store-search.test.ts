@@ -6,6 +6,7 @@ import { exactSearch } from '../../../lib/retrieval/exact-search';
 import { scanPool } from '../../../lib/retrieval/pool-scan';
 import { clusteredVectors } from '../../../lib/retrieval/synthetic';
 import { shardFilter, vectorsById } from '../../../lib/retrieval/vector-store';
+import { selectByClusters, storeClusterInput } from '../../../lib/selection/cluster-policy';
 import { selectByPolicy } from '../../../lib/selection/policy';
 import { candidateLists } from '../../support/candidate-lists';
 import { tempDir } from '../../support/tmp';
@@ -57,6 +58,30 @@ describe('search over a LanceDB pool table', () => {
     assert.deepEqual(vectors.subarray(0, DIM), pool.vectors.subarray(5 * DIM, 6 * DIM));
     await assert.rejects(vectorsById(table, 'other-encoder', [rows.ids[0]], DIM), /encoder mismatch: target pool\/0000000 was embedded by encoder enc, the pool by other-encoder/);
     await assert.rejects(vectorsById(table, 'enc', [rows.ids[0]], 128), /dimension 64, pool vectors 128/);
+  });
+
+  it('the cluster policy streams only the pool’s rows of a table that holds others too, and draws in proportion', async () => {
+    // Six well-separated groups; 4 train targets in group 0 and 4 in group 1 share the budget half and half.
+    const groups = clusteredVectors({ count: 6000, dim: DIM, centers: 6, seed: 31, spread: 0.15 });
+    const near = clusteredVectors({ count: 300, dim: DIM, centers: 6, seed: 32, spread: 0.15 });
+    const picks = [0, 1].flatMap((g) => [...near.clusters.keys()].filter((i) => near.clusters[i] === g).slice(0, 4));
+    const poolPart = poolRows('pool', 6000);
+    // Rows of another source in the same table, copies of group 0's: the shard filter must keep them out.
+    const other = poolRows('other', 2000);
+    const targetRows = { ids: picks.map((_, t) => `target/${t}`), shards: picks.map(() => 'target/shard-0000') };
+    const clusterDir = tempDir();
+    await writeVectors(clusterDir, 'enc', { ...poolPart, vectors: groups.vectors, dim: DIM });
+    await writeVectors(clusterDir, 'enc', { ...other, vectors: groups.vectors.subarray(0, 2000 * DIM), dim: DIM });
+    const { table: mixed } = await writeVectors(clusterDir, 'enc', { ...targetRows, vectors: Float32Array.from(picks.flatMap((p) => [...near.vectors.subarray(p * DIM, (p + 1) * DIM)])), dim: DIM });
+
+    const input = await storeClusterInput(mixed, { encoderId: 'enc', dim: DIM, tableHasOtherRows: true }, [...new Set(poolPart.shards)], targetRows.ids, 1000);
+    const policy = { policy: 'cluster' as const, budget: 400, k: 5, balanceClasses: false, cluster: { clusters: 6, sampleRows: 2000, iterations: 20, seed: 0 } };
+    const candidates = candidateLists(targetRows.ids.map((targetId) => ({ targetId, neighbours: [] })));
+    const s = await selectByClusters(candidates, policy, { leaked: new Set(), targetIds: new Set(targetRows.ids) }, input);
+    assert.equal(s.samples.length, 400);
+    assert.ok(s.samples.every((x) => x.poolId.startsWith('pool/')), 'only the pool’s rows are drawn');
+    const perGroup = [0, 1].map((g) => s.samples.filter((x) => groups.clusters[Number(x.poolId.slice(5))] === g).length);
+    assert.deepEqual(perGroup, [200, 200]);
   });
 
   it('the default ANN index reaches recall@k >= 0.95 and selection overlap >= 0.95 against exact search', async () => {

@@ -9,7 +9,9 @@ import { type RunConfigInput, runConfigFields } from '../../../lib/config/schema
 import { annParams } from '../../../lib/retrieval/ann';
 import { RunLayout, selectionFiles } from '../../../lib/run-layout';
 import { mergeTargetChunk, selectFromHits, selectFromMergedHits } from '../../../lib/selection/finish';
+import { leakageExclusions } from '../../../lib/selection/leakage';
 import type { SelectionPlan } from '../../../lib/selection/plan';
+import { selectByPolicy } from '../../../lib/selection/policy';
 import { selectionTables, writeHits } from '../../../lib/selection/tables';
 import { writeLocation } from '../../../lib/storage/location';
 import { subsetShardPaths } from '../../../lib/selection/subset-shards';
@@ -20,6 +22,7 @@ import { useTestTemporal, withWorkers } from '../../support/temporal';
 import { tempDir } from '../../support/tmp';
 import { demoRows, fakeEncoder, labelVectors, writeVectors } from '../../support/demo-pool';
 import { poolRows } from '../../support/pool-table';
+import { candidateLists } from '../../support/candidate-lists';
 import { oracleMerge, oracleSelection, syntheticHits } from '../../support/selection-oracle';
 
 const DIM = 32;
@@ -218,6 +221,28 @@ describe('selectFromHits on a LanceDB store equals the all-in-memory oracle', ()
     const { selection, saturated } = oracleSelection(data, merged, retrieval);
     assert.deepEqual(readFileSync(selectionFiles(plan.workDir).manifest, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id), selection.samples.map((s) => s.poolId));
     assert.deepEqual([stats.duplicatesRemoved, stats.leakageSaturated], [selection.leakageExcluded, saturated]);
+  });
+
+  it('selects by the diverse and cluster policies through the same activity, and reports the collision figures', async () => {
+    const test = data.targets.filter((t) => t.split === 'test').map((t) => ({ targetId: t.id, neighbours: merged.get(t.id) ?? [] }));
+    const train = data.targets.filter((t) => t.split === 'train').map((t) => ({ targetId: t.id, label: t.label, neighbours: merged.get(t.id) ?? [] }));
+    const targetTest = { kind: 'demo', dataset: 'mnist', split: 'test' } as const;
+    const manifestIds = () => readFileSync(selectionFiles(plan.workDir).manifest, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
+
+    const diverse = runConfigFields.shape.retrieval.parse({ k: K, policy: 'diverse', budget: 3000, perTargetCap: 3, leakageGuard: { pixelCorrelation: null } });
+    const stats = await selectFromMergedHits(plan, diverse, targetTest);
+    const leaked = leakageExclusions(test, diverse.leakageGuard.threshold).excluded;
+    const expected = await selectByPolicy(candidateLists(train), diverse, { leaked, targetIds: new Set(data.targets.map((t) => t.id)) });
+    assert.deepEqual(manifestIds(), expected.samples.map((s) => s.poolId));
+    assert.deepEqual([stats.policy, stats.hitsOffered, stats.budgetFilled], ['diverse', expected.hitsOffered, expected.samples.length / 3000]);
+
+    // The cluster policy reads the train targets' vectors too: rows of their own shard in the same table, which the pool's scan leaves out.
+    await writeVectors(store, plan.encoderId, { ids: train.map((t) => t.targetId), shards: train.map(() => 'digits/shard-0000'), vectors: new Float32Array(train.length * 2).fill(0.5), dim: 2 });
+    const cluster = runConfigFields.shape.retrieval.parse({ k: K, policy: 'cluster', budget: 500, cluster: { clusters: 2, sampleRows: 1000 }, leakageGuard: { pixelCorrelation: null } });
+    const clusterStats = await selectFromMergedHits({ ...plan, tableHasOtherRows: true }, cluster, targetTest);
+    const ids = manifestIds();
+    assert.deepEqual([clusterStats.policy, clusterStats.size, clusterStats.shortfall, new Set(ids).size], ['cluster', 500, 0, 500]);
+    assert.ok(ids.every((id) => id.startsWith('pool/') && !leaked.has(id)));
   });
 
   it('leaves each target’s merged top-k once in the merged hits table, however often the merge runs', async () => {

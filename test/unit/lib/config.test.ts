@@ -26,7 +26,7 @@ describe('run configuration', () => {
     assert.equal(config.name, 'demo');
     assert.deepEqual(
       config.pool.sources.map((s) => s.kind === 'demo' && `${s.dataset}:${s.split}`),
-      ['fashion-mnist:all', 'mnist:train'],
+      ['fashion-mnist:all', 'fashion-mnist:copies', 'mnist:train'],
     );
     assert.deepEqual(config.target.train, { kind: 'demo', dataset: 'mnist', split: 'train' });
     assert.equal(config.encoder.model, undefined, 'no encoder: stage 0 trains one');

@@ -242,7 +242,9 @@ describe('experiment report', () => {
     composition: arm === 'none' ? {} : arm === 'sept' ? { mnist: 900, 'fashion-mnist': 100 } : { mnist: 100, 'fashion-mnist': 900 },
     metrics: { top1, knn_top1: knn, linear_probe_top1: null },
   });
-  const rows = [row('sept', 1, 0.5, 0.8), row('pool', 0, 0.9, 0.85, 10_000), row('none', 0, 0.4, null), row('sept', 0, 0.7, 0.9), row('random', 0, 0.6, 0.7)];
+  const counted = (r: ExperimentRow, duplicates: number): ExperimentRow => ({ ...r, duplicates });
+  // Duplicates counted for the sept seeds and the pool; the random row is of an experiment that counted none.
+  const rows = [counted(row('sept', 1, 0.5, 0.8), 50), counted(row('pool', 0, 0.9, 0.85, 10_000), 1_000), row('none', 0, 0.4, null), counted(row('sept', 0, 0.7, 0.9), 30), row('random', 0, 0.6, 0.7)];
 
   it('aggregates mean and sample std over seeds, arms in order', () => {
     const arms = summarizeArms(rows);
@@ -260,10 +262,11 @@ describe('experiment report', () => {
     const out = await writeExperimentReport(input);
     const lines = out.table.split('\n');
     assert.equal(lines.length, 2 + 4);
-    assert.match(lines[2], /^\| no pre-training \| 0 \| — \| 40\.0 \| n\/a \| n\/a \| 1 \|$/);
-    assert.match(lines[3], /^\| random pool subset \| 1,000 \(10\.0%\) \| fashion-mnist 90\.0%, mnist 10\.0% \| 60\.0 \| 70\.0 \| n\/a \| 1 \|$/);
-    assert.match(lines[4], /^\| SEPT subset \| 1,000 \(10\.0%\) \| fashion-mnist 10\.0%, mnist 90\.0% \| 60\.0 ± 14\.1 \| 85\.0 ± 7\.1 \| n\/a \| 2 \|$/);
-    assert.match(lines[5], /^\| whole pool \| 10,000 \(100\.0%\) \|/);
+    assert.match(lines[2], /^\| no pre-training \| 0 \| — \| n\/a \| 40\.0 \| n\/a \| n\/a \| 1 \|$/);
+    assert.match(lines[3], /^\| random pool subset \| 1,000 \(10\.0%\) \| fashion-mnist 90\.0%, mnist 10\.0% \| n\/a \| 60\.0 \| 70\.0 \| n\/a \| 1 \|$/);
+    // Near-duplicates: (50 + 30) of the two seeds' 2,000 images.
+    assert.match(lines[4], /^\| SEPT subset \| 1,000 \(10\.0%\) \| fashion-mnist 10\.0%, mnist 90\.0% \| 4\.0% \| 60\.0 ± 14\.1 \| 85\.0 ± 7\.1 \| n\/a \| 2 \|$/);
+    assert.match(lines[5], /^\| whole pool \| 10,000 \(100\.0%\) \| [^|]+ \| 10\.0% \|/);
     const json = JSON.parse(readFileSync(out.json, 'utf8'));
     assert.equal(json.rows.length, 5);
     assert.deepEqual(json.arms.map((a: { arm: string }) => a.arm), ['none', 'random', 'sept', 'pool']);

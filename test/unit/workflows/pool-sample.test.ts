@@ -111,6 +111,7 @@ describe('a random pool sample, page by page (mocked activities)', () => {
       ...sampling,
       checkRunInputs: async () => ({}),
       poolComposition: async () => ({ pool: 100 }),
+      armDuplicates: async () => ({ images: 50, duplicates: 1 }),
       writeExperiment: async () => ({ markdown: 'results.md', json: 'results.json', table: '' }),
     };
     const handle = await temporal.client.workflow.start<typeof septExperiment>('septExperiment', {
@@ -126,6 +127,6 @@ describe('a random pool sample, page by page (mocked activities)', () => {
     assert.deepEqual(calls.pages.sort(), ['random-s0/0 size 10 seed 0', 'random-s0/1 size 10 seed 0', 'random-s0/2 size 10 seed 0', 'random-s1/0 size 10 seed 1', 'random-s1/1 size 10 seed 1', 'random-s1/2 size 10 seed 1']);
     assert.deepEqual(calls.folded.map((f) => [f.name, f.pagesSampled]), [['random-s0', 3], ['random-s1', 3]]);
     assert.deepEqual(calls.groups.sort(), ['random-s0/0', 'random-s0/1', 'random-s1/0', 'random-s1/1']);
-    assert.deepEqual(result.rows.map((r) => [r.arm, r.seed, r.pretrainImages]), [['random', 0, 50], ['random', 1, 50]]);
+    assert.deepEqual(result.rows.map((r) => [r.arm, r.seed, r.pretrainImages, r.duplicates]), [['random', 0, 50, 1], ['random', 1, 50, 1]]);
   });
 });

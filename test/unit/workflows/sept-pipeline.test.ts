@@ -120,6 +120,17 @@ describe('septPipeline (stand-in children, mocked activities)', () => {
     assert.deepEqual(statuses(pool), { encoder: 'skipped', embed: 'done', select: 'done', pretrain: 'done', finetune: 'done', report: 'done' });
   });
 
+  it('deduplicates the pool between embedding and selection when dedup.enabled, and selects anew for it', async () => {
+    const mock = mockedActivities();
+    const children = async (workflowId: string) =>
+      ((await temporal.client.workflow.getHandle(workflowId).fetchHistory()).events ?? []).flatMap((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowType?.name ?? []);
+    await run(mock, 'dedup/off', input('dedup'));
+    assert.deepEqual(await children('dedup/off'), ['embedPool', 'selectSubset', 'trainModel', 'trainModel']);
+    const on = await run(mock, 'dedup/on', input('dedup', { dedup: { enabled: true } }));
+    assert.deepEqual(await children('dedup/on'), ['embedPool', 'dedupPool', 'selectSubset', 'trainModel', 'trainModel']);
+    assert.deepEqual(statuses(on), { encoder: 'skipped', embed: 'done', select: 'done', pretrain: 'done', finetune: 'done', report: 'done' });
+  });
+
   it('trains the encoder in stage 0 when none is configured, and names its jobs in the report request', async () => {
     const mock = mockedActivities();
     const result = await run(mock, 'stage0', input('stage0', { encoder: {} }));

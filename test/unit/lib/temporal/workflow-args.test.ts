@@ -62,7 +62,7 @@ describe('workflow arguments after the run configuration', () => {
     assert.match(issues('trainModel', [{ pretrainData: [{ kind: 'tarball', shards: 'x' }] }])[0], /^trainModel argument 2 \(options\)\.pretrainData\[0\]\.kind: /);
     assert.deepEqual(issues('septExperiment', [{ seeds: [1, 1], arms: ['sept', 'imagenet'] }]), [
       'septExperiment argument 2 (options).seeds: each seed once',
-      'septExperiment argument 2 (options).arms[1]: Invalid option: expected one of "none"|"random"|"sept"|"pool"',
+      'septExperiment argument 2 (options).arms[1]: Invalid option: expected one of "none"|"random"|"sept"|"diverse"|"cluster"|"dedup"|"pool"',
     ]);
     assert.match(issues('septExperiment', [{ seeds: Array.from({ length: 21 }, (_, i) => i) }])[0], /^septExperiment argument 2 \(options\)\.seeds: Too big/);
   });

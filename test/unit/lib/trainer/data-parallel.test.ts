@@ -1,23 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RunConfigInput } from '../../../../lib/config/schema';
-import { ConfigError, parseRunConfig } from '../../../../lib/config/validate';
+import { parseRunConfig } from '../../../../lib/config/validate';
+import { refusal } from '../../../support/config-refusal';
 import { referenceTrainerCommand } from '../../../../lib/trainer/command';
 import { dataParallelCommand, trainerProcesses, visibleGpus } from '../../../../lib/trainer/data-parallel';
 
 const run = (trainer: RunConfigInput['trainer'], batchSize = 256) => parseRunConfig({ demo: true, pretrain: { batchSize }, trainer });
 const gpus = (count: number) => () => count;
 
-/** The ConfigError's issues, or a failure when `f` throws none. */
-function refusal(f: () => unknown): string[] {
-  try {
-    f();
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.issues;
-  }
-  assert.fail('expected a ConfigError');
-}
 
 describe('trainer.processesPerNode', () => {
   it('is 1 by default, a positive count or auto, and nothing else', () => {

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { spawnWorker } from '../../../infra/local-stack';
+import { demoShards } from '../../../lib/demo/materialize';
+import { CPU_QUEUE } from '../../../lib/temporal/queues';
+import { latestCheckpoint } from '../../../lib/trainer/checkpoints';
+import type { trainModel } from '../../../workflows/train-model';
+import { pidsMatching, waitFor } from '../../support/processes';
+import { useTestTemporal, withWorkers } from '../../support/temporal';
+import { tempDir } from '../../support/tmp';
+
+/** The parent process of `pid` (Linux /proc). */
+const parentOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+
+const STEPS = 80;
+
+describe('a gang of two sept-gpu workers (trainer.nodes: 2)', () => {
+  const temporal = useTestTemporal();
+
+  it('pre-trains as one job; when a node\'s worker is killed, the gang resumes from the checkpoint on the workers that answer', async () => {
+    const outputDir = tempDir();
+    const config = {
+      name: 'gang',
+      outputDir,
+      pool: { sources: [{ kind: 'webdataset' as const, name: 'mnist-part', shards: (await demoShards('mnist', 'train')).slice(0, 1) }] },
+      target: { labelsPerClass: 2 },
+      pretrain: { steps: STEPS, batchSize: 16 },
+      trainer: { nodes: 2, rendezvousTimeout: '60s', checkpointEverySteps: 5, heartbeatTimeout: '5s', maxAttempts: 3, threads: 1 },
+    };
+    const checkpoints = join(outputDir, 'gang', 'train', 'main', 'pretrain', 'checkpoints');
+    // Two worker processes on this machine, reached on loopback; gloo between their trainers.
+    const worker = () => spawnWorker('gpu', { address: temporal.server.address, logDir: tempDir(), env: { SEPT_NODE_ADDRESS: '127.0.0.1' } });
+    const workers = [worker(), worker()];
+    try {
+      const result = await withWorkers(
+        temporal,
+        async () => {
+          const handle = await temporal.client.workflow.start<typeof trainModel>('trainModel', { taskQueue: CPU_QUEUE, workflowId: 'test/gang', args: [config, { pretrainOnly: true }] });
+          const first = await waitFor('a first checkpoint of the gang', () => latestCheckpoint(checkpoints));
+          // One trainer launcher per node, met at node 0's endpoint; node 1's is killed with its worker.
+          const launchers = pidsMatching('--nnodes=2').filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('septtrainer.launch'));
+          const second = launchers.find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--node-rank=1'));
+          assert.equal(launchers.length, 2, `launchers ${launchers}`);
+          const doomed = workers.find((w) => w.process.pid === parentOf(second!));
+          assert.ok(doomed, 'node 1 runs under one of the two workers');
+          await doomed.stop('SIGKILL');
+          const killedAt = await latestCheckpoint(checkpoints);
+          assert.ok(killedAt && killedAt.step < STEPS, `killed mid-run, at ${killedAt?.step}`);
+          // The gang cannot meet trainer.nodes with one worker: it waits for one to answer, as an autoscaler's replacement does.
+          workers.push(worker());
+          const done = await handle.result();
+          assert.ok(first.step >= 5);
+          return done;
+        },
+        ['cpu'],
+      );
+      assert.equal(result.progress.jobs.pretrain.attempt, 2, 'the second round finished the job');
+      const resumed = result.progress.jobs.pretrain.resumedFromStep;
+      assert.ok(resumed >= 5 && resumed < STEPS, `resumed from ${resumed}`);
+      assert.ok(result.pretrainedCheckpoint);
+      assert.equal(typeof result.metrics.knn_top1, 'number');
+    } finally {
+      await Promise.all(workers.map((w) => w.stop('SIGKILL')));
+    }
+  });
+});

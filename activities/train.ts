@@ -35,7 +35,7 @@ export async function runTrainer(task: TrainerTask): Promise<TrainerResult> {
   });
 }
 
-/** The target's labeled train set with `labelsPerClass` applied, and its test set, as trainer-readable shards with the run's class indices. */
+/** The target's labeled train set with `labelsPerClass` applied, its validation split with `validationPerClass`, and its test set, as trainer-readable shards with the run's class indices. */
 export async function prepareLabeledTarget(config: RunConfig): Promise<LabeledSet> {
   return failFastOnBadInput(() => prepareLabeledSet(config));
 }

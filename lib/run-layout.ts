@@ -87,6 +87,7 @@ export interface TrainerJobFiles {
 export interface LabeledTargetFiles {
   train(perClass: number | undefined): string;
   test: string;
+  validation(perClass: number, validationPerClass: number): string;
   classes: string;
 }
 
@@ -189,6 +190,7 @@ export class RunLayout {
   /**
    * The labeled target's files for one content of target.train and target.test (its fingerprint,
    * lib/target/labeled-subset.ts): the train set's folder, one per `labelsPerClass`; the test set's;
+   * the validation split's, one per `labelsPerClass` and `validationPerClass`;
    * the class indices (lib/target/classes.ts) beside the sets that use them.
    */
   labeledTarget(content: string): LabeledTargetFiles {
@@ -196,6 +198,7 @@ export class RunLayout {
     return {
       train: (perClass) => locationIn(dir, perClass ? `train-${perClass}-per-class` : 'train'),
       test: locationIn(dir, 'test'),
+      validation: (perClass, validationPerClass) => locationIn(dir, `validation-${validationPerClass}-after-${perClass}-per-class`),
       classes: locationIn(dir, 'classes.json'),
     };
   }

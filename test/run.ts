@@ -15,6 +15,7 @@
 // system packages installed.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { projectRoot } from '../lib/paths';
 
@@ -50,7 +51,22 @@ function runTier(tier: Tier, files: string[]): boolean {
     ensureSystemPackages(['nginx', 'openssl', 'chromium', 'strace'], { log: (m) => console.error(m) });
   }
   const guard = tier === 'unit' ? ['--require', join(testRoot, 'support', 'unit-tier.cjs')] : [];
-  return step(`${tier} tests (${files.length} files)`, process.execPath, ['--import', 'tsx', ...guard, '--test', ...files]);
+  const concurrency = testConcurrency();
+  return step(`${tier} tests (${files.length} files, ${concurrency} at a time)`, process.execPath, ['--import', 'tsx', ...guard, `--test-concurrency=${concurrency}`, '--test', ...files]);
+}
+
+/**
+ * Test files run at once: SEPT_TEST_CONCURRENCY, else one per core up to 4. Node's own default
+ * (cores - 1) runs one at a time on a 2-core machine although most files keep one core busy (their
+ * encoders and trainers run one thread) while they wait on servers and processes. Every file's
+ * servers, ports, stores and folders are its own, so files do not meet.
+ */
+function testConcurrency(): number {
+  const fromEnv = process.env.SEPT_TEST_CONCURRENCY;
+  if (fromEnv === undefined) return Math.min(4, availableParallelism());
+  const n = Number(fromEnv);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`SEPT_TEST_CONCURRENCY must be a whole number of test files, at least 1; got ${JSON.stringify(fromEnv)}`);
+  return n;
 }
 
 async function main(): Promise<number> {

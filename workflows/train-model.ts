@@ -22,7 +22,7 @@ export interface TrainModelResult {
   pretrainedCheckpoint?: string;
   /** Absent when the workflow stopped after pre-training. */
   finetunedCheckpoint?: string;
-  /** top1 of the fine-tuned model; knn_top1 and linear_probe_top1 of the frozen pre-trained encoder. */
+  /** top1 (and val_top1, on the validation split) of the fine-tuned model; knn_top1 and linear_probe_top1 of the frozen pre-trained encoder. */
   metrics: Record<string, number | null>;
   progress: TrainModelProgress;
 }
@@ -72,6 +72,11 @@ export async function trainModel(configInput?: RunConfigInput, input: TrainModel
   enter('evaluate');
   const evaluated = await train({ stage: 'evaluate', job: 'evaluate', train: [target.source], test: [config.target.test], initCheckpoint: finetunedCheckpoint, probes: false });
   progress.metrics.top1 = evaluated.metrics.top1 ?? null;
+  // With target.validationPerClass: top-1 on the validation split too, which settings are chosen by.
+  if (target.validation) {
+    const validated = await train({ stage: 'evaluate', job: 'evaluate-validation', train: [target.source], test: [target.validation.source], initCheckpoint: finetunedCheckpoint, probes: false });
+    progress.metrics.val_top1 = validated.metrics.top1 ?? null;
+  }
   enter('done');
   return { pretrainedCheckpoint, finetunedCheckpoint, metrics: progress.metrics, progress };
 }

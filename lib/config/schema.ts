@@ -91,8 +91,20 @@ const target = z.preprocess(
         .positive()
         .optional()
         .describe('keep only the first n labeled train images of each class (a few-label task)'),
+      validationPerClass: z
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .describe(
+          'hold out the next n labeled train images of each class after the first labelsPerClass as a validation split: never fine-tuned on, never in the subset (the leakage guard protects it as it does the test set); evaluation reports its top-1 as val_top1 beside the test top-1, so that settings are chosen on it and never on the test set (docs/experiment.md)',
+        ),
     }, ifMissing(`name the labeled target task (target.preset, or target.train and target.test), ${OR_DEMO}`))
-    .strict(),
+    .strict()
+    .refine((t) => t.validationPerClass === undefined || t.labelsPerClass !== undefined, {
+      message: 'needs target.labelsPerClass: the validation split is the labeled train images of each class after the first labelsPerClass',
+      path: ['validationPerClass'],
+    }),
 );
 
 /**

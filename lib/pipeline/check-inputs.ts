@@ -86,7 +86,7 @@ export async function checkRunInputs(config: RunConfig): Promise<CheckedInputs> 
   const test = targets.filter((t) => t.split === 'test');
   if (train.length === 0) throw invalid('target.train', 'holds no images: the target task needs labeled train images');
   if (test.length === 0) throw invalid('target.test', 'holds no images: the target task needs labeled test images');
-  targetClasses(targets);
+  targetClasses(targets, config.target.validationPerClass);
   // The trainer drops each epoch's last incomplete batch: one larger than the labeled set never forms.
   const labeled = train.filter((t) => t.label !== undefined).length;
   const { batchSize } = config.finetune;

@@ -2,7 +2,7 @@ import { writeLocation } from '../storage/location';
 import { type Block, type Inline, markdownTable, renderMarkdown } from './document';
 import { NA, count, duration, percent, percentPoints, share, timestamp } from '../format';
 import { byName } from './order';
-import { ACCURACY_METRICS } from './run-report';
+import { ACCURACY_METRICS, reportedAccuracies, VALIDATION_METRIC } from './run-report';
 import type { ExperimentReportInput, ExperimentRow } from './types';
 
 type Arm = ExperimentRow['arm'];
@@ -94,33 +94,50 @@ function compositionText(composition: Record<string, number>): string {
     .join(', ');
 }
 
+const validated = (arms: ArmSummary[]) => arms.some((a) => (a.metrics[VALIDATION_METRIC.key]?.n ?? 0) > 0);
+
 function resultsTable(arms: ArmSummary[], poolImages: number): Extract<Block, { kind: 'table' }> {
-  const head = ['pre-training', 'images (share of pool)', 'composition by source', 'near-duplicates', ...ACCURACY_METRICS.map((m) => `${m.name} (%)`), 'seeds'];
+  const metrics = reportedAccuracies(validated(arms));
+  const head = ['pre-training', 'images (share of pool)', 'composition by source', 'near-duplicates', ...metrics.map((m) => `${m.name} (%)`), 'seeds'];
   const rows: Inline[][] = arms.map((a) => [
     a.description,
     a.pretrainImages ? `${count(Math.round(a.pretrainImages))} (${percent(share(a.pretrainImages, poolImages))})` : '0',
     compositionText(a.composition),
     a.duplicateShare === null ? NA : percent(a.duplicateShare),
-    ...ACCURACY_METRICS.map((m) => meanAndSpread(a.metrics[m.key])),
+    ...metrics.map((m) => meanAndSpread(a.metrics[m.key])),
     String(a.seeds.length),
   ]);
-  return { kind: 'table', head, rows, numeric: [false, true, false, true, true, true, true, true] };
+  return { kind: 'table', head, rows, numeric: head.map((_, i) => i === 1 || i >= 3) };
 }
 
-/** The README's results table: one row per arm, accuracies in percent as mean ± std over seeds. */
-export function experimentTable(arms: ArmSummary[], poolImages: number): string {
-  const t = resultsTable(arms, poolImages);
-  return markdownTable(t.head, t.rows, t.numeric);
+/**
+ * The arm a user would pick: the highest mean fine-tuned top-1 on the validation split, never on the
+ * test set; undefined without a validation split.
+ */
+export function chosenByValidation(arms: ArmSummary[]): ArmSummary | undefined {
+  const key = VALIDATION_METRIC.key;
+  const candidates = arms.filter((a) => a.metrics[key]?.mean !== null && a.metrics[key]?.mean !== undefined);
+  return candidates.reduce<ArmSummary | undefined>((best, a) => (best === undefined || a.metrics[key].mean! > best.metrics[key].mean! ? a : best), undefined);
+}
+
+function choiceText(arms: ArmSummary[]): string {
+  const chosen = chosenByValidation(arms);
+  if (!chosen) return 'No validation split (target.validationPerClass): nothing here is chosen, and no arm should be chosen by its test accuracy.';
+  return (
+    `Chosen by validation: ${chosen.description} (fine-tuned validation top-1 ${meanAndSpread(chosen.metrics[VALIDATION_METRIC.key])}); ` +
+    `its test top-1 is ${meanAndSpread(chosen.metrics.top1)}. The test set chose nothing.`
+  );
 }
 
 function perSeedTable(rows: ExperimentRow[]): Block {
+  const metrics = reportedAccuracies(rows.some((r) => typeof r.metrics[VALIDATION_METRIC.key] === 'number'));
   const order = (arm: Arm) => ARMS.findIndex((a) => a.arm === arm);
   const sorted = [...rows].sort((a, b) => order(a.arm) - order(b.arm) || a.seed - b.seed);
   return {
     kind: 'table',
-    head: ['arm', 'seed', 'pre-training images', ...ACCURACY_METRICS.map((m) => `${m.name} (%)`)],
-    rows: sorted.map((r) => [r.arm, String(r.seed), count(r.pretrainImages), ...ACCURACY_METRICS.map((m) => percentPoints(r.metrics[m.key]))]),
-    numeric: [false, true, true, true, true, true],
+    head: ['arm', 'seed', 'pre-training images', ...metrics.map((m) => `${m.name} (%)`)],
+    rows: sorted.map((r) => [r.arm, String(r.seed), count(r.pretrainImages), ...metrics.map((m) => percentPoints(r.metrics[m.key]))]),
+    numeric: [false, true, true, ...metrics.map(() => true)],
   };
 }
 
@@ -132,7 +149,7 @@ export async function writeExperimentReport(input: ExperimentReportInput): Promi
   const { json, markdown } = input.files;
   const arms = summarizeArms(input.rows);
   const resultsBlock = resultsTable(arms, input.poolImages);
-  const table = markdownTable(resultsBlock.head, resultsBlock.rows, resultsBlock.numeric);
+  const table = `${markdownTable(resultsBlock.head, resultsBlock.rows, resultsBlock.numeric)}\n\n${choiceText(arms)}`;
   const results = {
     run: input.run,
     startedAt: input.startedAt,
@@ -141,6 +158,7 @@ export async function writeExperimentReport(input: ExperimentReportInput): Promi
     poolPerSource: input.poolPerSource,
     rows: input.rows,
     arms,
+    chosenByValidation: chosenByValidation(arms)?.arm ?? null,
     config: input.config,
   };
   const blocks: Block[] = [
@@ -157,9 +175,12 @@ export async function writeExperimentReport(input: ExperimentReportInput): Promi
     { kind: 'heading', level: 2, text: 'Results' },
     {
       kind: 'paragraph',
-      text: ['Accuracy on the target test set in percent, mean ± sample standard deviation over seeds. Fine-tuned: encoder and linear head trained on the labeled target; kNN and linear probe: the frozen pre-trained encoder.'],
+      text: [
+        'Accuracy on the target test set in percent (and, with a validation split, on it), mean ± sample standard deviation over seeds. Fine-tuned: encoder and linear head trained on the labeled target; kNN and linear probe: the frozen pre-trained encoder.',
+      ],
     },
     resultsBlock,
+    { kind: 'paragraph', text: [choiceText(arms)] },
     { kind: 'heading', level: 2, text: 'Per seed' },
     perSeedTable(input.rows),
     { kind: 'heading', level: 2, text: 'Configuration' },

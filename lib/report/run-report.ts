@@ -17,6 +17,14 @@ export const ACCURACY_METRICS = [
   { key: 'linear_probe_top1', name: 'linear-probe top-1', model: 'frozen pre-trained encoder, logistic regression on the labeled target' },
 ] as const;
 
+/** The fine-tuned model's top-1 on the validation split (target.validationPerClass): what settings are chosen by. */
+export const VALIDATION_METRIC = { key: 'val_top1', name: 'fine-tuned validation top-1', model: 'the fine-tuned model, on the validation split (target.validationPerClass)' } as const;
+
+/** The accuracies a report shows: the validation split's beside the test set's, when the run has one. */
+export function reportedAccuracies(hasValidation: boolean): readonly { key: string; name: string; model: string }[] {
+  return hasValidation ? [ACCURACY_METRICS[0], VALIDATION_METRIC, ...ACCURACY_METRICS.slice(1)] : ACCURACY_METRICS;
+}
+
 /** File-name-safe and stable, so a retried report overwrites the same figure files. */
 function slugs(labels: string[]): string[] {
   const seen = new Map<string, number>();
@@ -51,8 +59,9 @@ async function lossFigures(input: RunReportInput): Promise<Figure[]> {
 }
 
 function accuracyTable(metrics: Record<string, number | null>): Block[] {
-  const known = new Set<string>(ACCURACY_METRICS.map((m) => m.key));
-  const rows: Inline[][] = ACCURACY_METRICS.map((m) => [m.name, m.model, percent(metrics[m.key]), fixed(metrics[m.key], 4)]);
+  const shown = reportedAccuracies(metrics[VALIDATION_METRIC.key] !== undefined);
+  const known = new Set<string>(shown.map((m) => m.key));
+  const rows: Inline[][] = shown.map((m) => [m.name, m.model, percent(metrics[m.key]), fixed(metrics[m.key], 4)]);
   const others = Object.keys(metrics).filter((k) => !known.has(k)).sort(byName);
   const blocks: Block[] = [{ kind: 'table', head: ['metric', 'model', 'accuracy', 'fraction'], rows, numeric: [false, false, true, true] }];
   if (others.length) {

@@ -11,25 +11,28 @@ import { removedCandidates } from '../dedup/exclusions';
 import { type LeakageReport, leakageExclusions } from './leakage';
 import { pixelDuplicates } from './pixel-duplicates';
 import { readPoolShards, readTargets, type SelectionPlan } from './plan';
+import { isEvaluationSplit } from './target-set';
 import { selectByClusters, storeClusterInput } from './cluster-policy';
 import { selectByPolicy, usesBudget } from './policy';
 import { type SelectionStats, selectionStats } from './stats';
 import { gatherMergedChunks, hitBatches, indexMergedHits, mergedCandidates, mergeHits, selectionTables, writeMergedChunk, writeSelection } from './tables';
 
 /**
- * The leakage guard: pool images whose embedding is within the cosine threshold of a target test
- * image are candidates; with `pixelCorrelation` set, only candidates whose pixels match are excluded.
+ * The leakage guard: pool images whose embedding is within the cosine threshold of a target image
+ * of an evaluation split (validation, test) are candidates; with `pixelCorrelation` set, only
+ * candidates whose pixels match are excluded. `guarded`: the sources those images are read from.
  */
 async function leakedPoolImages(
   report: LeakageReport,
   guard: RunConfig['retrieval']['leakageGuard'],
-  io: { targetTest: SourceSpec; poolShards: ShardRef[]; shardsOfIds: (ids: Set<string>) => Promise<Map<string, string>> },
+  io: { guarded: SourceSpec[]; poolShards: ShardRef[]; shardsOfIds: (ids: Set<string>) => Promise<Map<string, string>> },
 ): Promise<{ leaked: Set<string>; saturated: number }> {
   if (!guard.enabled) return { leaked: new Set(), saturated: 0 };
   if (guard.pixelCorrelation === null || report.pairs.length === 0) return { leaked: report.excluded, saturated: report.saturated };
   const shardIds = new Set((await io.shardsOfIds(report.excluded)).values());
   const pool = io.poolShards.filter((s) => shardIds.has(s.id));
-  const leaked = await pixelDuplicates(report.pairs, { test: await listShards(io.targetTest), pool }, guard.pixelCorrelation);
+  const evaluation = (await Promise.all(io.guarded.map((spec) => listShards(spec)))).flat();
+  const leaked = await pixelDuplicates(report.pairs, { test: evaluation, pool }, guard.pixelCorrelation);
   return { leaked, saturated: report.saturated };
 }
 
@@ -39,13 +42,13 @@ export interface MergedChunk {
   hits: number;
 }
 
-/** What the leakage guard reads off one chunk's test targets: the pairs and the saturated count (the excluded ids are the pairs' pool ids). */
+/** What the leakage guard reads off one chunk's evaluation targets (validation and test): the pairs and the saturated count (the excluded ids are the pairs' pool ids). */
 type LeakagePart = Pick<LeakageReport, 'pairs' | 'saturated'>;
 
 /**
  * One merge activity's work: target chunk `chunk`'s partition tables folded batch by batch into each
  * target's top-k, written to the chunk's merged table, and the leakage guard's candidates read off
- * its test targets' lists into the chunk's leakage file (test targets only: small). Memory grows
+ * its evaluation targets' lists into the chunk's leakage file (those targets only: small). Memory grows
  * with the chunk, never with the run's hits. Both are overwritten whole: a retry changes nothing.
  */
 export async function mergeTargetChunk(plan: SelectionPlan, retrieval: RunConfig['retrieval'], chunk: number): Promise<MergedChunk> {
@@ -59,7 +62,7 @@ export async function mergeTargetChunk(plan: SelectionPlan, retrieval: RunConfig
   }
   const merged = [...topk].map(([targetId, neighbours]) => ({ targetId, neighbours }));
   const hits = await writeMergedChunk(db, tables.mergedChunk(chunk), merged, splitOf);
-  const { pairs, saturated } = leakageExclusions(merged.filter((t) => splitOf(t.targetId) === 'test'), retrieval.leakageGuard.threshold);
+  const { pairs, saturated } = leakageExclusions(merged.filter((t) => isEvaluationSplit(splitOf(t.targetId))), retrieval.leakageGuard.threshold);
   await writeLocation(leakageFile(plan, chunk), JSON.stringify({ pairs, saturated } satisfies LeakagePart));
   return { chunk, targets: merged.length, hits };
 }
@@ -96,7 +99,8 @@ export async function selectFromMergedHits(plan: SelectionPlan, retrieval: RunCo
 
   const poolShards = await readPoolShards(plan);
   const vectors = await openVectors(db, plan.encoderId);
-  const { leaked, saturated } = await leakedPoolImages(leakage, retrieval.leakageGuard, { targetTest, poolShards, shardsOfIds: (ids) => shardsOf(vectors, ids, shardFilter(poolShards.map((s) => s.id))) });
+  const guarded = plan.guardedSources ?? [targetTest];
+  const { leaked, saturated } = await leakedPoolImages(leakage, retrieval.leakageGuard, { guarded, poolShards, shardsOfIds: (ids) => shardsOf(vectors, ids, shardFilter(poolShards.map((s) => s.id))) });
   // Pool images that deduplication removed are excluded with the leaked ones, and counted apart
   // (stats.dedupRemoved): those among the hits, or all of them where the policy draws from the whole pool.
   const dedupRemoved = plan.dedupTable ? await removedCandidates(db, plan.dedupTable, retrieval.policy === 'cluster' ? undefined : hits, leaked) : new Set<string>();

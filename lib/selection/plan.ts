@@ -1,5 +1,6 @@
 import { getHeapStatistics } from 'node:v8';
 import type { RunConfig } from '../config/schema';
+import type { SourceSpec } from '../config/sources';
 import { selectionMemoryIssue } from '../config/work-limits';
 import { readShardPlanPage, type ShardPlan, writeShardList } from '../embed/shard-plan';
 import { completedGroups } from '../dedup/tables';
@@ -14,7 +15,7 @@ import { contentFingerprint, type ShardRef } from '../sources/shard-ref';
 import { readExistingText, writeLocation } from '../storage/location';
 import { changedSinceCommit } from '../vectors/commit';
 import { validatePolicy } from './policy';
-import { listTargetInstances, type TargetInstance } from './target-set';
+import { evaluationSources, listTargetInstances, type TargetInstance } from './target-set';
 
 /** What every selection activity needs, small enough for payloads: the long lists live in files under `workDir`. */
 export interface SelectionPlan {
@@ -30,7 +31,8 @@ export interface SelectionPlan {
    * none: their shards are in `pool-shards.json` under `workDir`, read whole.
    */
   poolShards?: ShardPlan;
-  targets: { train: number; test: number };
+  /** Searched target instances: train, and the evaluation splits' (validation and test) for the leakage guard. */
+  targets: { train: number; test: number; validation?: number };
   /**
    * Target instances without a vector of their current content: those without any, and those of
    * target shards changed since they were embedded (an image replaced in place keeps its id). The
@@ -49,6 +51,8 @@ export interface SelectionPlan {
   ann: AnnParams;
   /** Pool deduplication's groups table (lib/dedup/), with `dedup.enabled`: the images it removed are never selected. */
   dedupTable?: string;
+  /** Where the leakage guard's pixel check reads the evaluation splits' images; plans made before it existed guard target.test alone. */
+  guardedSources?: SourceSpec[];
 }
 
 /** Where pool partition p of n lies in the sorted shard list: contiguous runs of it. */
@@ -118,7 +122,7 @@ export async function planSelection(config: RunConfig): Promise<SelectionPlan> {
     dim,
     workDir: files.dir,
     poolShards: poolShardPlan,
-    targets: { train, test: targets.length - train },
+    targets: { train, test: targets.filter((t) => t.split === 'test').length, ...(config.target.validationPerClass ? { validation: targets.filter((t) => t.split === 'validation').length } : {}) },
     missingTargetVectors: missing.length + changed.reduce((n, r) => n + r.samples, 0),
     poolRows,
     tableHasOtherRows: totalRows > poolRows,
@@ -129,5 +133,6 @@ export async function planSelection(config: RunConfig): Promise<SelectionPlan> {
     cost,
     ann,
     ...(dedupTable ? { dedupTable } : {}),
+    guardedSources: evaluationSources(config.target),
   };
 }

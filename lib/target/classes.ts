@@ -34,7 +34,7 @@ const HOW_TO_LABEL = 'give one subfolder per class (folder), a "label" per line 
  * labels cannot train and measure a classifier: the first step and the labeled set's preparation
  * apply the same rules.
  */
-export function targetClasses(targets: TargetInstance[]): TargetClasses {
+export function targetClasses(targets: TargetInstance[], validationPerClass?: number): TargetClasses {
   const labeled = (split: TargetInstance['split']) => targets.filter((t) => t.split === split && t.label !== undefined) as Required<TargetInstance>[];
   const train = labeled('train');
   const test = labeled('test');
@@ -54,6 +54,11 @@ export function targetClasses(targets: TargetInstance[]): TargetClasses {
   if (untested.length > 0) problems.push(`target.test: has no image of class ${untested.join(', ')}, which target.train has: the test set cannot measure those classes`);
   const unlearned = [...testNames].filter((l) => classes.classToIndex[l] === undefined).sort();
   if (unlearned.length > 0) problems.push(`target.test: has images of class ${unlearned.join(', ')}, which target.train has not: the model cannot learn them`);
+  if (validationPerClass !== undefined) {
+    const validated = new Set(labeled('validation').map((t) => t.label));
+    const unvalidated = names.filter((l) => !validated.has(l)).sort((a, b) => classes.classToIndex[a] - classes.classToIndex[b]);
+    if (unvalidated.length > 0) problems.push(`target.validationPerClass: target.train has no image of class ${unvalidated.join(', ')} after its first target.labelsPerClass: the validation split cannot measure those classes`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return classes;
 }

@@ -14,7 +14,7 @@ import { readRecord, recordOf } from '../storage/record';
 import { type Sample, webdatasetKey } from '../webdataset/sample';
 import { writeShardSet } from '../webdataset/writer';
 import { type TargetClasses, targetClasses } from './classes';
-import { firstPerClass } from './first-per-class';
+import { type TrainSourceSplit, trainSourceSplit } from './split-of';
 
 /** One labeled split as the trainer reads it: WebDataset shards whose json `label` is the class index. */
 export interface LabeledSplit {
@@ -31,6 +31,8 @@ export interface LabeledSet extends LabeledSplit {
   /** Where the class indices are written (`classes.json`). */
   classesFile: string;
   test: LabeledSplit;
+  /** With `target.validationPerClass`: the train source's images held out after the first labelsPerClass of each class. */
+  validation?: LabeledSplit;
 }
 
 const SHARD_SIZE = 1000;
@@ -42,9 +44,17 @@ function withClassIndex(id: string, sample: Sample, index: number): Sample {
   return { key: webdatasetKey(sample.key), files: { ...files, json: Buffer.from(JSON.stringify({ id, ...meta, label: index })) } };
 }
 
-async function writeSplit(setting: string, shards: ShardRef[], perClass: number | undefined, classes: TargetClasses, dir: string): Promise<Omit<LabeledSplit, 'source'>> {
+/** Which samples of a source a split takes: every one, or those the target's split rule sends to it. */
+type SplitRule = () => (label: string | undefined) => boolean;
+const everySample: SplitRule = () => () => true;
+const trainSourcePart = (target: RunConfig['target'], part: TrainSourceSplit): SplitRule => () => {
+  const splitOf = trainSourceSplit(target);
+  return (label) => splitOf(label) === part;
+};
+
+async function writeSplit(setting: string, shards: ShardRef[], rule: SplitRule, classes: TargetClasses, dir: string): Promise<Omit<LabeledSplit, 'source'>> {
   const perLabel: Record<string, number> = {};
-  const keep = firstPerClass(perClass);
+  const keep = rule();
   async function* labeled(): AsyncGenerator<Sample> {
     for (const shard of shards) {
       for await (const { id, label, image, sample } of sourceSamples(shard)) {
@@ -98,14 +108,14 @@ function parseClasses(text: string): TargetClasses {
 async function recordedClasses(config: RunConfig, file: string): Promise<TargetClasses> {
   const recorded = await readRecord(file, parseClasses);
   if (recorded !== undefined) return recorded;
-  const classes = targetClasses(await listTargetInstances(config.target));
+  const classes = targetClasses(await listTargetInstances(config.target), config.target.validationPerClass);
   await writeLocation(file, JSON.stringify(classes, null, 2));
   return classes;
 }
 
 /**
  * The target's labeled train set, with `labelsPerClass` applied (the first n of each class in shard
- * order), and its test set, in whatever layout the target is kept: written once as WebDataset shards
+ * order), its validation split with `validationPerClass` (the next n), and its test set, in whatever layout the target is kept: written once as WebDataset shards
  * whose labels are the run's class indices, under the run's output folder or prefix, then reused
  * while the target holds the same content. A target changed under the same settings (an image
  * replaced in place, added or removed: its listing's fingerprint) gets new sets and class indices
@@ -121,7 +131,10 @@ export async function prepareLabeledSet(config: RunConfig): Promise<LabeledSet> 
   ]);
   const files = new RunLayout(config.outputDir, config.name).labeledTarget(content);
   const classes = await recordedClasses(config, files.classes);
-  const train = await preparedSplit('target', files.train(target.labelsPerClass), (dir) => writeSplit('target.train', trainShards, target.labelsPerClass, classes, dir));
-  const test = await preparedSplit('target-test', files.test, (dir) => writeSplit('target.test', testShards, undefined, classes, dir));
-  return { ...train, numClasses: classes.numClasses, classes, classesFile: files.classes, test };
+  const train = await preparedSplit('target', files.train(target.labelsPerClass), (dir) => writeSplit('target.train', trainShards, trainSourcePart(target, 'train'), classes, dir));
+  const test = await preparedSplit('target-test', files.test, (dir) => writeSplit('target.test', testShards, everySample, classes, dir));
+  const validation = target.validationPerClass
+    ? await preparedSplit('target-validation', files.validation(target.labelsPerClass!, target.validationPerClass), (dir) => writeSplit('target.train', trainShards, trainSourcePart(target, 'validation'), classes, dir))
+    : undefined;
+  return { ...train, numClasses: classes.numClasses, classes, classesFile: files.classes, test, ...(validation ? { validation } : {}) };
 }

@@ -19,17 +19,18 @@ const STEPS = 80;
 describe('a gang of two sept-gpu workers (trainer.nodes: 2)', () => {
   const temporal = useTestTemporal();
 
-  it('pre-trains as one job; when a node\'s worker is killed, the gang resumes from the checkpoint on the workers that answer', async () => {
+  // Node 1's death, and node 0's: the node whose address is the rendezvous and whose rank 0 writes the checkpoints.
+  for (const killed of [1, 0]) it(`pre-trains as one job; when node ${killed}'s worker is killed, the gang resumes from the checkpoint on the workers that answer`, async () => {
     const outputDir = tempDir();
     const config = {
-      name: 'gang',
+      name: `gang-${killed}`,
       outputDir,
       pool: { sources: [{ kind: 'webdataset' as const, name: 'mnist-part', shards: (await demoShards('mnist', 'train')).slice(0, 1) }] },
       target: { labelsPerClass: 2 },
       pretrain: { steps: STEPS, batchSize: 16 },
       trainer: { nodes: 2, rendezvousTimeout: '60s', checkpointEverySteps: 5, heartbeatTimeout: '5s', maxAttempts: 3, threads: 1 },
     };
-    const checkpoints = join(outputDir, 'gang', 'train', 'main', 'pretrain', 'checkpoints');
+    const checkpoints = join(outputDir, config.name, 'train', 'main', 'pretrain', 'checkpoints');
     // Two worker processes on this machine, reached on loopback; gloo between their trainers.
     const worker = () => spawnWorker('gpu', { address: temporal.server.address, logDir: tempDir(), env: { SEPT_NODE_ADDRESS: '127.0.0.1' } });
     const workers = [worker(), worker()];
@@ -37,14 +38,14 @@ describe('a gang of two sept-gpu workers (trainer.nodes: 2)', () => {
       const result = await withWorkers(
         temporal,
         async () => {
-          const handle = await temporal.client.workflow.start<typeof trainModel>('trainModel', { taskQueue: CPU_QUEUE, workflowId: 'test/gang', args: [config, { pretrainOnly: true }] });
+          const handle = await temporal.client.workflow.start<typeof trainModel>('trainModel', { taskQueue: CPU_QUEUE, workflowId: `test/gang-${killed}`, args: [config, { pretrainOnly: true }] });
           const first = await waitFor('a first checkpoint of the gang', () => latestCheckpoint(checkpoints));
-          // One trainer launcher per node, met at node 0's endpoint; node 1's is killed with its worker.
-          const launchers = pidsMatching('--nnodes=2').filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('septtrainer.launch'));
-          const second = launchers.find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--node-rank=1'));
+          // One trainer launcher per node, met at node 0's endpoint; one node's is killed with its worker.
+          const launchers = pidsMatching(`--rdzv-id=test_gang-${killed}`).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('septtrainer.launch'));
+          const victim = launchers.find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`--node-rank=${killed}`));
           assert.equal(launchers.length, 2, `launchers ${launchers}`);
-          const doomed = workers.find((w) => w.process.pid === parentOf(second!));
-          assert.ok(doomed, 'node 1 runs under one of the two workers');
+          const doomed = workers.find((w) => w.process.pid === parentOf(victim!));
+          assert.ok(doomed, `node ${killed} runs under one of the two workers`);
           await doomed.stop('SIGKILL');
           const killedAt = await latestCheckpoint(checkpoints);
           assert.ok(killedAt && killedAt.step < STEPS, `killed mid-run, at ${killedAt?.step}`);

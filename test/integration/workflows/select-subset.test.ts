@@ -14,6 +14,7 @@ import type { SelectionPlan } from '../../../lib/selection/plan';
 import { selectByPolicy } from '../../../lib/selection/policy';
 import { selectionTables, writeHits } from '../../../lib/selection/tables';
 import { writeLocation } from '../../../lib/storage/location';
+import { trainSourceSplit } from '../../../lib/target/split-of';
 import { subsetShardPaths } from '../../../lib/selection/subset-shards';
 import { CPU_QUEUE } from '../../../lib/temporal/queues';
 import { readShard } from '../../../lib/webdataset/reader';
@@ -32,6 +33,7 @@ describe('selectSubset workflow on a real dev server', () => {
   const dir = tempDir();
   let config: RunConfigInput;
   const leaked: string[] = [];
+  const validation: string[] = [];
 
   before(async () => {
     const { model, encoderId } = await fakeEncoder(dir);
@@ -40,20 +42,29 @@ describe('selectSubset workflow on a real dev server', () => {
     const train = await demoRows({ kind: 'demo', dataset: 'mnist', split: 'train' });
     const test = await demoRows({ kind: 'demo', dataset: 'mnist', split: 'test' });
     const poolVectors = labelVectors(pool.labels, DIM, 1);
+    const trainVectors = labelVectors(train.labels.map((l) => l + 10), DIM, 2);
     const testVectors = labelVectors(test.labels.map((l) => l + 10), DIM, 3);
-    // Leakage: the first 5 pool images become exact copies of target test images.
+    // Leakage: the first 5 pool images become exact copies of target test images, the next 5 of
+    // validation images (target.validationPerClass: MNIST train images after the 5 labeled per class).
     for (let i = 0; i < 5; i++) {
       poolVectors.set(testVectors.subarray(i * 7 * DIM, (i * 7 + 1) * DIM), i * DIM);
       leaked.push(pool.ids[i]);
     }
+    const splitOf = trainSourceSplit({ labelsPerClass: 5, validationPerClass: 5 });
+    train.labels.forEach((label, row) => splitOf(String(label)) === 'validation' && validation.push(train.ids[row]));
+    for (let i = 0; i < 5; i++) {
+      const row = train.ids.indexOf(validation[i * 9]);
+      poolVectors.set(trainVectors.subarray(row * DIM, (row + 1) * DIM), (5 + i) * DIM);
+      leaked.push(pool.ids[5 + i]);
+    }
     const store = join(dir, 'lancedb');
     await writeVectors(store, encoderId, { ids: pool.ids, shards: pool.shards, vectors: poolVectors, dim: DIM });
-    await writeVectors(store, encoderId, { ...train, vectors: labelVectors(train.labels.map((l) => l + 10), DIM, 2), dim: DIM });
+    await writeVectors(store, encoderId, { ...train, vectors: trainVectors, dim: DIM });
     await writeVectors(store, encoderId, { ...test, vectors: testVectors, dim: DIM });
     config = {
       name: 'wf',
       pool: { sources: [{ kind: 'demo', dataset: 'fashion-mnist', split: 'test' }] },
-      target: { preset: 'mnist', labelsPerClass: 5 },
+      target: { preset: 'mnist', labelsPerClass: 5, validationPerClass: 5 },
       encoder: { model },
       store: { uri: store },
       outputDir: join(dir, 'runs'),
@@ -83,14 +94,15 @@ describe('selectSubset workflow on a real dev server', () => {
     return result;
   };
 
-  it('searches chunks x partitions, selects the budget, writes the table, manifest, shards, stats and contact sheet', async () => {
+  it('searches chunks x partitions, selects the budget, writes the table, manifest, shards, stats and contact sheet; guards the validation split as the test set', async () => {
     const result = await run('test/select', config);
     assert.equal(result.plan.path, 'exact');
     assert.equal(result.plan.partitions, 4);
-    assert.equal(result.plan.chunks, 3);
+    assert.equal(result.plan.chunks, 4);
+    assert.deepEqual(result.plan.targets, { train: 50, test: 1424, validation: 50 });
     assert.equal(result.stats.size, 600);
     assert.equal(result.stats.shortfall, 0);
-    assert.ok(result.stats.duplicatesRemoved >= 5, `duplicates removed: ${result.stats.duplicatesRemoved}`);
+    assert.ok(result.stats.duplicatesRemoved >= 10, `duplicates removed: ${result.stats.duplicatesRemoved}`);
 
     const manifest = readFileSync(result.outputs.manifest, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; hit_count: number; closest_target: string });
     assert.equal(manifest.length, 600);

@@ -52,16 +52,20 @@ describe('trainModel on a real dev server with the reference trainer', () => {
   const start = (workflowId: string, config: RunConfigInput) =>
     temporal.client.workflow.start<typeof trainModel>('trainModel', { taskQueue: CPU_QUEUE, workflowId, args: [config] });
 
-  it('pre-trains, fine-tunes and evaluates, reporting accuracy above chance', async () => {
-    const config = await smallRun('e2e');
+  it('pre-trains, fine-tunes and evaluates on the test set and the validation split, reporting accuracy above chance', async () => {
+    const config = await smallRun('e2e', { target: { labelsPerClass: 5, validationPerClass: 10 } });
     const result = await withWorkers(temporal, async () => (await start('test/train-e2e', config)).result());
     console.log('metrics of the small run:', JSON.stringify(result.metrics));
     assert.deepEqual(result.progress.completed, ['pretrain', 'evaluate-pretrained', 'finetune', 'evaluate']);
-    for (const key of ['top1', 'knn_top1', 'linear_probe_top1']) {
+    for (const key of ['top1', 'val_top1', 'knn_top1', 'linear_probe_top1']) {
       const value = result.metrics[key];
       assert.ok(typeof value === 'number' && value > 0.2 && value <= 1, `${key} = ${value} (chance is 0.1)`);
     }
     assert.equal(result.progress.jobs.pretrain.resumedFromStep, 0);
+    // The validation evaluation measured the 10 held-out images of each class, not the test set.
+    const validation = JSON.parse(readFileSync(join(config.outputDir!, config.name!, 'train', 'main', 'evaluate-validation', 'metrics.json'), 'utf8'));
+    assert.equal(validation.test_samples, 100);
+    assert.equal(validation.top1, result.metrics.val_top1);
   });
 
   it('resumes from the last checkpoint when the trainer process is killed', async () => {

@@ -87,6 +87,13 @@ describe('run configuration', () => {
     assert.equal(issues.length, 5, issues.join('\n'));
   });
 
+  it('takes a validation split only after labelsPerClass', () => {
+    assert.deepEqual(issuesOf({ demo: true, target: { preset: 'mnist', validationPerClass: 10 } }), [
+      'target.validationPerClass: needs target.labelsPerClass: the validation split is the labeled train images of each class after the first labelsPerClass',
+    ]);
+    assert.equal(parseRunConfig({ demo: true, target: { preset: 'mnist', labelsPerClass: 5, validationPerClass: 10 } }).target.validationPerClass, 10);
+  });
+
   it('names an unknown top-level field', () => {
     assert.deepEqual(issuesOf({ demo: true, pooll: {} }), ['pooll: unknown field']);
   });

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { parseRunConfig } from '../../../lib/config/validate';
 import { barChart, histogram, lineChart } from '../../../lib/report/charts';
 import { lossCurve, readLossCurve } from '../../../lib/report/events';
-import { summarizeArms, writeExperimentReport } from '../../../lib/report/experiment';
+import { chosenByValidation, summarizeArms, writeExperimentReport } from '../../../lib/report/experiment';
 import { writeRunReport } from '../../../lib/report/run-report';
 import { niceScale } from '../../../lib/report/svg';
 import type { ExperimentRow, RunReportInput } from '../../../lib/report/types';
@@ -261,7 +261,8 @@ describe('experiment report', () => {
     const input = { run: 'exp', files: new RunLayout(tempDir(), 'exp').experiment, config: parseRunConfig({ demo: true, name: 'exp' }), poolImages: 10_000, poolPerSource: { mnist: 1_000, 'fashion-mnist': 9_000 }, rows, startedAt: 0, finishedAt: 90_000 };
     const out = await writeExperimentReport(input);
     const lines = out.table.split('\n');
-    assert.equal(lines.length, 2 + 4);
+    assert.equal(lines.length, 2 + 4 + 2);
+    assert.match(lines[7], /^No validation split \(target\.validationPerClass\): nothing here is chosen/);
     assert.match(lines[2], /^\| no pre-training \| 0 \| — \| n\/a \| 40\.0 \| n\/a \| n\/a \| 1 \|$/);
     assert.match(lines[3], /^\| random pool subset \| 1,000 \(10\.0%\) \| fashion-mnist 90\.0%, mnist 10\.0% \| n\/a \| 60\.0 \| 70\.0 \| n\/a \| 1 \|$/);
     // Near-duplicates: (50 + 30) of the two seeds' 2,000 images.
@@ -276,5 +277,21 @@ describe('experiment report', () => {
     const before = [readFileSync(out.json), readFileSync(out.markdown)];
     assert.deepEqual(await writeExperimentReport(input), out);
     assert.deepEqual([readFileSync(out.json), readFileSync(out.markdown)], before);
+  });
+
+  it('with a validation split: its column beside the test top-1, and the arm chosen by it, not by the test set', async () => {
+    const validated = (r: ExperimentRow, val: number): ExperimentRow => ({ ...r, metrics: { ...r.metrics, val_top1: val } });
+    // SEPT has the best test top-1, random the best validation top-1: random is chosen.
+    const withVal = [validated(row('none', 0, 0.4, null), 0.41), validated(row('random', 0, 0.6, 0.7), 0.8), validated(row('sept', 0, 0.9, 0.9), 0.7), validated(row('sept', 1, 0.9, 0.9), 0.72)];
+    assert.equal(chosenByValidation(summarizeArms(withVal))?.arm, 'random');
+    assert.equal(chosenByValidation(summarizeArms(rows)), undefined, 'no validation split, no choice');
+    const input = { run: 'exp', files: new RunLayout(tempDir(), 'exp').experiment, config: parseRunConfig({ demo: true, name: 'exp' }), poolImages: 10_000, poolPerSource: { mnist: 1_000, 'fashion-mnist': 9_000 }, rows: withVal, startedAt: 0, finishedAt: 1 };
+    const out = await writeExperimentReport(input);
+    const lines = out.table.split('\n');
+    assert.match(lines[0], /\| fine-tuned top-1 \(%\) \| fine-tuned validation top-1 \(%\) \| kNN top-1 \(%\) \|/);
+    assert.match(lines[4], /^\| SEPT subset \| [^|]+ \| [^|]+ \| n\/a \| 90\.0 ± 0\.0 \| 71\.0 ± 1\.4 \| 90\.0 ± 0\.0 \| n\/a \| 2 \|$/);
+    assert.equal(lines.at(-1), 'Chosen by validation: random pool subset (fine-tuned validation top-1 80.0); its test top-1 is 60.0. The test set chose nothing.');
+    assert.equal(JSON.parse(readFileSync(out.json, 'utf8')).chosenByValidation, 'random');
+    assert.match(readFileSync(out.markdown, 'utf8'), /\| random \| 0 \| 1,000 \| 60\.0 \| 80\.0 \| 70\.0 \| n\/a \|/);
   });
 });

@@ -11,9 +11,9 @@ const targets = (...pairs: string[]): TargetInstance[] =>
     return { id: `t/${i}`, split: split as TargetInstance['split'], label };
   });
 
-const problems = (instances: TargetInstance[]): string[] => {
+const problems = (instances: TargetInstance[], validationPerClass?: number): string[] => {
   try {
-    targetClasses(instances);
+    targetClasses(instances, validationPerClass);
   } catch (err) {
     assert.ok(err instanceof ConfigError, String(err));
     return err.issues;
@@ -51,5 +51,15 @@ describe('the class indices of a target', () => {
       'target.test: has no image of class 2, 10, which target.train has: the test set cannot measure those classes',
       'target.test: has images of class w, x, which target.train has not: the model cannot learn them',
     ]);
+  });
+
+  it('with validationPerClass, refuses a class the validation split has no image of', () => {
+    const twoClasses = ['train:a', 'train:b', 'test:a', 'test:b'];
+    assert.deepEqual(problems(targets(...twoClasses, 'validation:a'), 5), [
+      'target.validationPerClass: target.train has no image of class b after its first target.labelsPerClass: the validation split cannot measure those classes',
+    ]);
+    assert.match(problems(targets(...twoClasses), 5)[0], /class a, b after its first/);
+    assert.deepEqual(targetClasses(targets(...twoClasses, 'validation:b', 'validation:a'), 5).classToIndex, { a: 0, b: 1 });
+    assert.deepEqual(targetClasses(targets(...twoClasses)).classToIndex, { a: 0, b: 1 }, 'no validation split asked for, none needed');
   });
 });

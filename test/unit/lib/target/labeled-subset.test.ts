@@ -36,6 +36,15 @@ describe('the labeled target set', () => {
     const written = await readBack(set.source.kind === 'webdataset' ? (set.source.shards as string) : '');
     assert.deepEqual(written.map((s) => s.id), ['t/s0', 't/s1', 't/s2', 't/s3', 't/s5', 't/s7']);
     assert.deepEqual(await prepareLabeledSet(config), set, 'reused, not rebuilt');
+    assert.equal(set.validation, undefined, 'no validation split unless asked');
+
+    // validationPerClass: the next n of each class, disjoint from the train set; the train set is the same folder.
+    const validated = await prepareLabeledSet(parseRunConfig({ demo: true, name: 'few', outputDir: dir, target: { ...target, validationPerClass: 2 } }));
+    assert.deepEqual(validated.source, set.source);
+    assert.deepEqual(validated.validation?.perLabel, { 0: 2, 1: 2, 2: 2 });
+    const held = await readBack(validated.validation?.source.kind === 'webdataset' ? (validated.validation.source.shards as string) : '');
+    assert.deepEqual(held.map((s) => s.id), ['t/s6', 't/s8', 't/s10', 't/s11', 't/s12', 't/s13']);
+    assert.deepEqual(held.map((s) => s.label), [0, 2, 1, 2, 0, 1], 'the run\'s class indices');
   });
 
   it('turns manifest images into trainer shards with the class index in their json', async () => {

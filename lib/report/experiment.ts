@@ -7,15 +7,20 @@ import type { ExperimentReportInput, ExperimentRow } from './types';
 
 type Arm = ExperimentRow['arm'];
 
-/** The arms from the baseline without pre-training to the whole pool, SEPT's subset between them. */
-export const ARMS: readonly { arm: Arm; description: string }[] = [
+/**
+ * The arms from the baseline without pre-training to the whole pool, SEPT's subset between them.
+ * `holdsTargetImages`: the arm pre-trains on the pool as configured, which holds the target's own
+ * images wherever the pool does (the demo's holds the MNIST train split, validation split
+ * included); every other arm's data excludes them.
+ */
+export const ARMS: readonly { arm: Arm; description: string; holdsTargetImages?: true }[] = [
   { arm: 'none', description: 'no pre-training' },
   { arm: 'random', description: 'random pool subset' },
   { arm: 'sept', description: 'SEPT subset' },
   { arm: 'diverse', description: 'SEPT subset, diverse policy' },
   { arm: 'cluster', description: 'cluster-drawn subset' },
   { arm: 'dedup', description: 'SEPT subset of the deduplicated pool' },
-  { arm: 'pool', description: 'whole pool' },
+  { arm: 'pool', description: 'whole pool', holdsTargetImages: true },
 ];
 
 export interface MetricSummary {
@@ -112,20 +117,24 @@ function resultsTable(arms: ArmSummary[], poolImages: number): Extract<Block, { 
 
 /**
  * The arm a user would pick: the highest mean fine-tuned top-1 on the validation split, never on the
- * test set; undefined without a validation split.
+ * test set, among the arms whose pre-training data excludes the validation images (not the whole
+ * pool: it may have pre-trained on them, without labels); undefined without a validation split.
  */
 export function chosenByValidation(arms: ArmSummary[]): ArmSummary | undefined {
   const key = VALIDATION_METRIC.key;
-  const candidates = arms.filter((a) => a.metrics[key]?.mean !== null && a.metrics[key]?.mean !== undefined);
+  const eligible = new Set(ARMS.filter((a) => !a.holdsTargetImages).map((a) => a.arm));
+  const candidates = arms.filter((a) => eligible.has(a.arm) && a.metrics[key]?.mean !== null && a.metrics[key]?.mean !== undefined);
   return candidates.reduce<ArmSummary | undefined>((best, a) => (best === undefined || a.metrics[key].mean! > best.metrics[key].mean! ? a : best), undefined);
 }
 
 function choiceText(arms: ArmSummary[]): string {
   const chosen = chosenByValidation(arms);
   if (!chosen) return 'No validation split (target.validationPerClass): nothing here is chosen, and no arm should be chosen by its test accuracy.';
+  const excluded = arms.filter((a) => ARMS.find((d) => d.arm === a.arm)?.holdsTargetImages).map((a) => a.description);
   return (
     `Chosen by validation: ${chosen.description} (fine-tuned validation top-1 ${meanAndSpread(chosen.metrics[VALIDATION_METRIC.key])}); ` +
-    `its test top-1 is ${meanAndSpread(chosen.metrics.top1)}. The test set chose nothing.`
+    `its test top-1 is ${meanAndSpread(chosen.metrics.top1)}. The test set chose nothing.` +
+    (excluded.length ? ` Not eligible: ${excluded.join(', ')}, whose pre-training data may hold the validation images.` : '')
   );
 }
 

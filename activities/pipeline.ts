@@ -10,6 +10,7 @@ import { localEncoderSpec } from '../lib/encoder/model-file';
 import { type CheckedInputs, checkRunInputs as check } from '../lib/pipeline/check-inputs';
 import { poolPerSource } from '../lib/pipeline/pool-composition';
 import { readStageRecord, stageKey, writeStageRecord } from '../lib/pipeline/stage-record';
+import { readDedupStats } from '../lib/dedup/groups';
 import { writeExperimentReport } from '../lib/report/experiment';
 import { writeRunReport } from '../lib/report/run-report';
 import type { ExperimentReportInput, RunReportFiles, RunReportInput } from '../lib/report/types';
@@ -139,6 +140,9 @@ export async function writeReport(request: ReportRequest): Promise<RunReportFile
 }
 
 /** The experiment's results table (results.md, results.json) under `<run>/experiment`. */
-export async function writeExperiment(input: Omit<ExperimentReportInput, 'files'>): Promise<{ markdown: string; json: string; table: string }> {
-  return failFastOnBadInput(() => writeExperimentReport({ ...input, files: new RunLayout(input.config.outputDir, input.config.name).experiment }));
+export async function writeExperiment(input: Omit<ExperimentReportInput, 'files' | 'dedup'>): Promise<{ markdown: string; json: string; table: string }> {
+  return failFastOnBadInput(async () => {
+    const layout = new RunLayout(input.config.outputDir, input.config.name);
+    return writeExperimentReport({ ...input, files: layout.experiment, dedup: await readDedupStats(layout.dedup.stats) });
+  });
 }

@@ -6,6 +6,7 @@ import { inputLimits } from '../lib/input-limits';
 import { log } from '../lib/log';
 import { workerTrainers } from '../lib/trainer/command';
 import { openNodeQueue } from '../lib/trainer/gang-node';
+import { trainerSlots } from '../lib/trainer/trainer-slots';
 import { connectConfig } from '../lib/temporal/connection';
 import { CPU_QUEUE, GPU_QUEUE } from '../lib/temporal/queues';
 import { failedAttempt } from './failed-attempt';
@@ -87,7 +88,9 @@ export async function runWorker(kind: QueueKind): Promise<void> {
   const connection = await NativeConnection.connect(connectionOptions);
   try {
     const options = workerOptions(kind, settings);
-    // A GPU worker also polls a queue of its own: a gang's node runs there (lib/trainer/gang-node.ts).
+    // A GPU worker also polls a queue of its own: a gang's node runs there (lib/trainer/gang-node.ts),
+    // in the same trainer slots as the trainers from sept-gpu (lib/trainer/trainer-slots.ts).
+    if (kind === 'gpu') trainerSlots.resize(settings.gpuActivityConcurrency);
     const queues = kind === 'gpu' ? [options.taskQueue, openNodeQueue()] : [options.taskQueue];
     const workers = await Promise.all(queues.map((taskQueue) => Worker.create({ connection, namespace, ...options, taskQueue })));
     log.info({ queues, address: connectionOptions.address, namespace }, 'worker started');

@@ -2,7 +2,7 @@ import { writeContactSheet } from '../selection/contact-sheet';
 import { readPoolShards } from '../selection/plan';
 import { openVectors, shardFilter, shardsOf } from '../retrieval/vector-store';
 import { dedupFiles } from '../run-layout';
-import { writeLocation } from '../storage/location';
+import { readLocationText, writeLocation } from '../storage/location';
 import { openStore } from '../vectors/connect';
 import { type DuplicateAgreement, type KnownCopy, nearDuplicateAgreement } from './agreement';
 import { RetrievalInputError } from '../retrieval/errors';
@@ -54,6 +54,12 @@ export interface DedupStats {
   contactSheet?: string;
   /** Against the pool's known near-duplicates (the demo's planted copies), where it holds some. */
   plantedCopies?: DuplicateAgreement;
+}
+
+/** A run's dedup stats file (`dedupFiles(..).stats`) as written; undefined where the run deduplicated nothing. */
+export async function readDedupStats(location: string): Promise<DedupStats | undefined> {
+  const text = await readLocationText(location);
+  return text === undefined ? undefined : (JSON.parse(text) as DedupStats);
 }
 
 /**

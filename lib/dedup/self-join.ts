@@ -1,3 +1,4 @@
+import type { Table } from '@lancedb/lancedb';
 import { annSearch } from '../retrieval/ann';
 import { exactSearch } from '../retrieval/exact-search';
 import { scanPool } from '../retrieval/pool-scan';
@@ -17,7 +18,7 @@ import { type DuplicateEdge, dedupTables, writeEdges } from './tables';
 export async function joinChunk(plan: DedupPlan, chunk: number, partition: number, onProgress?: (done: number) => void | Promise<void>): Promise<number> {
   const db = await openStore(plan.store);
   const table = await openVectors(db, plan.encoderId);
-  const { ids, vectors } = await chunkVectors(plan, chunk);
+  const { ids, vectors } = await chunkVectors(plan, table, chunk);
   const name = dedupTables(plan.encoderId, plan.settings).edges(chunk, partition);
   if (ids.length === 0) {
     await writeEdges(db, name, []);
@@ -45,8 +46,7 @@ export async function joinChunk(plan: DedupPlan, chunk: number, partition: numbe
 }
 
 /** The query chunk's ids and vectors, read in one scan of its shards. */
-async function chunkVectors(plan: DedupPlan, chunk: number): Promise<{ ids: string[]; vectors: Float32Array }> {
-  const table = await openVectors(await openStore(plan.store), plan.encoderId);
+async function chunkVectors(plan: DedupPlan, table: Table, chunk: number): Promise<{ ids: string[]; vectors: Float32Array }> {
   const ids: string[] = [];
   const parts: Float32Array[] = [];
   for await (const block of scanPool(table, { filter: shardFilter((await chunkShards(plan, chunk)).map((s) => s.id)), blockRows: plan.blockRows, dim: plan.dim })) {

@@ -1,3 +1,4 @@
+import type { DedupStats } from '../dedup/groups';
 import { writeLocation } from '../storage/location';
 import { type Block, type Inline, markdownTable, renderMarkdown } from './document';
 import { NA, count, duration, percent, percentPoints, share, timestamp } from '../format';
@@ -138,6 +139,19 @@ function choiceText(arms: ArmSummary[]): string {
   );
 }
 
+/** The pool's deduplication that the dedup arm selected after and the near-duplicates column counts by. */
+function dedupText(stats: DedupStats): string {
+  const planted = stats.plantedCopies;
+  return (
+    `Threshold ${stats.threshold} on the retrieval encoder's vectors (${stats.path} self-join, ${stats.neighbours} neighbours a row): ` +
+    `${count(stats.removed)} of the pool's ${count(stats.poolRows)} images removed (${percent(share(stats.removed, stats.poolRows))}), in ${count(stats.groups)} groups, the largest of ${count(stats.largestGroup)}.` +
+    (planted
+      ? ` Against the pool's ${count(planted.knownCopies)} planted copies: recall ${percent(planted.recall)} (${count(planted.copiesFound)} found in their original's group), ` +
+        `precision ${percent(planted.precision)} (${count(planted.removedCorrectly)} of the ${count(planted.removed)} removed share their group with a relative).`
+      : '')
+  );
+}
+
 function perSeedTable(rows: ExperimentRow[]): Block {
   const metrics = reportedAccuracies(rows.some((r) => typeof r.metrics[VALIDATION_METRIC.key] === 'number'));
   const order = (arm: Arm) => ARMS.findIndex((a) => a.arm === arm);
@@ -168,6 +182,7 @@ export async function writeExperimentReport(input: ExperimentReportInput): Promi
     rows: input.rows,
     arms,
     chosenByValidation: chosenByValidation(arms)?.arm ?? null,
+    dedup: input.dedup ?? null,
     config: input.config,
   };
   const blocks: Block[] = [
@@ -190,6 +205,7 @@ export async function writeExperimentReport(input: ExperimentReportInput): Promi
     },
     resultsBlock,
     { kind: 'paragraph', text: [choiceText(arms)] },
+    ...(input.dedup ? ([{ kind: 'heading', level: 2, text: 'Pool deduplication' }, { kind: 'paragraph', text: [dedupText(input.dedup)] }] satisfies Block[]) : []),
     { kind: 'heading', level: 2, text: 'Per seed' },
     perSeedTable(input.rows),
     { kind: 'heading', level: 2, text: 'Configuration' },

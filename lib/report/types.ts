@@ -1,5 +1,6 @@
 import type { ExperimentArm } from './experiment-arms';
 import type { RunConfig } from '../config/schema';
+import type { DedupStats } from '../dedup/groups';
 import type { PipelineStage, StageTiming } from '../pipeline/stages';
 import type { ReportFiles } from '../run-layout';
 import type { SelectionStats } from '../selection/stats';
@@ -63,4 +64,6 @@ export interface ExperimentReportInput {
   rows: ExperimentRow[];
   startedAt: number;
   finishedAt: number;
+  /** The pool's deduplication, where the experiment ran it (`<run>/dedup/stats.json`). */
+  dedup?: DedupStats;
 }

@@ -99,6 +99,10 @@ describe('search over a LanceDB pool table', () => {
     }
     const recall = found / (400 * K);
     assert.ok(recall >= 0.95, `recall@${K} ${recall}`);
+    // 400 targets went 64 to a LanceDB call (the last call 16): each list is its own query's.
+    const single = await annSearch(table, targets.subarray(0, 100 * DIM), DIM, { k: K, params, queriesPerCall: 1 });
+    const ids = (lists: { poolId: string }[][]) => lists.map((l) => l.map((n) => n.poolId));
+    assert.deepEqual(ids(ann.slice(0, 100)), ids(single), 'the same neighbours, one query a call or 64');
 
     const policy = { policy: 'budget' as const, budget: 5000, k: K, balanceClasses: false };
     const none = { leaked: new Set<string>(), targetIds: new Set<string>() };

@@ -66,4 +66,38 @@ describe('a gang of two sept-gpu workers (trainer.nodes: 2)', () => {
       await Promise.all(workers.map((w) => w.stop('SIGKILL')));
     }
   });
+
+  it('runs no other trainer on its workers while it trains: a run from sept-gpu waits for a trainer slot', async () => {
+    const outputDir = tempDir();
+    const pool = { sources: [{ kind: 'webdataset' as const, name: 'mnist-part', shards: (await demoShards('mnist', 'train')).slice(0, 1) }] };
+    const gang = { name: 'gang-slots', outputDir, pool, target: { labelsPerClass: 2 }, pretrain: { steps: 200, batchSize: 16 }, trainer: { nodes: 2, rendezvousTimeout: '60s', checkpointEverySteps: 5, threads: 1 } };
+    // One trainer on one node, from sept-gpu: each worker polls that queue with a Temporal slot free while its gang node trains.
+    const beside = { ...gang, name: 'beside', pretrain: { steps: 5, batchSize: 16 }, trainer: { threads: 1 } };
+    const logDirs = [tempDir(), tempDir()];
+    const workers = logDirs.map((logDir) => spawnWorker('gpu', { address: temporal.server.address, logDir, env: { SEPT_NODE_ADDRESS: '127.0.0.1' } }));
+    try {
+      await withWorkers(
+        temporal,
+        async () => {
+          const start = (config: typeof gang | typeof beside) => temporal.client.workflow.start<typeof trainModel>('trainModel', { taskQueue: CPU_QUEUE, workflowId: `test/${config.name}`, args: [config, { pretrainOnly: true }] });
+          const ganged = await start(gang);
+          await waitFor('a first checkpoint of the gang', () => latestCheckpoint(join(outputDir, gang.name, 'train', 'main', 'pretrain', 'checkpoints')));
+          const other = await start(beside);
+          await Promise.all([ganged.result(), other.result()]);
+        },
+        ['cpu'],
+      );
+      // The gang's last step ends on both nodes at once (its gradients are averaged across them).
+      const gangEvents = readFileSync(join(outputDir, gang.name, 'train', 'main', 'pretrain', 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; at: number });
+      const gangLastStep = Math.max(...gangEvents.filter((e) => e.event === 'progress').map((e) => e.at));
+      // When the other run's pre-training trainer started: the worker logs it once it holds a slot.
+      const logged = logDirs.flatMap((dir) => readFileSync(join(dir, 'worker-gpu.log'), 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; time: number; workflowId?: string; stage?: string }));
+      const besideStarts = logged.filter((l) => l.msg === 'trainer starting' && l.workflowId === 'test/beside' && l.stage === 'pretrain');
+      assert.equal(besideStarts.length, 1);
+      assert.ok(besideStarts[0].time > gangLastStep, `the other run's trainer started ${gangLastStep - besideStarts[0].time} ms before the gang's last step`);
+      assert.ok(logged.some((l) => l.msg === 'trainer waiting for a trainer slot of this worker' && l.workflowId === 'test/beside'), 'it waited for the slot');
+    } finally {
+      await Promise.all(workers.map((w) => w.stop('SIGKILL')));
+    }
+  });
 });

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { parseRunConfig } from '../../../lib/config/validate';
 import { barChart, histogram, lineChart } from '../../../lib/report/charts';
 import { lossCurve, readLossCurve } from '../../../lib/report/events';
+import type { DedupStats } from '../../../lib/dedup/groups';
 import { chosenByValidation, summarizeArms, writeExperimentReport } from '../../../lib/report/experiment';
 import { writeRunReport } from '../../../lib/report/run-report';
 import { niceScale } from '../../../lib/report/svg';
@@ -273,6 +274,8 @@ describe('experiment report', () => {
     assert.deepEqual(json.arms.map((a: { arm: string }) => a.arm), ['none', 'random', 'sept', 'pool']);
     const md = readFileSync(out.markdown, 'utf8');
     assert.ok(md.includes(out.table), 'results.md contains the table');
+    assert.doesNotMatch(md, /Pool deduplication/, 'no dedup stats, no dedup section');
+    assert.equal(json.dedup, null);
 
     const before = [readFileSync(out.json), readFileSync(out.markdown)];
     assert.deepEqual(await writeExperimentReport(input), out);
@@ -297,5 +300,26 @@ describe('experiment report', () => {
     );
     assert.equal(JSON.parse(readFileSync(out.json, 'utf8')).chosenByValidation, 'random');
     assert.match(readFileSync(out.markdown, 'utf8'), /\| random \| 0 \| 1,000 \| 60\.0 \| 80\.0 \| 70\.0 \| n\/a \|/);
+  });
+
+  it("shows the pool's deduplication the near-duplicates column counts by, with its recall and precision on planted copies", async () => {
+    const dedup: DedupStats = {
+      groupsTable: 'dedup_x',
+      threshold: 0.99,
+      neighbours: 16,
+      path: 'exact',
+      poolRows: 10_000,
+      groups: 40,
+      removed: 2_500,
+      largestGroup: 300,
+      reused: false,
+      plantedCopies: { recall: 0.25, precision: 0.1, knownCopies: 200, copiesFound: 50, removed: 2_500, removedCorrectly: 250 },
+    };
+    const input = { run: 'exp', files: new RunLayout(tempDir(), 'exp').experiment, config: parseRunConfig({ demo: true, name: 'exp' }), poolImages: 10_000, poolPerSource: { mnist: 10_000 }, rows, startedAt: 0, finishedAt: 1, dedup };
+    const out = await writeExperimentReport(input);
+    const md = readFileSync(out.markdown, 'utf8');
+    assert.match(md, /## Pool deduplication\n\nThreshold 0\.99 on the retrieval encoder's vectors \(exact self-join, 16 neighbours a row\): 2,500 of the pool's 10,000 images removed \(25\.0%\), in 40 groups, the largest of 300\./);
+    assert.match(md, /Against the pool's 200 planted copies: recall 25\.0% \(50 found in their original's group\), precision 10\.0% \(250 of the 2,500 removed share their group with a relative\)\./);
+    assert.deepEqual(JSON.parse(readFileSync(out.json, 'utf8')).dedup, dedup);
   });
 });

@@ -116,7 +116,7 @@ export async function poolComposition(config: RunConfig, encoderId?: string): Pr
  * the run's `dedup` settings (the experiment deduplicates the pool first, whatever the arms).
  */
 export async function armDuplicates(config: RunConfig, encoderId: string, sources: SourceSpec[]): Promise<SetDuplicates> {
-  return failFastOnBadInput(() => setDuplicates(config.store.uri, encoderId, config.dedup, sources, (shardsRead) => heartbeat({ shardsRead })));
+  return failFastOnBadInput(() => setDuplicates(config.store.uri, encoderId, config.dedup, sources, config.pool.sources, (shardsRead) => heartbeat({ shardsRead })));
 }
 
 /** What septPipeline asks the report of: the run's figures, and its trainer jobs by name. */

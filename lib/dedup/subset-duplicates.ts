@@ -1,6 +1,7 @@
 import type { SourceSpec } from '../config/sources';
 import { stringsOf } from '../retrieval/arrow-vectors';
 import { listAllShards } from '../sources/list-shards';
+import { subsetSamplePoolId } from '../selection/subset-shards';
 import { sourceSamples } from '../sources/samples';
 import { openStore } from '../vectors/connect';
 import { type DedupSettings, dedupTables } from './tables';
@@ -14,10 +15,20 @@ export interface SetDuplicates {
 
 /**
  * Counts the near-duplicates in a pre-training set (an experiment arm's data) by the pool's groups
- * (lib/dedup/tables.ts, complete for the encoder and settings). Reads the set's sample ids, never
- * its images' pixels; memory: the grouped pool rows and the set's groups.
+ * (lib/dedup/tables.ts, complete for the encoder and settings). A source of `poolSources` holds
+ * pool images under their own ids; any other is subset shards (a selection's subset, a random
+ * sample), whose samples carry their pool id (subsetSamplePoolId). Reads the set's sample ids,
+ * never its images' pixels; memory: the grouped pool rows and the set's groups.
  */
-export async function setDuplicates(store: string, encoderId: string, settings: DedupSettings, sources: SourceSpec[], onShard?: (done: number) => void): Promise<SetDuplicates> {
+export async function setDuplicates(
+  store: string,
+  encoderId: string,
+  settings: DedupSettings,
+  sources: SourceSpec[],
+  poolSources: readonly SourceSpec[],
+  onShard?: (done: number) => void,
+): Promise<SetDuplicates> {
+  const pool = new Set((await listAllShards(poolSources)).map((s) => s.source));
   const groups = await (await openStore(store)).openTable(dedupTables(encoderId, settings).groups);
   const representative = new Map<string, string>();
   for await (const batch of groups.query().select(['pool_id', 'representative'])) {
@@ -28,10 +39,10 @@ export async function setDuplicates(store: string, encoderId: string, settings: 
   const counted: SetDuplicates = { images: 0, duplicates: 0 };
   let done = 0;
   for (const shard of await listAllShards(sources)) {
-    for await (const { id, image } of sourceSamples(shard)) {
+    for await (const { id, image, sample } of sourceSamples(shard)) {
       if (!image) continue;
       counted.images++;
-      const group = representative.get(id);
+      const group = representative.get(pool.has(shard.source) ? id : (subsetSamplePoolId(sample) ?? id));
       if (group === undefined) continue;
       if (seen.has(group)) counted.duplicates++;
       else seen.add(group);

@@ -16,7 +16,17 @@ export interface SubsetShards {
   samples: number;
 }
 
-/** The wanted samples of the pool shards, in shard order, each sample's json with its pool id added. */
+/**
+ * The pool id of a sample of subset shards (written here, or by the random sample, which copies the
+ * same way): its json's `id`. Its own id names the subset (`subset/<key>`), not the pool image.
+ */
+export function subsetSamplePoolId(sample: Sample): string | undefined {
+  if (!sample.files.json) return undefined;
+  const { id } = JSON.parse(sample.files.json.toString('utf8')) as { id?: unknown };
+  return typeof id === 'string' ? id : undefined;
+}
+
+/** The wanted samples of the pool shards, in shard order, each sample's json with its pool id added (subsetSamplePoolId). */
 async function* selectedSamples(wanted: Map<string, Set<string>>, poolShards: ShardRef[]): AsyncGenerator<Sample> {
   for (const ref of poolShards) {
     const ids = wanted.get(ref.id);

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type Connection } from '@lancedb/lancedb';
 import { parseRunConfig } from '../../../lib/config/validate';
 import type { RunConfig } from '../../../lib/config/schema';
 import { removedCandidates } from '../../../lib/dedup/exclusions';
+import { setDuplicates } from '../../../lib/dedup/subset-duplicates';
 import { dropEdges, linkDuplicates, reportDuplicates } from '../../../lib/dedup/groups';
 import { type DedupPlan, planDedup } from '../../../lib/dedup/plan';
 import { joinChunk } from '../../../lib/dedup/self-join';
@@ -15,6 +17,8 @@ import { normalizeRows } from '../../../lib/retrieval/normalize';
 import { seededRandom } from '../../../lib/retrieval/synthetic';
 import { dedupFiles } from '../../../lib/run-layout';
 import { selectByPolicy } from '../../../lib/selection/policy';
+import { writeSubsetShards } from '../../../lib/selection/subset-shards';
+import { listAllShards } from '../../../lib/sources/list-shards';
 import { mergedCandidates, writeMergedChunk } from '../../../lib/selection/tables';
 import { contentFingerprint, type ShardRef } from '../../../lib/sources/shard-ref';
 import { locationExists } from '../../../lib/storage/location';
@@ -156,6 +160,15 @@ describe('pool deduplication over a LanceDB vectors table', () => {
     const stats = await reportDuplicates(again, { groups: 2, copies: 3 });
     assert.deepEqual({ groups: stats.groups, removed: stats.removed, reused: stats.reused }, { groups: 1, removed: 2, reused: true });
     assert.ok(stats.contactSheet && (await locationExists(stats.contactSheet)), 'the contact sheet is drawn from the pool images');
+
+    // An experiment arm's near-duplicates, counted by these groups: in the pool itself, and in subset
+    // shards copied from it, whose samples are named by the subset and carry their pool id.
+    assert.deepEqual(await setDuplicates(store, encoderId, plan.settings, [spec], [spec]), { images: demo.ids.length, duplicates: 2 });
+    const manifest = join(store, 'subset.jsonl');
+    writeFileSync(manifest, [1, 2, 3, 4, 5].map((r) => `${JSON.stringify({ id: demo.ids[r], shard_id: demo.shards[r] })}\n`).join(''));
+    const subset = await writeSubsetShards(manifest, await listAllShards([spec]), join(store, 'subset'), 2);
+    const subsetSource = { kind: 'webdataset' as const, name: 'subset', shards: subset.shards as string };
+    assert.deepEqual(await setDuplicates(store, encoderId, plan.settings, [subsetSource], [spec]), { images: 5, duplicates: 2 });
   });
 
   it('a selection never takes the images that deduplication removed, and counts them apart from leaked ones', async () => {

@@ -2,6 +2,7 @@ import { heartbeat } from '@temporalio/activity';
 import { MATERIALIZE_GROUP_SAMPLES, type RunConfig } from '../lib/config/schema';
 import type { TrainerJobRef } from '../lib/pipeline/trainer-jobs';
 import type { SourceSpec } from '../lib/config/sources';
+import { dedupEncoderId } from '../lib/dedup/encoder-id';
 import { type SetDuplicates, setDuplicates } from '../lib/dedup/subset-duplicates';
 import type { ShardPlan } from '../lib/embed/shard-plan';
 import { encoderIdOf } from '../lib/encoder/encoder-id';
@@ -113,10 +114,11 @@ export async function poolComposition(config: RunConfig, encoderId?: string): Pr
 
 /**
  * An experiment arm's pre-training images and its near-duplicates among them, by the pool's groups at
- * the run's `dedup` settings (the experiment deduplicates the pool first, whatever the arms).
+ * the run's `dedup` settings (the experiment deduplicates the pool first, whatever the arms), found on
+ * `dedup.encoder`'s vectors when the run names one, else on the retrieval encoder's (`encoderId`).
  */
 export async function armDuplicates(config: RunConfig, encoderId: string, sources: SourceSpec[]): Promise<SetDuplicates> {
-  return failFastOnBadInput(() => setDuplicates(config.store.uri, encoderId, config.dedup, sources, config.pool.sources, (shardsRead) => heartbeat({ shardsRead })));
+  return failFastOnBadInput(async () => setDuplicates(config.store.uri, await dedupEncoderId(config, encoderId), config.dedup, sources, config.pool.sources, (shardsRead) => heartbeat({ shardsRead })));
 }
 
 /** What septPipeline asks the report of: the run's figures, and its trainer jobs by name. */

@@ -27,7 +27,10 @@ export async function resolveRunConfig(input: unknown, workflow?: string, ...arg
     // The budget's selection is held by a sept-cpu worker such as this one: refused now, not after the embedding.
     const memory = selectionMemoryIssue(config.retrieval, getHeapStatistics().heap_size_limit);
     if (memory) throw new ConfigError([memory]);
-    return { ...config, encoder: await resolveEncoderSettings(config.encoder) };
+    const resolved = { ...config, encoder: await resolveEncoderSettings(config.encoder) };
+    // Configurations resolved before dedup.encoder existed have none, nor a dedup section at all.
+    if (config.dedup?.encoder) resolved.dedup = { ...config.dedup, encoder: await resolveEncoderSettings(config.dedup.encoder, 'dedup.encoder') };
+    return resolved;
   } catch (err) {
     if (err instanceof ConfigError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidRunConfig', { issues: err.issues });
     throw err;

@@ -9,6 +9,7 @@ import { registerEmbed } from './commands/embed';
 import { registerRun } from './commands/run';
 import { registerExperiment } from './commands/experiment';
 import { registerSchedule } from './commands/schedule';
+import { registerCopyDetector } from './commands/copy-detector';
 
 const program = new Command('sept').description('septflow: task-specific visual pre-training (SEPT) as durable Temporal workflows');
 registerDemo(program);
@@ -21,6 +22,7 @@ registerTrain(program);
 registerSelect(program);
 registerEmbed(program);
 registerSchedule(program);
+registerCopyDetector(program);
 
 program.parseAsync(process.argv).then(
   () => process.exit(0),

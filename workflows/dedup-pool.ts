@@ -1,8 +1,10 @@
-import { continueAsNew } from '@temporalio/workflow';
-import type { RunConfigInput } from '../lib/config/schema';
+import { type ChildWorkflowOptions, continueAsNew, executeChild } from '@temporalio/workflow';
+import type { RunConfig, RunConfigInput } from '../lib/config/schema';
 import type { DedupStats } from '../lib/dedup/groups';
 import type { DedupPlan } from '../lib/dedup/plan';
+import { dedupRunConfig } from '../lib/dedup/run-config';
 import { cpuWork } from './activity-options';
+import { embedPool } from './embed-pool';
 import { resolvedRunConfig } from './run-config';
 import { inWindow } from './window';
 
@@ -42,4 +44,21 @@ export async function dedupPool(input?: RunConfigInput, carry?: DedupPoolCarry):
     await cpu.dropDedupEdges(plan);
   }
   return cpu.reportDedup(plan, config.dedup, config.pool.sources);
+}
+
+type ChildOptions = Pick<ChildWorkflowOptions, 'workflowId' | 'typedSearchAttributes' | 'staticSummary'>;
+
+/**
+ * The pool's deduplication as septPipeline and septExperiment run it, a child `dedupPool` under
+ * `options('dedup')`. With `dedup.encoder` (a copy-detection model), the pool is first embedded
+ * with that encoder by an `embedPool` child under `options('dedup-embed')`, into its own tables
+ * (embedded shards are skipped, as in stage 1), and its id is returned; undefined when the groups
+ * are found on the retrieval encoder's vectors. A configuration without `dedup.encoder` runs the
+ * one child it ran before that setting existed, with the same arguments: no patch is needed.
+ */
+export async function deduplicatePool(config: RunConfig, options: (step: 'dedup' | 'dedup-embed') => ChildOptions): Promise<string | undefined> {
+  const run = dedupRunConfig(config);
+  const encoderId = run === config ? undefined : (await executeChild(embedPool, { ...options('dedup-embed'), args: [run] })).encoderId;
+  await executeChild(dedupPool, { ...options('dedup'), args: [run] });
+  return encoderId;
 }

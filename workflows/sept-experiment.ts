@@ -5,7 +5,7 @@ import type { ExperimentRow } from '../lib/report/types';
 import { EXPERIMENT_ARMS } from '../lib/report/experiment-arms';
 import type { ExperimentOptions } from '../lib/temporal/workflow-args';
 import { cpuWork } from './activity-options';
-import { dedupPool } from './dedup-pool';
+import { deduplicatePool } from './dedup-pool';
 import { embedPool } from './embed-pool';
 import { randomPoolSample } from './pool-sample';
 import { experimentProgressQuery } from './queries';
@@ -76,7 +76,7 @@ export async function septExperiment(configInput?: RunConfigInput, options: Expe
   if (curation) {
     // The pool's near-duplicate groups: the dedup arm selects without the copies, and every arm's duplicates are counted by them.
     progress.current = 'dedup';
-    await executeChild(dedupPool, { workflowId: `${id}/dedup`, args: [{ ...config, dedup: { ...config.dedup, enabled: true } }] });
+    await deduplicatePool({ ...config, dedup: { ...config.dedup, enabled: true } }, (step) => ({ workflowId: `${id}/${step}` }));
   }
   progress.current = 'select';
   // `sept`'s selection is always made (the random arm draws its size); its workflow id is the one of executions before the patch.

@@ -17,7 +17,7 @@ import { PIPELINE_STAGES, type PipelineStage, type StageTiming } from '../lib/pi
 import { finetuneVariant, pipelineTrainerJobs, pretrainVariant } from '../lib/pipeline/trainer-jobs';
 import { cpuWork } from './activity-options';
 import { SEPT_SEARCH_ATTRIBUTES as SA } from '../lib/temporal/search-attributes';
-import { dedupPool } from './dedup-pool';
+import { deduplicatePool } from './dedup-pool';
 import { embedPool } from './embed-pool';
 import type { SeptRunResult } from './pipeline-types';
 import { pipelineProgressQuery } from './queries';
@@ -106,12 +106,13 @@ export async function septPipeline(input?: RunConfigInput): Promise<SeptRunResul
 
   // Pool deduplication, when asked for: the selection never takes the copies it removes. Not a
   // stage record of its own: its groups are reused from the store (lib/dedup/tables.ts).
+  let dedupEncoderId: string | undefined;
   if (config.dedup?.enabled && patched('pool-dedup')) {
-    await executeChild(dedupPool, { workflowId: `${id}/dedup`, typedSearchAttributes: [{ key: SA.runName, value: config.name }], staticSummary: `SEPT run ${config.name}: dedup`, args: [config] });
+    dedupEncoderId = await deduplicatePool(config, (step) => ({ workflowId: `${id}/${step}`, typedSearchAttributes: [{ key: SA.runName, value: config.name }], staticSummary: `SEPT run ${config.name}: ${step}` }));
   }
 
   // Stage 2: the task-specific subset.
-  const { result: selection, key: selectKey } = await stage('select', selectStageInputs(config, embed, content), () => executeChild(selectSubset, { ...child('select'), args: [config] }));
+  const { result: selection, key: selectKey } = await stage('select', selectStageInputs(config, embed, content, dedupEncoderId), () => executeChild(selectSubset, { ...child('select'), args: [config] }));
   if (selection.outputs.samples === 0) throw emptySubset(config, selection.stats);
   Object.assign(progress.figures, { subsetSize: selection.stats.size, subsetShare: selection.stats.size / Math.max(1, selection.plan.poolRows) });
   upsertSearchAttributes([{ key: SA.subsetSize, value: selection.stats.size }]);

@@ -25,7 +25,7 @@ const OR_DEMO = 'or set "demo": true for the demo\'s pool and target';
 export const MODEL_SETTINGS = ['inputName', 'outputName', 'channels', 'size', 'crop', 'mean', 'std', 'l2Normalize'] as const;
 export type ModelSetting = (typeof MODEL_SETTINGS)[number];
 
-const encoder = z
+const encoderFields = z
   .object({
     model: z
       .string()
@@ -51,17 +51,31 @@ const encoder = z
     intraOpThreads: z.number().int().nonnegative().default(0).describe('onnxruntime threads per embed thread; 0 = cores / threads, so the cores are never oversubscribed'),
     maxPixels: z.number().int().positive().default(64_000_000).describe("larger images are quarantined (decompression bombs); lowers the worker's SEPT_MAX_PIXELS, never raises it"),
   })
-  .strict()
-  .describe('the ONNX image encoder that embeds pool and target images for retrieval, and its preprocessing; the encoder id hashes the model file and the preprocessing')
-  .refine((e) => e.crop <= e.size, { message: 'crop must not exceed size', path: ['crop'] })
-  .refine((e) => e.mean.length === 1 || e.mean.length === e.channels, {
-    message: 'mean needs 1 or `channels` values',
-    path: ['mean'],
-  })
-  .refine((e) => e.std.length === 1 || e.std.length === e.channels, {
-    message: 'std needs 1 or `channels` values',
-    path: ['std'],
-  });
+  .strict();
+
+/** An encoder section's checks across its fields. */
+const checkedEncoder = <T extends typeof encoderFields>(fields: T) =>
+  fields
+    .refine((e) => e.crop <= e.size, { message: 'crop must not exceed size', path: ['crop'] })
+    .refine((e) => e.mean.length === 1 || e.mean.length === e.channels, {
+      message: 'mean needs 1 or `channels` values',
+      path: ['mean'],
+    })
+    .refine((e) => e.std.length === 1 || e.std.length === e.channels, {
+      message: 'std needs 1 or `channels` values',
+      path: ['std'],
+    });
+
+const encoder = checkedEncoder(encoderFields).describe(
+  'the ONNX image encoder that embeds pool and target images for retrieval, and its preprocessing; the encoder id hashes the model file and the preprocessing',
+);
+
+/** `dedup.encoder`: an encoder section whose model is the copy detector, never trained in the run. */
+const dedupEncoder = checkedEncoder(
+  encoderFields.extend({
+    model: z.string().min(1).optional().describe('ONNX copy-detection model (`sept copy-detector` writes one without learned weights); required'),
+  }),
+);
 
 /** `preset: <demo dataset>` fills in train and test with that dataset's demo splits. */
 function targetPreset(raw: unknown): unknown {
@@ -220,6 +234,11 @@ const dedup = z
       .max(1)
       .default(0.5)
       .describe('the deduplication fails, naming the figures, when it would remove more than this share of the pool: an encoder that does not tell images apart at the threshold (an undertrained stage-0 encoder) links nearly everything into one group'),
+    encoder: dedupEncoder
+      .optional()
+      .describe(
+        "the ONNX encoder whose vectors the groups are found on, when it is not the retrieval encoder: a copy-detection model (DINOv2 used SSCD for this step), fields as in `encoder`, model required. The pool is embedded with it once more, into its own tables; absent: the retrieval encoder's vectors",
+      ),
     contactSheet: z
       .object({
         groups: z.number().int().nonnegative().default(8).describe('duplicate groups shown, largest first (0: no contact sheet)'),
@@ -229,6 +248,7 @@ const dedup = z
       .prefault({}),
   })
   .strict()
+  .refine((d) => !d.encoder || d.encoder.model !== undefined, { message: 'names no model: the encoder the groups are found on is an ONNX file (leave dedup.encoder out for the retrieval encoder)', path: ['encoder', 'model'] })
   .describe('pool deduplication between embedding and selection: connected groups of the k-NN graph above the threshold, the smallest sample id of each kept');
 
 /** The trainer that every sept-gpu worker has, built in (lib/trainer/command.ts); a worker's registry adds others. */
@@ -466,9 +486,11 @@ function withDemo(raw: unknown): unknown {
  * to itself.
  */
 function withGivenModelSettings(raw: unknown): unknown {
-  if (!isRecord(raw) || !isRecord(raw.encoder) || raw.encoder.model === undefined || raw.encoder.given !== undefined) return raw;
-  const encoder = raw.encoder;
-  return { ...raw, encoder: { ...encoder, given: MODEL_SETTINGS.filter((k) => encoder[k] !== undefined) } };
+  if (!isRecord(raw)) return raw;
+  const given = (encoder: unknown) =>
+    !isRecord(encoder) || encoder.model === undefined || encoder.given !== undefined ? encoder : { ...encoder, given: MODEL_SETTINGS.filter((k) => encoder[k] !== undefined) };
+  const withEncoder = isRecord(raw.encoder) ? { ...raw, encoder: given(raw.encoder) } : raw;
+  return isRecord(raw.dedup) && isRecord(raw.dedup.encoder) ? { ...withEncoder, dedup: { ...raw.dedup, encoder: given(raw.dedup.encoder) } } : withEncoder;
 }
 
 /**

@@ -69,29 +69,30 @@ function agrees(setting: ModelSetting, given: ModelSettings, exported: ModelSett
  * every setting counts as given), and each setting the run gives must agree with it, or a
  * ConfigError names both values and both places. Run settings (batch size, threads, …) stay the run's.
  */
-export function withExportedSettings(encoder: EncoderConfig, exported: ModelSettings, specPath: string): EncoderConfig {
+export function withExportedSettings(encoder: EncoderConfig, exported: ModelSettings, specPath: string, field = 'encoder'): EncoderConfig {
   const given: readonly ModelSetting[] = encoder.given ?? MODEL_SETTINGS;
   const show = (v: unknown) => JSON.stringify(v);
   const conflicts = given.filter((setting) => !agrees(setting, encoder, exported));
   if (conflicts.length > 0) {
-    throw new ConfigError(conflicts.map((s) => `encoder.${s}: ${show(encoder[s])} in the run configuration, but ${show(exported[s])} in ${specPath}`));
+    throw new ConfigError(conflicts.map((s) => `${field}.${s}: ${show(encoder[s])} in the run configuration, but ${show(exported[s])} in ${specPath}`));
   }
   const supplied = MODEL_SETTINGS.filter((s) => !given.includes(s)).map((s) => [s, exported[s]]);
   return { ...encoder, ...Object.fromEntries(supplied) };
 }
 
 /**
- * A run's encoder section, completed from the `encoder.json` beside a configured model when there
- * is one (a model septflow's stage 0 exported); unchanged otherwise.
+ * A run's encoder section (`field`: `encoder`, or `dedup.encoder`), completed from the
+ * `encoder.json` beside a configured model when there is one (a model septflow's stage 0 exported,
+ * or the demo's copy detector); unchanged otherwise.
  */
-export async function resolveEncoderSettings(encoder: EncoderConfig): Promise<EncoderConfig> {
+export async function resolveEncoderSettings(encoder: EncoderConfig, field = 'encoder'): Promise<EncoderConfig> {
   if (!encoder.model) return encoder;
-  const specPath = specPathOf(allowedLocation('encoder.model', encoder.model, 'read'));
+  const specPath = specPathOf(allowedLocation(`${field}.model`, encoder.model, 'read'));
   let exported: ModelSettings | undefined;
   try {
     exported = await readExportSpec(specPath);
   } catch (err) {
-    throw new ConfigError([`encoder.model: the encoder.json beside it, ${specPath}, is unreadable: ${(err as Error).message}`]);
+    throw new ConfigError([`${field}.model: the encoder.json beside it, ${specPath}, is unreadable: ${(err as Error).message}`]);
   }
-  return exported ? withExportedSettings(encoder, exported, specPath) : encoder;
+  return exported ? withExportedSettings(encoder, exported, specPath, field) : encoder;
 }

@@ -33,7 +33,7 @@ async function stagedModel(uri: string): Promise<string> {
  * version and pinned while the process lives: onnxruntime loads a model by path, in every embed
  * thread, whenever a pool of them starts. A local model is used where it is.
  */
-export async function localEncoderSpec(config: EncoderConfig): Promise<EncoderSpec> {
-  const spec = encoderSpecOf(config);
+export async function localEncoderSpec(config: EncoderConfig, field = 'encoder'): Promise<EncoderSpec> {
+  const spec = encoderSpecOf(config, field);
   return isObjectUri(spec.model) ? { ...spec, model: await stagedModel(spec.model) } : spec;
 }

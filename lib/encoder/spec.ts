@@ -44,13 +44,14 @@ function workerBounds(config: EncoderConfig, preprocessing: Preprocessing): { li
   return { limits: { maxPixels }, batchSize: Math.min(config.batchSize, Math.floor(caps.batchBytes / tensorBytes)) };
 }
 
-export function encoderSpecOf(config: EncoderConfig): EncoderSpec {
-  if (!config.model) throw new EncoderError('model-missing', 'encoder.model is not set: name an ONNX image encoder to embed the pool');
+/** `field`: where the run configuration gives this encoder (`encoder`, or `dedup.encoder`), for its messages. */
+export function encoderSpecOf(config: EncoderConfig, field = 'encoder'): EncoderSpec {
+  if (!config.model) throw new EncoderError('model-missing', `${field}.model is not set: name an ONNX image encoder to embed the pool`);
   const cores = availableParallelism();
   const threads = config.threads || cores;
   const preprocessing: Preprocessing = { channels: config.channels, size: config.size, crop: config.crop, mean: config.mean, std: config.std };
   return {
-    model: allowedLocation('encoder.model', config.model, 'read'),
+    model: allowedLocation(`${field}.model`, config.model, 'read'),
     inputName: config.inputName,
     outputName: config.outputName,
     l2Normalize: config.l2Normalize,

@@ -26,6 +26,7 @@ export function checkRunLocations(config: RunConfig): void {
   mirrorLocation(config);
   storeLocation(config.store.uri);
   if (config.encoder.model) encoderSpecOf(config.encoder);
+  if (config.dedup?.encoder) encoderSpecOf(config.dedup.encoder, 'dedup.encoder');
   for (const [i, spec] of config.pool.sources.entries()) sourceLocations(spec, `pool.sources[${i}]`);
   sourceLocations(config.target.train, 'target.train');
   sourceLocations(config.target.test, 'target.test');

@@ -49,8 +49,12 @@ export interface EmbeddedPool {
   samplesEmbedded: number;
 }
 
-/** Stage 2, the selection: the pool's vectors (by encoder, size and content), the target, the retrieval settings. */
-export const selectStageInputs = (c: RunConfig, embed: EmbeddedPool, content?: InputContent) => ({
+/**
+ * Stage 2, the selection: the pool's vectors (by encoder, size and content), the target, the
+ * retrieval settings, and what deduplication removes: its settings, and the id of `dedup.encoder`
+ * (`dedupEncoderId`, from its embedding) when the groups are found on an encoder of their own.
+ */
+export const selectStageInputs = (c: RunConfig, embed: EmbeddedPool, content?: InputContent, dedupEncoderId?: string) => ({
   encoderId: embed.encoderId,
   shards: embed.shards,
   samples: embed.samplesEmbedded,
@@ -60,7 +64,7 @@ export const selectStageInputs = (c: RunConfig, embed: EmbeddedPool, content?: I
   targetContent: targetContent(content),
   retrieval: c.retrieval,
   // Absent (so keys as before) unless deduplication removes images from the candidates.
-  dedup: c.dedup?.enabled ? { threshold: c.dedup.threshold, method: c.dedup.method, neighbours: c.dedup.neighbours } : undefined,
+  dedup: c.dedup?.enabled ? { threshold: c.dedup.threshold, method: c.dedup.method, neighbours: c.dedup.neighbours, ...(dedupEncoderId ? { encoderId: dedupEncoderId } : {}) } : undefined,
 });
 
 /** Stage 3, self-supervised pre-training on the selected subset. */

@@ -3,6 +3,7 @@ import type { RunConfig } from '../config/schema';
 import type { SourceSpec } from '../config/sources';
 import { selectionMemoryIssue } from '../config/work-limits';
 import { readShardPlanPage, type ShardPlan, writeShardList } from '../embed/shard-plan';
+import { dedupEncoderId } from '../dedup/encoder-id';
 import { completedGroups } from '../dedup/tables';
 import type { AnnParams } from '../retrieval/ann';
 import type { SearchCost } from '../retrieval/cost';
@@ -103,7 +104,7 @@ export async function planSelection(config: RunConfig): Promise<SelectionPlan> {
   validatePolicy(r, train, poolRows);
   if (poolRows === 0) throw new RetrievalInputError(`the pool has no vectors for encoder ${encoderId}: embed it first (sept embed)`);
   // Configurations resolved before the dedup section existed have none.
-  const dedupTable = config.dedup?.enabled ? await completedGroups(db, encoderId, config.dedup, contentFingerprint(poolShards)) : undefined;
+  const dedupTable = config.dedup?.enabled ? await completedGroups(db, await dedupEncoderId(config, encoderId), config.dedup, contentFingerprint(poolShards)) : undefined;
   // Now that the target is counted, topk-per-target's union is bounded too, before any search.
   const memory = selectionMemoryIssue(r, getHeapStatistics().heap_size_limit, { trainTargets: train, poolRows });
   if (memory) throw new RetrievalInputError(memory);

@@ -167,6 +167,8 @@ describe('a run configuration that reaches past the worker', { timeout: 30_000 }
     ['a folder beside the data dir, named alike', 'target.test.path', { target: { ...goodTarget, test: { kind: 'folder', path: `${DATA}2` } } }],
     ['an encoder model outside', 'encoder.model', { encoder: { model: join(OUTSIDE, 'model.onnx') } }],
     ['an encoder model through a link', 'encoder.model', { encoder: { model: 'model-link.onnx' } }],
+    ["dedup's copy detector outside", 'dedup.encoder.model', { dedup: { enabled: true, encoder: { model: join(OUTSIDE, 'model.onnx') } } }],
+    ["dedup's copy detector through a link", 'dedup.encoder.model', { dedup: { enabled: true, encoder: { model: 'model-link.onnx' } } }],
     ['an output folder outside', 'outputDir', { outputDir: join(OUTSIDE, 'runs') }],
     ['an output folder in the read-only root', 'outputDir', { outputDir: join(SHARED, 'runs') }],
     ['an output folder up and out', 'outputDir', { outputDir: '../outside/runs' }],

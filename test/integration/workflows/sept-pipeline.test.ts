@@ -5,14 +5,19 @@ import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { RunConfigInput } from '../../../lib/config/schema';
-import { demoShards } from '../../../lib/demo/materialize';
+import type { DedupStats } from '../../../lib/dedup/groups';
+import { readGroups } from '../../../lib/dedup/tables';
+import { demoPlantedCopies, demoShards } from '../../../lib/demo/materialize';
 import { DEMO_CNN, ensureTestEncoder } from '../../../lib/encoder/test-encoders';
+import { writeThumbnailEncoder } from '../../../lib/encoder/thumbnail';
 import { PIPELINE_STAGES } from '../../../lib/pipeline/stages';
 import { RunLayout } from '../../../lib/run-layout';
 import { CPU_QUEUE } from '../../../lib/temporal/queues';
+import { openStore } from '../../../lib/vectors/connect';
 import { SEPT_SEARCH_ATTRIBUTES } from '../../../lib/temporal/search-attributes';
 import { readShard } from '../../../lib/webdataset/reader';
 import { ShardWriter } from '../../../lib/webdataset/writer';
+import type { EmbedPoolResult } from '../../../workflows/embed-pool';
 import { pipelineProgressQuery } from '../../../workflows/queries';
 import type { septPipeline } from '../../../workflows/sept-pipeline';
 import { useTestTemporal, withWorkers } from '../../support/temporal';
@@ -99,7 +104,7 @@ describe('septPipeline on a real dev server, with stage 0, real retrieval and th
     assert.equal(again.embed.samplesEmbedded, first.embed.samplesEmbedded, 'embedding found every shard committed');
   });
 
-  it('trains, evaluates and reports a few-shot target kept as class-name folders, with default fine-tuning settings', async () => {
+  it('trains, evaluates and reports a few-shot target kept as class-name folders, with default fine-tuning settings and the pool deduplicated by a copy detector', async () => {
     // 4 Fashion-MNIST classes, 10 train and 5 test images each, as PNG files in ImageFolder layout.
     const root = tempDir();
     await writeFewShotFolders(async (path, png) => {
@@ -108,13 +113,35 @@ describe('septPipeline on a real dev server, with stage 0, real retrieval and th
       await writeFile(file, png);
     });
     const pool = async (dataset: 'mnist' | 'fashion-mnist') => ({ kind: 'webdataset' as const, name: dataset, shards: (await demoShards(dataset, 'train')).slice(0, 1) });
+    // The demo's planted copies of Fashion-MNIST train images (lib/demo/near-duplicates.ts), those of the pool's shard among them.
+    const copies = { kind: 'webdataset' as const, name: 'copies', shards: (await demoShards('fashion-mnist', 'copies')).slice(0, 1) };
+    const detector = await writeThumbnailEncoder(join(root, 'copy-detector'), { channels: 1, size: 28, cells: 14 });
+    const fashion = await pool('fashion-mnist');
     const config = await smallPipelineConfig('folders', {
       encoder: { model: await ensureTestEncoder(DEMO_CNN, join(root, 'encoders')), batchSize: 128, threads: 1 },
-      pool: { sources: [await pool('fashion-mnist'), await pool('mnist')] },
+      pool: { sources: [fashion, await pool('mnist'), copies] },
       target: { train: { kind: 'folder', name: 'train', path: join(root, 'train') }, test: { kind: 'folder', name: 'test', path: join(root, 'test') } },
       finetune: { epochs: 2 },
+      dedup: { enabled: true, threshold: 0.997, encoder: { model: detector, threads: 1 } },
     });
     const result = await run('folders', config);
+
+    // The groups were found on the detector's own vectors, embedded by a second embedPool child.
+    const childResult = (id: string) => temporal.client.workflow.getHandle(`folders/${id}`).result();
+    const [embedded, detected, dedup] = (await Promise.all(['embed', 'dedup-embed', 'dedup'].map(childResult))) as [EmbedPoolResult, EmbedPoolResult, DedupStats];
+    assert.notEqual(detected.encoderId, embedded.encoderId);
+    assert.equal(dedup.poolRows, 3000);
+    const groups = await readGroups(await (await openStore(config.store!.uri!)).openTable(dedup.groupsTable));
+    const groupOf = new Map(groups.flatMap((g) => g.members.map((m): [string, string] => [m, g.representative])));
+    const inPool = new Set<string>();
+    for await (const sample of readShard(fashion.shards[0])) inPool.add(`fashion-mnist/${sample.key}`);
+    // JPEG re-encodings (correlation 0.9956 at the least over the demo's 470) are what a thumbnail detector is for.
+    const jpeg = (await demoPlantedCopies('fashion-mnist')).filter((c) => c.transform === 'jpeg' && inPool.has(c.original));
+    const found = jpeg.filter((c) => groupOf.get(`copies/${c.copy.split('/')[1]}`) !== undefined && groupOf.get(`copies/${c.copy.split('/')[1]}`) === groupOf.get(c.original));
+    assert.ok(jpeg.length >= 5, `${jpeg.length} JPEG copies of the pool's Fashion-MNIST shard`);
+    assert.ok(found.length >= 0.8 * jpeg.length, `${found.length} of ${jpeg.length} JPEG copies grouped with their originals`);
+    // No chaining of look-alikes: the groups stay the size of a copy family.
+    assert.ok(dedup.largestGroup <= 4, `largest group ${dedup.largestGroup}`);
 
     assert.deepEqual(
       PIPELINE_STAGES.map((s) => result.progress.stages[s].status),

@@ -62,6 +62,15 @@ describe('run configuration', () => {
     assert.equal(parseRunConfig({ demo: true }).encoder.given, undefined, 'no model: stage 0 trains one with these settings');
   });
 
+  it("records the model settings dedup's own encoder gives, and refuses one that names no model", () => {
+    const config = parseRunConfig({ demo: true, dedup: { enabled: true, encoder: { model: 'copy.onnx', size: 32, crop: 32 } } });
+    assert.deepEqual(config.dedup.encoder?.given, ['size', 'crop']);
+    assert.equal(config.dedup.encoder?.threads, 0, 'defaults as the retrieval encoder');
+    assert.deepEqual(parseRunConfig(JSON.parse(JSON.stringify(config))), config);
+    assert.equal(parseRunConfig({ demo: true }).dedup.encoder, undefined, 'none: the groups are found on the retrieval encoder');
+    assert.deepEqual(issuesOf({ demo: true, dedup: { encoder: { size: 32, crop: 32 } } }), ['dedup.encoder.model: names no model: the encoder the groups are found on is an ONNX file (leave dedup.encoder out for the retrieval encoder)']);
+  });
+
   it('keeps given values and defaults the rest of a section', () => {
     const config = parseRunConfig({ demo: true, retrieval: { budget: 500 }, encoder: { model: 'enc.onnx', channels: 3, size: 256, crop: 224, mean: [0.4, 0.4, 0.4], std: [0.2, 0.2, 0.2] } });
     assert.equal(config.retrieval.budget, 500);

@@ -131,6 +131,29 @@ describe('septPipeline (stand-in children, mocked activities)', () => {
     assert.deepEqual(statuses(on), { encoder: 'skipped', embed: 'done', select: 'done', pretrain: 'done', finetune: 'done', report: 'done' });
   });
 
+  it('with dedup.encoder, embeds the pool with that encoder and finds the groups on its vectors; another dedup encoder selects anew', async () => {
+    const mock = mockedActivities();
+    const children = async (workflowId: string) =>
+      ((await temporal.client.workflow.getHandle(workflowId).fetchHistory()).events ?? []).flatMap((e) => {
+        const start = e.startChildWorkflowExecutionInitiatedEventAttributes;
+        if (!start) return [];
+        const config = JSON.parse(Buffer.from(start.input!.payloads![0].data!).toString()) as RunConfig;
+        return [`${start.workflowType!.name} ${start.workflowId!.slice(workflowId.length)} ${config.encoder.model}`];
+      });
+    const withDetector = (model: string) => input('dedupenc', { dedup: { enabled: true, encoder: { model } } });
+    const first = await run(mock, 'dedupenc/first', withDetector('/models/copy.onnx'));
+    assert.deepEqual((await children('dedupenc/first')).slice(0, 4), [
+      'embedPool /embed /models/enc.onnx',
+      'embedPool /dedup-embed /models/copy.onnx',
+      'dedupPool /dedup /models/copy.onnx',
+      'selectSubset /select /models/enc.onnx',
+    ]);
+    assert.equal(statuses(first).select, 'done');
+    assert.equal(statuses(await run(mock, 'dedupenc/same', withDetector('/models/copy.onnx'))).select, 'reused');
+    // Groups found by another encoder remove other images: the selection is made anew.
+    assert.equal(statuses(await run(mock, 'dedupenc/other', withDetector('/models/copy-14.onnx'))).select, 'done');
+  });
+
   it('trains the encoder in stage 0 when none is configured, and names its jobs in the report request', async () => {
     const mock = mockedActivities();
     const result = await run(mock, 'stage0', input('stage0', { encoder: {} }));

@@ -26,7 +26,9 @@ function keys(c: RunConfig, content: InputContent = CONTENT): Record<Stage, stri
   const encoder = stageKey(encoderStageInputs(c));
   const encoderId = c.encoder.model ? stageKey({ model: c.encoder.model, size: c.encoder.size, channels: c.encoder.channels }) : encoder;
   const poolSize = JSON.stringify(c.pool).length;
-  const select = stageKey(selectStageInputs(c, { encoderId, shards: poolSize, samplesEmbedded: poolSize * 1000 }, content));
+  // septPipeline embeds with dedup.encoder only when it deduplicates, and hands on that embedding's encoder id.
+  const detector = c.dedup.enabled && c.dedup.encoder?.model ? stageKey({ model: c.dedup.encoder.model }) : undefined;
+  const select = stageKey(selectStageInputs(c, { encoderId, shards: poolSize, samplesEmbedded: poolSize * 1000 }, content, detector));
   const pretrain = stageKey(pretrainStageInputs(c, select));
   const finetune = stageKey(finetuneStageInputs(c, pretrain, content));
   return { encoder, select, pretrain, finetune };
@@ -61,6 +63,9 @@ const CASES: [string, (c: RunConfig) => void, Stage[]][] = [
   ['trainer name', (c) => (c.trainer.name = 'my-trainer'), ALL],
   // Configurations resolved before runs named trainers have no name: the reference trainer's records match them.
   ['no trainer name (resolved by 0.3.0)', (c) => delete (c.trainer as { name?: string }).name, []],
+  ['deduplication on', (c) => (c.dedup.enabled = true), ['select', 'pretrain', 'finetune']],
+  ['a copy detector for deduplication', (c) => Object.assign(c.dedup, { enabled: true, encoder: { ...c.encoder, model: '/models/copy.onnx' } }), ['select', 'pretrain', 'finetune']],
+  ['a copy detector named while deduplication is off', (c) => (c.dedup.encoder = { ...c.encoder, model: '/models/copy.onnx' }), []],
   ['pool sources', (c) => c.pool.sources.push({ kind: 'demo', dataset: 'mnist', split: 'train' } as never), ALL],
 ];
 
@@ -73,6 +78,11 @@ describe('stage reuse keys', () => {
       assert.deepEqual(changed, stale);
     });
   }
+
+  it("a copy detector's groups key the selection apart from the retrieval encoder's, and from another detector's", () => {
+    const dedupOn = (encoder?: string) => keys(with_((c) => Object.assign(c.dedup, { enabled: true, encoder: encoder ? { ...c.encoder, model: encoder } : undefined }))).select;
+    assert.equal(new Set([dedupOn(), dedupOn('/models/copy.onnx'), dedupOn('/models/copy-14.onnx')]).size, 3);
+  });
 
   it('the reference trainer keys as the absent command did, so records of earlier releases still match', () => {
     assert.equal(encoderStageInputs(base).trainer, null);

@@ -28,7 +28,10 @@ export async function setDuplicates(
   poolSources: readonly SourceSpec[],
   onShard?: (done: number) => void,
 ): Promise<SetDuplicates> {
-  const pool = new Set((await listAllShards(poolSources)).map((s) => s.source));
+  const poolShards = await listAllShards(poolSources);
+  const pool = new Set(poolShards.map((s) => s.source));
+  // The whole pool as the set (the experiment's pool arm): listed once.
+  const shards = JSON.stringify(sources) === JSON.stringify(poolSources) ? poolShards : await listAllShards(sources);
   const groups = await (await openStore(store)).openTable(dedupTables(encoderId, settings).groups);
   const representative = new Map<string, string>();
   for await (const batch of groups.query().select(['pool_id', 'representative'])) {
@@ -38,7 +41,7 @@ export async function setDuplicates(
   const seen = new Set<string>();
   const counted: SetDuplicates = { images: 0, duplicates: 0 };
   let done = 0;
-  for (const shard of await listAllShards(sources)) {
+  for (const shard of shards) {
     for await (const { id, image, sample } of sourceSamples(shard)) {
       if (!image) continue;
       counted.images++;

@@ -26,7 +26,8 @@ export interface DedupPoolCarry {
  * into groups in one activity and drop them; count the groups and draw the largest.
  */
 export async function dedupPool(input?: RunConfigInput, carry?: DedupPoolCarry): Promise<DedupStats> {
-  const config = await resolvedRunConfig(input, carry);
+  // With dedup.encoder the groups are the detector's, started alone too (where its embedding must already be done).
+  const config = dedupRunConfig(await resolvedRunConfig(input, carry));
   const r = config.retrieval;
   const cpu = cpuWork();
   const plan = carry?.plan ?? (await cpu.planDedup(config));

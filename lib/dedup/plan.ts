@@ -51,7 +51,10 @@ export const partitionShards = (plan: DedupPlan, partition: number): Promise<Sha
 export async function planDedup(config: RunConfig): Promise<DedupPlan> {
   const d = config.dedup;
   const { encoderId, db, table, dim, poolShards, poolRows } = await embeddedPool(config);
-  if (poolRows === 0) throw new RetrievalInputError(`the pool has no vectors for encoder ${encoderId}: embed it first (sept embed)`);
+  if (poolRows === 0) {
+    const how = d.encoder ? 'with dedup.encoder first (septPipeline does; alone: `sept embed` of the run with dedup.encoder as its encoder)' : 'first (sept embed)';
+    throw new RetrievalInputError(`the pool has no vectors for encoder ${encoderId}: embed it ${how}`);
+  }
   const settings = { threshold: d.threshold, method: d.method, neighbours: d.neighbours };
   const tables = dedupTables(encoderId, settings);
   const poolFingerprint = contentFingerprint(poolShards);

@@ -6,12 +6,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { resolveRunConfig } from '../../../activities/run-config';
+import type { RunConfig, RunConfigInput } from '../../../lib/config/schema';
 import { workerSettingsFromEnv } from '../../../lib/config/worker-settings';
 import type { DedupPlan } from '../../../lib/dedup/plan';
+import { writeThumbnailEncoder } from '../../../lib/encoder/thumbnail';
 import { CPU_QUEUE } from '../../../lib/temporal/queues';
 import { workerOptions } from '../../../workers/worker';
 import type { dedupPool } from '../../../workflows/dedup-pool';
 import { useTestTemporal, workflowBundle } from '../../support/temporal';
+import { tempDir } from '../../support/tmp';
 
 const PLAN = {
   run: 'dd',
@@ -33,12 +36,13 @@ const PLAN = {
 } as DedupPlan;
 
 describe('dedupPool (mocked activities)', () => {
-  const calls = { joins: [] as string[], steps: [] as string[] };
+  const calls = { joins: [] as string[], steps: [] as string[], plannedOn: undefined as string | undefined };
   let plan: DedupPlan = PLAN;
   const activities = {
     resolveRunConfig,
-    async planDedup() {
+    async planDedup(config: RunConfig) {
       calls.steps.push('plan');
+      calls.plannedOn = config.encoder.model;
       return plan;
     },
     async buildPoolIndex() {
@@ -63,12 +67,12 @@ describe('dedupPool (mocked activities)', () => {
   };
   const temporal = useTestTemporal();
 
-  async function run(workflowId: string, searchesPerExecution: number) {
-    Object.assign(calls, { joins: [], steps: [] });
+  async function run(workflowId: string, searchesPerExecution: number, dedup: RunConfigInput['dedup'] = {}) {
+    Object.assign(calls, { joins: [], steps: [], plannedOn: undefined });
     const handle = await temporal.client.workflow.start<typeof dedupPool>('dedupPool', {
       taskQueue: CPU_QUEUE,
       workflowId,
-      args: [{ demo: true, name: 'dd', dedup: { enabled: true }, retrieval: { searchesPerExecution, window: 2 } }],
+      args: [{ demo: true, name: 'dd', dedup: { enabled: true, ...dedup }, retrieval: { searchesPerExecution, window: 2 } }],
     });
     const connection = await NativeConnection.connect({ address: temporal.server.address });
     const worker = await Worker.create({ connection, ...workerOptions('cpu', workerSettingsFromEnv(), { workflowBundle: await workflowBundle() }), activities });
@@ -101,5 +105,14 @@ describe('dedupPool (mocked activities)', () => {
     assert.deepEqual(calls.joins, []);
     assert.deepEqual(calls.steps, ['plan', 'report']);
     assert.equal(result.reused, true);
+  });
+
+  it('started alone with dedup.encoder, plans on the copy detector, not the retrieval encoder', async () => {
+    plan = { ...PLAN, complete: true };
+    const detector = await writeThumbnailEncoder(tempDir(), { channels: 1, size: 28, cells: 14 });
+    await run('dd/detector', 10, { encoder: { model: detector } });
+    assert.equal(calls.plannedOn, detector);
+    await run('dd/retrieval', 10);
+    assert.equal(calls.plannedOn, undefined, "the demo's retrieval encoder: stage 0's, not named");
   });
 });

@@ -83,7 +83,7 @@ export function withExportedSettings(encoder: EncoderConfig, exported: ModelSett
 /**
  * A run's encoder section (`field`: `encoder`, or `dedup.encoder`), completed from the
  * `encoder.json` beside a configured model when there is one (a model septflow's stage 0 exported,
- * or the demo's copy detector); unchanged otherwise.
+ * or one `sept copy-detector` wrote); unchanged otherwise.
  */
 export async function resolveEncoderSettings(encoder: EncoderConfig, field = 'encoder'): Promise<EncoderConfig> {
   if (!encoder.model) return encoder;

@@ -1,10 +1,11 @@
 // A copy detector with no learned weights, for deduplication (`dedup.encoder`) where no trained
 // copy-detection model (SSCD, as DINOv2 used) is at hand: each image is averaged down to
 // `cells` x `cells` per channel and centred on its own mean; L2-normalized (its encoder.json says
-// so), the cosine of two images is then the correlation of their thumbnails. Re-encodings,
-// resizes and small crops of one picture keep a correlation near 1; a retrieval encoder, trained to
-// bring look-alikes together, cannot tell such a copy from another picture of the same kind
-// (docs/stages/dedup.md has the figures on the demo's planted copies).
+// so), the cosine of two images is then the correlation of their thumbnails. Re-encodings of one
+// picture keep a correlation near 1; resizes and small crops fall lower, into the range of other
+// pictures of the same kind, which only a trained copy detector tells apart. A retrieval encoder,
+// trained to bring look-alikes together, does worse (docs/stages/dedup.md has the figures on the
+// demo's planted copies).
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../files/atomic-write';

@@ -1,6 +1,7 @@
 'use strict';
-// Compiles the TypeScript sources to dist/ (CommonJS and type declarations): what the `sept`
-// command, the production workers and the published package run. `npm run build` always builds;
+// Compiles the TypeScript sources to dist/ (CommonJS and type declarations) and bundles the compiled
+// workflows into dist/workflow-bundle.js: what the `sept` command, the production workers and the
+// published package run. `npm run build` always builds;
 // setup builds only when a source is newer than the last build.
 // Node built-ins only, like setup, which requires it.
 const { spawnSync } = require('node:child_process');
@@ -25,6 +26,7 @@ function newestSourceMtime() {
   return newest;
 }
 
+/** Whether dist/ was built from the sources as they are now. */
 function buildCurrent() {
   const stamp = path.join(dist, STAMP);
   return fs.existsSync(stamp) && fs.statSync(stamp).mtimeMs >= newestSourceMtime();
@@ -40,13 +42,19 @@ function build() {
     const tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
     const res = spawnSync(process.execPath, [tsc, '-p', config, '--outDir', staging], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
     if (res.status !== 0) throw new Error(`the build failed (tsc exit ${res.status})`);
-    const stamp = path.join(staging, STAMP);
-    fs.writeFileSync(stamp, '');
-    fs.utimesSync(stamp, started, started);
     const previous = `${dist}.old-${process.pid}`;
     if (fs.existsSync(dist)) fs.renameSync(dist, previous);
     fs.renameSync(staging, dist);
     fs.rmSync(previous, { recursive: true, force: true });
+    // The workflows bundled once here, not by every sept-cpu worker at its start
+    // (workers/workflow-bundle.ts). In dist/ itself, as its own cwd: webpack names modules and
+    // source-map sources by their paths, which must be dist/'s, not the staging folder's. Until the
+    // bundle and the stamp are there, a worker bundles the workflows itself.
+    const bundled = spawnSync(process.execPath, [path.join('workers', 'workflow-bundle.js'), 'workflow-bundle.js'], { cwd: dist, stdio: ['ignore', 'inherit', 'inherit'] });
+    if (bundled.status !== 0) throw new Error(`the build failed: bundling the workflows exited ${bundled.status}`);
+    const stamp = path.join(dist, STAMP);
+    fs.writeFileSync(stamp, '');
+    fs.utimesSync(stamp, started, started);
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }
@@ -59,7 +67,7 @@ function ensureBuild(log = () => {}) {
   build();
 }
 
-module.exports = { ensureBuild };
+module.exports = { ensureBuild, buildCurrent };
 
 if (require.main === module) {
   try {

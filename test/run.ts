@@ -1,6 +1,7 @@
 // `npm test` and its tiers (docs/testing.md). `tsx test/run.ts [unit | hostile | integration | file...]`:
 //   nothing      type-checks, runs the unit tier, the hostile tier, the integration tier, then the
-//                reference trainer's pytest suite in the trainer's Python environment
+//                reference trainer's pytest suite in the trainer's Python environment (as many
+//                files at once as the tiers run)
 //   unit         the test files under test/unit/
 //   hostile      the test files under test/hostile/: hostile inputs (bombs, links, FIFOs, torn
 //                files, paths out of bounds) generated in code and run through the real embedding
@@ -69,6 +70,22 @@ function testConcurrency(): number {
   return n;
 }
 
+/**
+ * pytest-xdist's arguments for the trainer's suite: as many test files at once as test files of the
+ * other tiers (its trainers run one thread each, so one pytest process leaves a core idle). Each
+ * file stays on one pytest worker (--dist loadfile): its module fixtures run once. None where the
+ * trainer's Python (SEPT_TRAINER_PYTHON) has no xdist: the suite then runs one test at a time.
+ */
+function pytestWorkers(python: string): string[] {
+  const workers = testConcurrency();
+  if (workers < 2) return [];
+  if (spawnSync(python, ['-c', 'import xdist'], { stdio: 'ignore' }).status !== 0) {
+    console.log(`=== trainer tests: ${python} has no pytest-xdist; one test at a time`);
+    return [];
+  }
+  return ['-n', String(workers), '--dist', 'loadfile'];
+}
+
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const everything = args.length === 0;
@@ -84,7 +101,7 @@ async function main(): Promise<number> {
       ensureTrainerPython: (o: { projectRoot: string; log: (m: string) => void }) => Promise<string>;
     };
     const python = await ensureTrainerPython({ projectRoot, log: (m) => console.error(m) });
-    results.push(step('trainer tests', python, ['-m', 'pytest', '-q', trainerTests]));
+    results.push(step('trainer tests', python, ['-m', 'pytest', '-q', ...pytestWorkers(python), trainerTests]));
   }
   return results.every(Boolean) ? 0 : 1;
 }

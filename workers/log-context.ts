@@ -48,8 +48,8 @@ export const activityLogContext: ActivityInterceptorsFactory = (ctx) => {
 };
 
 /**
- * The interceptors of every septflow worker. A worker given a prebuilt workflow bundle ignores
- * `workflowModules`: pass them to bundleWorkflowCode as `workflowInterceptorModules` instead.
+ * The interceptors of every septflow worker. `workflowModules` go into the workflow bundle
+ * (workflow-bundle.ts), which is where a worker takes them from.
  */
 export const LOG_CONTEXT_INTERCEPTORS = {
   workflowModules: [require.resolve('../workflows/log-context')],

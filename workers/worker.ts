@@ -1,4 +1,4 @@
-import { NativeConnection, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerOptions, type WorkflowBundleOption } from '@temporalio/worker';
 import { cpuActivities, gpuActivities } from '../activities';
 import { type WorkerSettings, workerSettingsFromEnv } from '../lib/config/worker-settings';
 import { workerSearchKernel } from '../lib/retrieval/kernel-choice';
@@ -13,6 +13,7 @@ import { failedAttempt } from './failed-attempt';
 import { livenessHeartbeat } from './heartbeat';
 import { LOG_CONTEXT_INTERCEPTORS } from './log-context';
 import { installRuntime } from './telemetry';
+import { workflowCode } from './workflow-bundle';
 
 export type QueueKind = 'cpu' | 'gpu';
 
@@ -37,25 +38,23 @@ export function gpuShutdownOptions(grace: string) {
   return { shutdownGraceTime: 0, shutdownForceTime: grace } as const;
 }
 
-/** Where a `sept-cpu` worker gets its workflow code: the source folder, or a prebuilt bundle (tests bundle once per process). */
-export type WorkflowCode = { workflowsPath: string } | { workflowBundle: WorkflowBundleWithSourceMap };
-
-/** The workflow interceptor modules of every `sept-cpu` worker: log context, and failures that say why (workflows/failure-message.ts). */
-export const WORKFLOW_INTERCEPTOR_MODULES = [...LOG_CONTEXT_INTERCEPTORS.workflowModules, require.resolve('../workflows/failure-message')];
+/** A `sept-cpu` worker's workflow code, bundled with its interceptors (workflow-bundle.ts's workflowCode()). */
+export type WorkflowCode = { workflowBundle: WorkflowBundleOption };
 
 /**
  * The options of a septflow worker of `kind`, without its connection: production workers and the
  * tests' in-process workers are built from these same options, so tests exercise what is deployed.
  */
-export function workerOptions(kind: QueueKind, settings: WorkerSettings, workflows: WorkflowCode = { workflowsPath: require.resolve('../workflows') }) {
+export function workerOptions(kind: QueueKind, settings: WorkerSettings, workflows?: WorkflowCode) {
   const activityInterceptors = [...LOG_CONTEXT_INTERCEPTORS.activity, livenessHeartbeat, failedAttempt];
   if (kind === 'cpu') {
+    if (!workflows) throw new Error('a sept-cpu worker needs its workflow code: workflowCode() in workers/workflow-bundle.ts');
     return {
       taskQueue: CPU_QUEUE,
       ...workflows,
       activities: cpuActivities,
-      // A prebuilt bundle carries its workflow interceptors (test/support/temporal.ts bundles them in).
-      interceptors: { ...('workflowsPath' in workflows ? { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } : {}), activity: activityInterceptors },
+      // The bundle carries the workflow interceptors.
+      interceptors: { activity: activityInterceptors },
       maxConcurrentActivityTaskExecutions: settings.cpuActivityConcurrency,
       maxConcurrentWorkflowTaskExecutions: settings.workflowConcurrency,
     } satisfies Omit<WorkerOptions, 'connection'>;
@@ -87,7 +86,7 @@ export async function runWorker(kind: QueueKind): Promise<void> {
   const { connectionOptions, namespace } = connectConfig();
   const connection = await NativeConnection.connect(connectionOptions);
   try {
-    const options = workerOptions(kind, settings);
+    const options = workerOptions(kind, settings, kind === 'cpu' ? { workflowBundle: await workflowCode() } : undefined);
     // A GPU worker also polls a queue of its own: a gang's node runs there (lib/trainer/gang-node.ts),
     // in the same trainer slots as the trainers from sept-gpu (lib/trainer/trainer-slots.ts).
     if (kind === 'gpu') trainerSlots.resize(settings.gpuActivityConcurrency);

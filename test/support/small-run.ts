@@ -1,5 +1,6 @@
 import type { RunConfigInput } from '../../lib/config/schema';
 import { demoShards } from '../../lib/demo/materialize';
+import { writeThumbnailEncoder } from '../../lib/encoder/thumbnail';
 import { tempDir } from './tmp';
 
 /**
@@ -28,4 +29,15 @@ export async function smallPipelineConfig(name: string, overrides: Partial<RunCo
     ...overrides,
     trainer: { checkpointEverySteps: 4, heartbeatTimeout: '30s', maxAttempts: 3, threads: 1, ...overrides.trainer },
   };
+}
+
+/**
+ * A retrieval encoder given to the run, so that it trains no stage 0 (about 35 s of trainer time
+ * on a quiet 2-core machine): the thumbnail encoder (lib/encoder/thumbnail.ts) for the demo's 28 x
+ * 28 grayscale images. For tests of what runs around the stages (the client API, durability), not
+ * of stage 0 or of what retrieval finds. `dir` must outlive the runs: a tempDir() made in a hook
+ * is removed when the hook ends.
+ */
+export async function givenEncoder(dir = tempDir('encoder-')): Promise<NonNullable<RunConfigInput['encoder']>> {
+  return { model: await writeThumbnailEncoder(dir, { channels: 1, size: 28, cells: 14 }), threads: 1 };
 }

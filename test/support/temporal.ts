@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import type { Logger } from '@temporalio/common';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { type DevServer, startDevServer } from '../../infra/dev-server';
 import { workerSettingsFromEnv } from '../../lib/config/worker-settings';
 import { Embedder } from '../../lib/embed/embedder';
-import { WORKFLOW_INTERCEPTOR_MODULES, workerOptions } from '../../workers/worker';
+import { workerOptions } from '../../workers/worker';
+import { workflowCode } from '../../workers/workflow-bundle';
 
 /** A real dev server of the project's pinned CLI, on free ports, with a client for the test. */
 export interface TestTemporal {
@@ -74,18 +75,6 @@ export function useTestTemporal(opts: TestTemporalOptions = {}): TestTemporal {
   };
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-
-/** The workflow code bundled once per test process (bundling takes seconds). */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({
-    workflowsPath: require.resolve('../../workflows'),
-    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
-    logger: new DefaultLogger('WARN'),
-  });
-  return bundle;
-}
-
 /**
  * Runs `fn` while in-process workers serve the test server: `sept-cpu` and `sept-gpu` by default;
  * a test that runs one queue in a separate process (to kill it) asks for the other only.
@@ -95,7 +84,7 @@ export async function withWorkers<T>(t: TestTemporal, fn: () => Promise<T>, queu
   const settings = workerSettingsFromEnv();
   try {
     const workers = [];
-    if (queues.includes('cpu')) workers.push(await Worker.create({ connection, ...workerOptions('cpu', settings, { workflowBundle: await workflowBundle() }) }));
+    if (queues.includes('cpu')) workers.push(await Worker.create({ connection, ...workerOptions('cpu', settings, { workflowBundle: await workflowCode() }) }));
     if (queues.includes('gpu')) workers.push(await Worker.create({ connection, ...workerOptions('gpu', settings) }));
     const work = fn();
     const done = work.catch(() => undefined);

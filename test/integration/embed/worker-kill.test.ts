@@ -12,7 +12,8 @@ import { CPU_QUEUE } from '../../../lib/temporal/queues';
 import type { embedPool } from '../../../workflows/embed-pool';
 import type { EmbedProgress } from '../../../workflows/embed-progress';
 import { embedProgressQuery } from '../../../workflows/queries';
-import { useTestTemporal, workflowBundle } from '../../support/temporal';
+import { useTestTemporal } from '../../support/temporal';
+import { workflowCode } from '../../../workers/workflow-bundle';
 import { tempDir } from '../../support/tmp';
 import { demoEmbedConfig, fashionShards, storedVectors } from '../../support/embedding';
 
@@ -84,7 +85,7 @@ describe('embedPool when its worker dies', () => {
     // A kill, a new worker and queries all the while make histories that a quiet run never does
     // (a result recorded in one workflow task, the workflow's reaction in the next); each of them
     // must replay, or a later worker could not pick the run up.
-    for await (const replay of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
+    for await (const replay of Worker.runReplayHistories({ workflowBundle: await workflowCode() }, histories)) {
       assert.equal(replay.error, undefined, `${replay.workflowId} does not replay: ${replay.error?.message}`);
     }
   });

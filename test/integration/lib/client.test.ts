@@ -19,7 +19,7 @@ import { CPU_QUEUE } from '../../../lib/temporal/queues';
 import { waitFor } from '../../support/processes';
 import { useTestTemporal, withWorkers } from '../../support/temporal';
 import { tempDir } from '../../support/tmp';
-import { smallPipelineConfig } from '../../support/small-run';
+import { givenEncoder, smallPipelineConfig } from '../../support/small-run';
 
 /** A run over one MNIST test shard: census finishes in seconds. */
 async function smallConfig(name: string): Promise<RunConfigInput> {
@@ -96,7 +96,7 @@ describe('client API on a real dev server', () => {
   });
 
   it('runs SEPT end to end to its result, with progress, on a connection of its own from TEMPORAL_ADDRESS', async () => {
-    const config = await smallPipelineConfig('api-run');
+    const config = await smallPipelineConfig('api-run', { encoder: await givenEncoder() });
     const saved = process.env.TEMPORAL_ADDRESS;
     process.env.TEMPORAL_ADDRESS = temporal.server.address;
     try {

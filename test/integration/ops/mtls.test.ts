@@ -16,6 +16,7 @@ import { connectClient, connectConfig } from '../../../lib/temporal/connection';
 import { CPU_QUEUE, GPU_QUEUE } from '../../../lib/temporal/queues';
 import type { census as censusWorkflow } from '../../../workflows/census';
 import { generateTestCerts, type TestCerts } from '../../support/certs';
+import { waitFor } from '../../support/processes';
 import { tempDir } from '../../support/tmp';
 
 /** Runs `fn` with these environment variables set (undefined unsets one), then restores them. */
@@ -150,10 +151,16 @@ describe('mTLS to Temporal through nginx, configured by the environment', () => 
     });
   });
 
-  /** Both connection kinds a process makes, a client (grpc-js) and a worker (Rust core), with what nginx logged meanwhile. */
-  async function refusals(overrides: Record<string, string | undefined>): Promise<{ client: Error; worker: Error; proxyLog: string }> {
+  /**
+   * Both connection kinds a process makes, a client (grpc-js) and a worker (Rust core), with what
+   * nginx logged meanwhile, once it shows `logged` (or 10 s later). nginx logs a refusal when it
+   * reads the peer's alert or request, which on a loaded machine can be after the peer's connect
+   * has already failed here.
+   */
+  async function refusals(overrides: Record<string, string | undefined>, shows: RegExp): Promise<{ client: Error; worker: Error; proxyLog: string }> {
     const errorLog = join(proxy.dir, 'error.log');
-    const logged = readFileSync(errorLog, 'utf8').length;
+    const before = readFileSync(errorLog, 'utf8').length;
+    const proxyLog = () => readFileSync(errorLog, 'utf8').slice(before);
     return withEnv({ ...tlsEnv(), ...overrides }, async () => {
       const { connectionOptions } = connectConfig();
       const failure = (p: Promise<{ close(): Promise<void> }>) =>
@@ -166,21 +173,24 @@ describe('mTLS to Temporal through nginx, configured by the environment', () => 
         );
       const client = await failure(Connection.connect({ ...connectionOptions, connectTimeout: 5_000 }));
       const worker = await failure(NativeConnection.connect(connectionOptions));
-      return { client, worker, proxyLog: readFileSync(errorLog, 'utf8').slice(logged) };
+      // Not shown in time: the caller's assertions say what the log lacks.
+      await waitFor(`nginx to log ${shows}`, () => shows.test(proxyLog()), 10_000).catch(() => undefined);
+      return { client, worker, proxyLog: proxyLog() };
     });
   }
 
   it('refuses a client without a client certificate', async () => {
-    const { client, worker, proxyLog } = await refusals({ TEMPORAL_TLS_CLIENT_CERT_PATH: undefined, TEMPORAL_TLS_CLIENT_KEY_PATH: undefined });
+    const noCertificate = /client sent no required SSL certificate while reading client request headers.*GetSystemInfo/;
+    const { client, worker, proxyLog } = await refusals({ TEMPORAL_TLS_CLIENT_CERT_PATH: undefined, TEMPORAL_TLS_CLIENT_KEY_PATH: undefined }, noCertificate);
     // nginx completes the handshake, then answers every request with HTTP 400 ("No required SSL certificate was sent").
     assert.equal(client.message, 'Failed to connect to Temporal server');
     assert.match(String(client.cause), /Received HTTP status code 400/);
     assert.match(worker.message, /GetSystemInfo.*400 Bad Request/);
-    assert.match(proxyLog, /client sent no required SSL certificate while reading client request headers.*GetSystemInfo/);
+    assert.match(proxyLog, noCertificate);
   });
 
   it('refuses to talk to a server whose certificate is signed by a CA the client does not trust', async () => {
-    const { client, worker, proxyLog } = await refusals({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.otherCaCert });
+    const { client, worker, proxyLog } = await refusals({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.otherCaCert }, /alert unknown ca/);
     // grpc-js reports only that it never connected; the reason shows on the proxy's side: each
     // handshake aborted by the client, and no request ever reached the proxy.
     assert.equal(client.message, 'Failed to connect before the deadline');

@@ -14,19 +14,19 @@ import type { septPipeline } from '../../../workflows/sept-pipeline';
 import { pidsMatching, waitFor } from '../../support/processes';
 import { startTestTemporal, type TestTemporal } from '../../support/temporal';
 import { tempDir } from '../../support/tmp';
-import { smallPipelineConfig } from '../../support/small-run';
+import { givenEncoder, smallPipelineConfig } from '../../support/small-run';
 
 /**
  * Long enough pre-training to be interrupted; short timeouts so that lost work is retried in seconds.
- * Runs after the first take the encoder the first one trained (stage 0 is not what they test), so
- * their figures must equal the first run's.
+ * Every run takes the same given encoder (stage 0 is not what they test), so the later runs'
+ * figures must equal the first run's.
  */
-const durable = (name: string, encoder?: SeptRunResult['encoder']) =>
+const durable = async (name: string, encoder: RunConfigInput['encoder']) =>
   smallPipelineConfig(name, {
     pretrain: { steps: 60, batchSize: 32 },
     embed: { heartbeatTimeout: '10s' },
     trainer: { heartbeatTimeout: '10s', checkpointEverySteps: 4 },
-    ...(encoder ? { encoder: { model: encoder.model, threads: 1 } } : {}),
+    encoder,
   });
 
 const figures = (r: SeptRunResult) => ({ subset: r.selection.stats.perSource, metrics: r.metrics });
@@ -67,8 +67,6 @@ async function waitWhileRunning<T>(handle: WorkflowHandle, what: string, check: 
 describe('septPipeline survives its infrastructure: many workers, killed workers, a restarted server', () => {
   let temporal: TestTemporal;
   const dbFile = join(tempDir(), 'temporal.sqlite');
-  // The first run's folder lives as long as the suite: the later runs read its encoder.
-  const referenceDir = tempDir();
   const workers: WorkerProcess[] = [];
   const spawn = (kind: WorkerKind) => {
     const w = spawnWorker(kind, { address: temporal.server.address, logDir: tempDir() });
@@ -78,7 +76,11 @@ describe('septPipeline survives its infrastructure: many workers, killed workers
   const start = (config: RunConfigInput, client = temporal.client) =>
     client.workflow.start<typeof septPipeline>('septPipeline', { taskQueue: CPU_QUEUE, workflowId: config.name!, args: [config] });
 
+  // Made here, not in the hook, to live as long as the suite.
+  const encoderDir = tempDir('encoder-');
+  let encoder: RunConfigInput['encoder'];
   before(async () => {
+    encoder = await givenEncoder(encoderDir);
     temporal = await startTestTemporal({ dbFile });
   });
   after(async () => {
@@ -89,11 +91,11 @@ describe('septPipeline survives its infrastructure: many workers, killed workers
   let reference: SeptRunResult;
 
   it('spreads the work over two sept-cpu and two sept-gpu workers', async () => {
-    const config = { ...(await durable('spread')), outputDir: referenceDir };
+    const config = await durable('spread', encoder);
     const pool = [spawn('cpu'), spawn('cpu'), spawn('gpu'), spawn('gpu')];
     reference = await (await start(config)).result();
     await Promise.all(pool.map((w) => w.stop()));
-    const spread = await activityWorkers(temporal.client, ['spread', 'spread/encoder', 'spread/embed', 'spread/select', 'spread/pretrain', 'spread/finetune']);
+    const spread = await activityWorkers(temporal.client, ['spread', 'spread/embed', 'spread/select', 'spread/pretrain', 'spread/finetune']);
     console.log('activity workers per queue:', JSON.stringify(Object.fromEntries(Object.entries(spread).map(([q, ids]) => [q, [...ids]]))));
     // Embedding runs a window of shards at once: both CPU workers take some. Trainer jobs run one
     // after another, so which GPU worker takes each is up to the server.
@@ -102,7 +104,7 @@ describe('septPipeline survives its infrastructure: many workers, killed workers
   });
 
   it('completes with the same result when both workers are killed mid-run and new ones start', async () => {
-    const config = await durable('killed', reference.encoder);
+    const config = await durable('killed', encoder);
     const first = [spawn('cpu'), spawn('gpu')];
     const handle = await start(config);
     const trainDir = join(config.outputDir!, 'killed', 'train');
@@ -118,12 +120,12 @@ describe('septPipeline survives its infrastructure: many workers, killed workers
     const result = await handle.result();
     assert.ok(result.pretrain.progress.jobs.pretrain.attempt >= 2, 'the pre-training was retried');
     assert.ok(result.pretrain.progress.jobs.pretrain.resumedFromStep > 0, 'and resumed from its checkpoint');
-    assert.equal(result.encoder.encoderId, reference.encoder.encoderId, 'the first run\'s encoder');
+    assert.equal(result.encoder.encoderId, reference.encoder.encoderId, 'the same given encoder');
     assert.deepEqual(figures(result), figures(reference), 'same subset and accuracy as the undisturbed run');
   });
 
   it('completes with the same result when the Temporal server restarts mid-run on the same SQLite file', async () => {
-    const config = await durable('restart', reference.encoder);
+    const config = await durable('restart', encoder);
     const handle = await start(config);
     await waitWhileRunning(handle, 'the pre-training stage', async () => ((await handle.query(pipelineProgressQuery).catch(() => undefined))?.stage === 'pretrain' ? true : undefined));
     const port = Number(temporal.server.address.split(':').at(-1));

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
-import { workflowBundle } from '../../support/temporal';
+import { workflowCode } from '../../../workers/workflow-bundle';
 
 const dir = join(__dirname, 'histories');
 
@@ -24,7 +24,7 @@ describe('recorded histories of septPipeline and its children replay against the
         history: historyFromJSON(JSON.parse(readFileSync(join(dir, release, f), 'utf8'))),
       }));
       const replayed: string[] = [];
-      for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
+      for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowCode() }, histories)) {
         assert.equal(result.error, undefined, `${release} ${result.workflowId}: ${result.error?.message}`);
         replayed.push(result.workflowId);
       }

@@ -13,7 +13,8 @@ import { writeThumbnailEncoder } from '../../../lib/encoder/thumbnail';
 import { CPU_QUEUE } from '../../../lib/temporal/queues';
 import { workerOptions } from '../../../workers/worker';
 import type { dedupPool } from '../../../workflows/dedup-pool';
-import { useTestTemporal, workflowBundle } from '../../support/temporal';
+import { useTestTemporal } from '../../support/temporal';
+import { workflowCode } from '../../../workers/workflow-bundle';
 import { tempDir } from '../../support/tmp';
 
 const PLAN = {
@@ -75,7 +76,7 @@ describe('dedupPool (mocked activities)', () => {
       args: [{ demo: true, name: 'dd', dedup: { enabled: true, ...dedup }, retrieval: { searchesPerExecution, window: 2 } }],
     });
     const connection = await NativeConnection.connect({ address: temporal.server.address });
-    const worker = await Worker.create({ connection, ...workerOptions('cpu', workerSettingsFromEnv(), { workflowBundle: await workflowBundle() }), activities });
+    const worker = await Worker.create({ connection, ...workerOptions('cpu', workerSettingsFromEnv(), { workflowBundle: await workflowCode() }), activities });
     const result = await worker.runUntil(handle.result()).finally(() => connection.close());
     const executions: number[] = [];
     const historyOf = async (runId: string) => (await temporal.client.workflow.getHandle(handle.workflowId, runId).fetchHistory()).events ?? [];

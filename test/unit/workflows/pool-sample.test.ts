@@ -4,7 +4,7 @@
 // group by group; what the trainer gets is the fold's sample.
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import type { PoolSample } from '../../../activities/pipeline';
 import { resolveRunConfig } from '../../../activities/run-config';
 import type { SourceSpec } from '../../../lib/config/sources';
@@ -16,7 +16,8 @@ import type { TrainerResult } from '../../../lib/trainer/job';
 import { workerOptions } from '../../../workers/worker';
 import type { septExperiment } from '../../../workflows/sept-experiment';
 import type { trainEncoder } from '../../../workflows/train-encoder';
-import { useTestTemporal, workflowBundle } from '../../support/temporal';
+import { useTestTemporal } from '../../support/temporal';
+import { workflowCode } from '../../../workers/workflow-bundle';
 
 const PLAN: ShardPlan = { path: '/out/run/samples/encoder/pool-shards.jsonl', total: 20, bytes: 2000 };
 const sampleOf = (name: string): PoolSample => ({
@@ -68,7 +69,7 @@ describe('a random pool sample, page by page (mocked activities)', () => {
   const temporal = useTestTemporal();
 
   /** Runs a workflow to its end on a sept-cpu worker of `bundle` and `activities`, and a sept-gpu worker of `gpu` where there is one. */
-  async function runOn<T>(bundle: WorkflowBundleWithSourceMap, activities: object, gpu: object | undefined, result: () => Promise<T>): Promise<T> {
+  async function runOn<T>(bundle: WorkflowBundleOption, activities: object, gpu: object | undefined, result: () => Promise<T>): Promise<T> {
     const connection = await NativeConnection.connect({ address: temporal.server.address });
     const settings = workerSettingsFromEnv();
     const cpuWorker = await Worker.create({ connection, ...workerOptions('cpu', settings, { workflowBundle: bundle }), activities });
@@ -91,7 +92,7 @@ describe('a random pool sample, page by page (mocked activities)', () => {
       workflowId: 'run/encoder',
       args: [{ demo: true, name: 'run', encoderTraining: { sampleSize: 50, seed: 3 }, embed: { window: 2 } }],
     });
-    const result = await runOn(await workflowBundle(), activities, trainer, () => handle.result());
+    const result = await runOn(await workflowCode(), activities, trainer, () => handle.result());
 
     assert.equal(calls.onePass, 0, 'no execution of this version samples in one activity');
     assert.deepEqual(calls.planned, ['encoder']);

@@ -10,7 +10,8 @@ import type { SelectionPlan } from '../../../lib/selection/plan';
 import { CPU_QUEUE } from '../../../lib/temporal/queues';
 import { workerOptions } from '../../../workers/worker';
 import type { selectSubset } from '../../../workflows/select-subset';
-import { useTestTemporal, workflowBundle } from '../../support/temporal';
+import { useTestTemporal } from '../../support/temporal';
+import { workflowCode } from '../../../workers/workflow-bundle';
 
 const PLAN = {
   run: 'sel',
@@ -71,7 +72,7 @@ describe('selectSubset (mocked activities)', () => {
       args: [{ demo: true, name: 'sel', retrieval: { searchesPerExecution, window: 2 } }],
     });
     const connection = await NativeConnection.connect({ address: temporal.server.address });
-    const worker = await Worker.create({ connection, ...workerOptions('cpu', workerSettingsFromEnv(), { workflowBundle: await workflowBundle() }), activities });
+    const worker = await Worker.create({ connection, ...workerOptions('cpu', workerSettingsFromEnv(), { workflowBundle: await workflowCode() }), activities });
     const result = await worker.runUntil(handle.result()).finally(() => connection.close());
     const runs: { searches: number; merges: number }[] = [];
     const historyOf = async (runId: string) => (await temporal.client.workflow.getHandle(handle.workflowId, runId).fetchHistory()).events ?? [];

@@ -12,7 +12,8 @@ import { CPU_QUEUE, GPU_QUEUE } from '../../../lib/temporal/queues';
 import type { GangNode } from '../../../lib/trainer/gang';
 import { workerOptions } from '../../../workers/worker';
 import type { trainGang } from '../../../workflows/train-gang';
-import { useTestTemporal, workflowBundle } from '../../support/temporal';
+import { useTestTemporal } from '../../support/temporal';
+import { workflowCode } from '../../../workers/workflow-bundle';
 
 const node = (name: string): GangNode => ({ queue: `${GPU_QUEUE}/${name}`, address: `${name}.local`, port: 29400 });
 
@@ -50,7 +51,7 @@ async function gang(id: string, trainer: Record<string, unknown>, answers: GangN
   const connection = await NativeConnection.connect({ address: temporal.server.address });
   try {
     const workers = [
-      await Worker.create({ connection, ...workerOptions('cpu', workerSettingsFromEnv(), { workflowBundle: await workflowBundle() }) }),
+      await Worker.create({ connection, ...workerOptions('cpu', workerSettingsFromEnv(), { workflowBundle: await workflowCode() }) }),
       await Worker.create({ connection, taskQueue: GPU_QUEUE, activities: { claimNode: async () => answers[seen.claims++ % answers.length] } }),
       ...['a', 'b', 'c'].map((name) => Worker.create({ connection, taskQueue: `${GPU_QUEUE}/${name}`, activities: nodeActivities(name), maxHeartbeatThrottleInterval: '100ms' })),
     ];

@@ -8,6 +8,8 @@ import type { KernelBatch, KernelBlock, SearchKernel, TileHits } from './search-
 interface SearchBlasAddon {
   /** `halvedTiles`: tiles screened with half the product (search_blas.c), a figure for tests and benchmarks. */
   search(targets: Float32Array, dim: number, vectors: Float32Array, rows: number, heaps: Float32Array, sizes: Uint32Array): TileHits & { halvedTiles: number };
+  /** normalize.ts's normalizeRowsInto, bit for bit (the same double arithmetic), in C. */
+  normalize(to: Float32Array, from: Float32Array, dim: number): Float32Array;
   /** OpenBLAS's build: version, kernel architecture. */
   config(): string;
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BestScores } from '../../../../lib/retrieval/best-scores';
 import { BlasKernel, loadSearchBlas } from '../../../../lib/retrieval/blas-kernel';
+import { normalizeRowsInto } from '../../../../lib/retrieval/normalize';
 import { exactSearch } from '../../../../lib/retrieval/exact-search';
 import type { SearchKernelName } from '../../../../lib/retrieval/kernel-choice';
 import { OnnxKernel } from '../../../../lib/retrieval/onnx-kernel';
@@ -34,6 +35,32 @@ describe("a search thread's best scores per target", () => {
     }
     const kth = seen.map((scores) => scores.sort((a, b) => b - a)[k - 1]);
     assert.deepEqual([...best.floors()], kth);
+  });
+});
+
+describe("the BLAS addon's normalize", () => {
+  it('writes what normalizeRowsInto writes, bit for bit: any dimension, zero rows, tiny and huge values', { skip: blasMissing }, () => {
+    const random = seededRandom(11);
+    const { normalize } = loadSearchBlas().addon!;
+    for (const dim of [1, 3, 7, 128, 384, 385]) {
+      const rows = 40;
+      const from = Float32Array.from({ length: rows * dim }, (_, i) => {
+        const row = Math.floor(i / dim);
+        if (row === 0) return 0;
+        // Rows of every scale float32 holds, so that the sum of squares runs far from 1 in double.
+        return (random() - 0.5) * 10 ** ((row % 13) * 6 - 36);
+      });
+      const native = normalize(new Float32Array(from.length), from, dim);
+      const js = normalizeRowsInto(new Float32Array(from.length), from, dim);
+      assert.deepEqual(Buffer.from(native.buffer), Buffer.from(js.buffer), `dim ${dim}`);
+      assert.ok(native.subarray(0, dim).every((x) => x === 0), 'a zero row stays zero');
+    }
+  });
+
+  it('refuses blocks that do not hold whole rows, and a target too short', { skip: blasMissing }, () => {
+    const { normalize } = loadSearchBlas().addon!;
+    assert.throws(() => normalize(new Float32Array(8), new Float32Array(7), 4), /whole rows/);
+    assert.throws(() => normalize(new Float32Array(4), new Float32Array(8), 4), /at least as many/);
   });
 });
 

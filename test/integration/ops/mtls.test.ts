@@ -153,7 +153,7 @@ describe('mTLS to Temporal through nginx, configured by the environment', () => 
 
   /**
    * Both connection kinds a process makes, a client (grpc-js) and a worker (Rust core), with what
-   * nginx logged meanwhile, once it shows `logged` (or 10 s later). nginx logs a refusal when it
+   * nginx logged meanwhile, once it matches `shows` (or 10 s later). nginx logs a refusal when it
    * reads the peer's alert or request, which on a loaded machine can be after the peer's connect
    * has already failed here.
    */

@@ -14,7 +14,8 @@ const path = require('node:path');
 const { cacheRoot, installAtomically, run } = require('./python-venv.cjs');
 
 const SOURCE_DIR = path.join(__dirname, '..', 'native', 'search-blas');
-const SOURCE = path.join(SOURCE_DIR, 'search_blas.c');
+// Every C file and header there: search_blas.c (the kernel, the module), merge.c, addon.h.
+const sources = () => fs.readdirSync(SOURCE_DIR).filter((name) => /\.[ch]$/.test(name)).sort().map((name) => path.join(SOURCE_DIR, name));
 const REQUIREMENTS = path.join(SOURCE_DIR, 'requirements.txt');
 const WHEEL_PACKAGE = 'scipy_openblas32';
 // The wheel's pkg-config Cflags name the prefix; -O3 lets the floor test vectorize.
@@ -24,7 +25,7 @@ const ADDON = 'search_blas.node';
 /** The cache folder of the addon this checkout's source builds, whether built or not. */
 function addonDir() {
   const hash = crypto.createHash('sha256');
-  for (const part of [fs.readFileSync(SOURCE), fs.readFileSync(REQUIREMENTS), CFLAGS.join(' '), process.platform, process.arch]) hash.update(part).update('\0');
+  for (const part of [...sources().flatMap((file) => [path.basename(file), fs.readFileSync(file)]), fs.readFileSync(REQUIREMENTS), CFLAGS.join(' '), process.platform, process.arch]) hash.update(part).update('\0');
   return path.join(cacheRoot(), `search-blas-${hash.digest('hex').slice(0, 12)}`);
 }
 
@@ -56,13 +57,13 @@ async function build(dir, log) {
   fs.mkdirSync(path.join(dir, 'lib'));
   fs.copyFileSync(path.join(blas, 'lib', 'libscipy_openblas.so'), path.join(dir, 'lib', 'libscipy_openblas.so'));
   const cc = process.env.CC || 'cc';
-  const args = [...CFLAGS, `-I${path.join(blas, 'include')}`, `-I${nodeApiHeaders()}`, SOURCE, `-L${path.join(dir, 'lib')}`, '-lscipy_openblas', '-Wl,-rpath,$ORIGIN/lib', '-o', path.join(dir, ADDON)];
+  const args = [...CFLAGS, `-I${path.join(blas, 'include')}`, `-I${nodeApiHeaders()}`, ...sources().filter((file) => file.endsWith('.c')), `-L${path.join(dir, 'lib')}`, '-lscipy_openblas', '-Wl,-rpath,$ORIGIN/lib', '-o', path.join(dir, ADDON)];
   await run(cc, args, { log });
   fs.rmSync(wheels, { recursive: true, force: true });
 }
 
 /**
- * The addon's path, built on first use (seconds: an 8 MB wheel and one C file); null, with the
+ * The addon's path, built on first use (seconds: an 8 MB wheel and two C files); null, with the
  * reason logged, where it cannot be built here.
  */
 async function ensureSearchBlas({ log = () => {} } = {}) {

@@ -5,11 +5,31 @@ import { join } from 'node:path';
 import { projectRoot } from '../paths';
 import type { KernelBatch, KernelBlock, SearchKernel, TileHits } from './search-kernel';
 
-interface SearchBlasAddon {
-  /** `halvedTiles`: tiles screened with half the product (search_blas.c), a figure for tests and benchmarks. */
-  search(targets: Float32Array, dim: number, vectors: Float32Array, rows: number, heaps: Float32Array, sizes: Uint32Array): TileHits & { halvedTiles: number };
+export interface SearchBlasAddon {
+  /**
+   * `screenedTiles`: tiles screened by a bound after half of the product, and after three quarters
+   * (search_blas.c), figures for tests and benchmarks.
+   */
+  search(targets: Float32Array, dim: number, vectors: Float32Array, rows: number, heaps: Float32Array, sizes: Uint32Array): TileHits & { screenedTiles: [number, number] };
   /** normalize.ts's normalizeRowsInto, bit for bit (the same double arithmetic), in C. */
   normalize(to: Float32Array, from: Float32Array, dim: number): Float32Array;
+  /**
+   * RunningTopK's offers of a batch's hits, on its own arrays (native/search-blas/merge.c), but for
+   * those that meet an equal distance: their indices come back, for RunningTopK.offer.
+   */
+  offer(
+    distances: Float64Array,
+    held: Int32Array,
+    filled: Uint32Array,
+    blockOf: Int32Array,
+    rowOf: Int32Array,
+    decoded: Uint8Array,
+    first: number,
+    block: number,
+    targets: Int32Array,
+    rows: Int32Array,
+    scores: Float32Array,
+  ): Int32Array;
   /** OpenBLAS's build: version, kernel architecture. */
   config(): string;
 }

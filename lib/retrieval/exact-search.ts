@@ -3,7 +3,7 @@ import { RetrievalInputError } from './errors';
 import { type SearchKernelName, workerSearchKernel } from './kernel-choice';
 import { normalizeRows, normalizeRowsInto } from './normalize';
 import { RunningTopK } from './running-topk';
-import { GROUP, type TileHits } from './search-kernel';
+import { GROUP } from './search-kernel';
 import { type SearchThread, searchThreads } from './search-threads';
 
 /** A block of pool vectors, as streamed from the store: `vectors` holds ids.length rows of `dim` floats. */
@@ -77,6 +77,7 @@ export async function exactSearch(targets: Float32Array, dim: number, pool: Asyn
   const readable: { block: number; rows: number }[] = [];
   let readableRows = 0;
   let scanned = 0;
+  const spare: SharedArrayBuffer[] = [];
   const finishOldest = async () => {
     const { block, rows, searched } = inFlight.shift()!;
     await searched;
@@ -94,7 +95,7 @@ export async function exactSearch(targets: Float32Array, dim: number, pool: Asyn
         throw new RetrievalInputError(`exact search: pool vectors have dimension ${block.vectors.length / block.rows}, targets ${dim}`);
       }
       const name = nextBlock++;
-      const searched = searchBlock(search, name, block, dim, batches, threads, top);
+      const searched = searchBlock(search, name, block, dim, batches, threads, top, spare);
       // Awaited in turn by finishOldest, which sees its failure; until then it must not count as unhandled.
       searched.catch(() => undefined);
       inFlight.push({ block: name, rows: block.rows, searched });
@@ -130,26 +131,34 @@ function normalizeBlock(to: Float32Array, from: Float32Array, dim: number): void
   else normalizeRowsInto(to, from, dim);
 }
 
-/** Searches one block in every batch: hands it (normalized, padded to whole groups) to the threads, merges, drops it (its ids stay with `top`). */
-async function searchBlock(search: number, block: number, pool: PoolBlock, dim: number, batches: TargetBatch[], threads: SearchThread[], top: RunningTopK): Promise<void> {
+/**
+ * Searches one block in every batch: hands it (normalized, padded to whole groups) to the threads,
+ * merges, drops it (its ids stay with `top`). Its shared memory comes from `spare` when one there is
+ * large enough, and goes back to it once the threads have dropped the block: a fresh one per block
+ * cost the searching thread its page faults and the collector its external memory.
+ */
+async function searchBlock(search: number, block: number, pool: PoolBlock, dim: number, batches: TargetBatch[], threads: SearchThread[], top: RunningTopK, spare: SharedArrayBuffer[]): Promise<void> {
+  const length = Math.ceil(pool.rows / GROUP) * GROUP * dim;
+  const at = spare.findIndex((b) => b.byteLength >= length * Float32Array.BYTES_PER_ELEMENT);
   // In shared memory: every thread reads the same block, and none writes it.
-  const vectors = new Float32Array(new SharedArrayBuffer(Math.ceil(pool.rows / GROUP) * GROUP * dim * Float32Array.BYTES_PER_ELEMENT));
+  // Blocks only grow until the last: spares too small now are let go.
+  if (at < 0) spare.length = 0;
+  const memory = at >= 0 ? spare.splice(at, 1)[0] : new SharedArrayBuffer(length * Float32Array.BYTES_PER_ELEMENT);
+  const vectors = new Float32Array(memory, 0, length);
   normalizeBlock(vectors, pool.vectors, dim);
+  vectors.fill(0, pool.rows * dim);
   top.addBlock(block, pool.idOf);
   for (const thread of threads) thread.send({ type: 'block', block, vectors, rows: pool.rows });
   try {
     await Promise.all(
-      batches.map(async (b) => merge(top, b, block, await b.thread.search({ search, batch: b.batch, block }))),
+      batches.map(async (b) => {
+        for (const hits of await b.thread.search({ search, batch: b.batch, block })) top.offerHits(b.first, block, hits);
+      }),
     );
   } finally {
     for (const thread of threads) thread.send({ type: 'drop', block });
-  }
-}
-
-/** Offers what a batch found in a block. A distance is 1 - the score in float64: exact, so equal scores stay equal distances. */
-function merge(top: RunningTopK, b: TargetBatch, block: number, found: TileHits[]): void {
-  for (const { targets, rows, scores } of found) {
-    for (let i = 0; i < scores.length; i++) top.offer(b.first + targets[i], 1 - scores[i], block, rows[i]);
+    // Every search of the block has answered, and a thread handles the drop before any later block: no kernel reads it again.
+    spare.push(memory);
   }
 }
 

@@ -1,3 +1,6 @@
+import { loadSearchBlas, type SearchBlasAddon } from './blas-kernel';
+import type { TileHits } from './search-kernel';
+
 /** One retrieved neighbour of a target: the pool sample and its cosine distance (1 - similarity). */
 export interface Neighbour {
   poolId: string;
@@ -14,7 +17,8 @@ export function compareNeighbours(a: Neighbour, b: Neighbour): number {
  * top, so that most candidates are turned away by one comparison and one that enters costs log k
  * moves of numbers. A candidate is a row of a pool block; its id is decoded only when a tie needs
  * it or when its block is retired while it is still listed, so that candidates a later block
- * pushes out are never decoded, and a retired block's ids are no longer held.
+ * pushes out are never decoded, and a retired block's ids are no longer held. The exact search's
+ * hits come in bulk (offerHits): the BLAS addon offers those that meet no tie (native/search-blas/merge.c).
  */
 export class RunningTopK {
   /** Per place (target t's at t * k, its heap): the distance and the candidate held there. */
@@ -24,20 +28,27 @@ export class RunningTopK {
   /** Per candidate (target t's are t * k .. t * k + k - 1, each reused when pushed out): its block, row, and id once decoded. */
   private readonly blockOf: Int32Array;
   private readonly rowOf: Int32Array;
-  private readonly ids: (string | undefined)[];
+  private readonly decoded: Uint8Array;
+  private readonly ids: string[];
   /** The id readers of the blocks not yet retired. */
   private readonly blocks = new Map<number, (row: number) => string>();
 
+  /**
+   * `native`: the addon that offers hits in bulk, the worker's own by default (null: JavaScript
+   * only, as where setup could not build it).
+   */
   constructor(
     readonly targets: number,
     readonly k: number,
+    private readonly native: SearchBlasAddon | null = loadSearchBlas().addon ?? null,
   ) {
     this.distances = new Float64Array(targets * k);
     this.held = new Int32Array(targets * k);
     this.filled = new Uint32Array(targets);
     this.blockOf = new Int32Array(targets * k).fill(-1);
     this.rowOf = new Int32Array(targets * k);
-    this.ids = new Array<string | undefined>(targets * k);
+    this.decoded = new Uint8Array(targets * k);
+    this.ids = new Array<string>(targets * k);
   }
 
   /** Block `block`'s rows may be offered from now on; `idOf` is held until the block is retired. */
@@ -51,7 +62,7 @@ export class RunningTopK {
     for (let c = 0; c < this.blockOf.length; c++) {
       const block = this.blockOf[c];
       if (block < 0 || !retiring.has(block)) continue;
-      this.ids[c] ??= this.blocks.get(block)!(this.rowOf[c]);
+      this.idOf(c);
       this.blockOf[c] = -1;
     }
     for (const block of retiring) this.blocks.delete(block);
@@ -90,6 +101,20 @@ export class RunningTopK {
     this.pushDown(distances, held, base, k, distance, c);
   }
 
+  /**
+   * Offers what a target batch found in block `block`: hit i is row `rows[i]` for target
+   * `first + targets[i]`, at distance 1 - `scores[i]` in float64 (exact, so equal scores stay equal
+   * distances). The same lists as offering each in turn.
+   */
+  offerHits(first: number, block: number, { targets, rows, scores }: TileHits): void {
+    if (!this.native) {
+      for (let i = 0; i < scores.length; i++) this.offer(first + targets[i], 1 - scores[i], block, rows[i]);
+      return;
+    }
+    const tied = this.native.offer(this.distances, this.held, this.filled, this.blockOf, this.rowOf, this.decoded, first, block, targets, rows, scores);
+    for (const i of tied) this.offer(first + targets[i], 1 - scores[i], block, rows[i]);
+  }
+
   /** Target t's neighbours, nearest first (fewer than k only when the pool is smaller than k). */
   neighbours(target: number): Neighbour[] {
     const base = target * this.k;
@@ -126,11 +151,15 @@ export class RunningTopK {
   private hold(c: number, block: number, row: number): void {
     this.blockOf[c] = block;
     this.rowOf[c] = row;
-    this.ids[c] = undefined;
+    this.decoded[c] = 0;
   }
 
   private idOf(c: number): string {
-    return (this.ids[c] ??= this.blocks.get(this.blockOf[c])!(this.rowOf[c]));
+    if (!this.decoded[c]) {
+      this.ids[c] = this.blocks.get(this.blockOf[c])!(this.rowOf[c]);
+      this.decoded[c] = 1;
+    }
+    return this.ids[c];
   }
 
   /** Whether candidate a (at distance da) comes after candidate b: farther, or as far with a greater id. */

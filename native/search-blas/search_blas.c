@@ -12,12 +12,14 @@
 // same order wherever the row is). Exact for L2-normalized vectors: each of the two sums is within
 // about dim * 2^-24 of the true product, so no score at or above the floor is screened out.
 //
-// Once every target of a tile holds k scores, the screen may cost half the product: the sgemm over
-// the first half of the dimensions, plus a bound on the rest (Cauchy-Schwarz: the target's and the
-// row's norms over the second half, multiplied), is at least the row's score. Rows whose bound
-// falls under the floor cannot enter; the others are scored canonically as before, so the lists
-// are the same. The bound only prunes where near rows stand out from the rest (clustered
-// embeddings, a high floor); where it lets too many through, the call goes back to the full product.
+// Once every target of a tile holds k scores, the screen may cost part of the product: the sgemm
+// over the first half of the dimensions, plus a bound on the rest (Cauchy-Schwarz: the target's
+// and the row's norms over the second half, multiplied), is at least the row's score. Rows whose
+// bound falls under the floor cannot enter; the others are scored canonically as before, so the
+// lists are the same. Where the bound lets too many through, the sgemm goes on over the third
+// quarter (added to the first half's scores) and the bound is tried again over the last; then over
+// the last quarter, the full product. No stage's work is thrown away. The bound only prunes where
+// near rows stand out from the rest (clustered embeddings, a high floor).
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -25,7 +27,8 @@
 #include <string.h>
 
 #include <cblas.h>
-#include <node_api.h>
+
+#include "addon.h"
 #ifdef __SSE2__
 #include <emmintrin.h>
 #elif defined(__SSE__)
@@ -59,7 +62,7 @@ typedef struct {
 // Per thread (each worker thread has its own Node-API environment): reused across calls.
 typedef struct {
   float *scratch;
-  // The block's rows' norms over the second half of the dimensions (the half-product screen).
+  // The block's rows' norms past each stage's cut (the partial-product screen), a stage after another.
   float *tails;
   size_t tailsCapacity;
   Hits hits;
@@ -163,13 +166,15 @@ typedef struct {
   float margin;
 } Target;
 
-// The half-product screen: below this dimension its tail bound is too loose and its shorter sgemm
-// too slow for halving to pay (1M x 128: 22% slower; 250k x 384: 12% faster, clustered vectors).
-#define HALF_MIN_DIM 256
-// Rows let through per row screened above which a half-product tile costs more than a full one (a
-// canonical score is a row's whole dot product at a few flops per cycle, the sgemm's share of it
-// many times faster).
-#define HALF_MAX_PASSING 0.03
+// The partial-product screen: below this dimension its tail bound is too loose and its shorter
+// sgemms too slow to pay (1M x 128: 22% slower; 250k x 384: 12% faster, clustered vectors).
+#define SCREEN_MIN_DIM 256
+// Its stages: the product over the first half of the dimensions, then over three quarters.
+#define STAGES 2
+// Rows let through per row screened above which the next stage costs less than the canonical
+// scores of the rows let through (a canonical score is a row's whole dot product at a few flops
+// per cycle, the sgemm's share of it many times faster).
+#define SCREEN_MAX_PASSING 0.03
 
 static float norm_from(const float *v, uint32_t from, uint32_t dim) {
   float sum = 0;
@@ -177,9 +182,9 @@ static float norm_from(const float *v, uint32_t from, uint32_t dim) {
   return sqrtf(sum);
 }
 
-// One target's row of a half-product tile made a bound (Cauchy-Schwarz on the second half, plus
-// the rounding slack), in place; returns how many rows reach `low`.
-static size_t bound_tile_row(float *screen, const float *tails, uint32_t width, float tail, float slack, float low) {
+// How many rows of one target's row of a screened tile reach `low` as a bound: the partial
+// product, plus the target's tail norm times the row's, plus the rounding slack.
+static size_t count_passing(const float *screen, const float *tails, uint32_t width, float tail, float slack, float low) {
   size_t passing = 0;
   uint32_t r = 0;
 #ifdef __SSE2__
@@ -187,18 +192,19 @@ static size_t bound_tile_row(float *screen, const float *tails, uint32_t width, 
   __m128i counts = _mm_setzero_si128();
   for (; r + 4 <= width; r += 4) {
     __m128 bound = _mm_add_ps(_mm_loadu_ps(screen + r), _mm_add_ps(_mm_mul_ps(vtail, _mm_loadu_ps(tails + r)), vslack));
-    _mm_storeu_ps(screen + r, bound);
     counts = _mm_sub_epi32(counts, _mm_castps_si128(_mm_cmpge_ps(bound, vlow)));
   }
   uint32_t lanes[4];
   _mm_storeu_si128((__m128i *)lanes, counts);
   passing = (size_t)lanes[0] + lanes[1] + lanes[2] + lanes[3];
 #endif
-  for (; r < width; r++) {
-    screen[r] += tail * tails[r] + slack;
-    passing += screen[r] >= low;
-  }
+  for (; r < width; r++) passing += screen[r] + (tail * tails[r] + slack) >= low;
   return passing;
+}
+
+// The same row made its bound, in place, once the stage is taken (the same sums as counted).
+static void make_bound(float *screen, const float *tails, uint32_t width, float tail, float slack) {
+  for (uint32_t r = 0; r < width; r++) screen[r] = screen[r] + (tail * tails[r] + slack);
 }
 
 // The floor a target not yet holding k scores can screen a tile with, or -INFINITY when the tile
@@ -254,16 +260,6 @@ static int scan(Hits *h, int32_t target, const Target *q, uint32_t first, const 
   return 1;
 }
 
-static napi_value fail(napi_env env, const char *message) {
-  napi_throw_error(env, NULL, message);
-  return NULL;
-}
-
-static int float_array(napi_env env, napi_value value, float **data, size_t *length) {
-  napi_typedarray_type type;
-  return napi_get_typedarray_info(env, value, &type, length, (void **)data, NULL, NULL) == napi_ok && type == napi_float32_array;
-}
-
 static napi_value typed_copy(napi_env env, napi_typedarray_type type, const void *from, size_t count) {
   void *data;
   napi_value buffer, array;
@@ -274,7 +270,7 @@ static napi_value typed_copy(napi_env env, napi_typedarray_type type, const void
 }
 
 // search(targets: Float32Array [n x dim], dim, vectors: Float32Array [>= rows x dim], rows,
-//        heaps: Float32Array [n x k], sizes: Uint32Array [n]) -> { targets, rows, scores, halvedTiles }
+//        heaps: Float32Array [n x k], sizes: Uint32Array [n]) -> { targets, rows, scores, screenedTiles }
 static napi_value search(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
@@ -284,13 +280,12 @@ static napi_value search(napi_env env, napi_callback_info info) {
   float *targets, *vectors, *heaps;
   size_t targetsLength, vectorsLength, heapsLength, n;
   uint32_t dim, rows, *sizes;
-  napi_typedarray_type sizesType;
   if (!float_array(env, argv[0], &targets, &targetsLength)) return fail(env, "search: targets must be a Float32Array");
   if (napi_get_value_uint32(env, argv[1], &dim) != napi_ok || dim == 0) return fail(env, "search: dim must be a positive integer");
   if (!float_array(env, argv[2], &vectors, &vectorsLength)) return fail(env, "search: vectors must be a Float32Array");
   if (napi_get_value_uint32(env, argv[3], &rows) != napi_ok) return fail(env, "search: rows must be an integer");
   if (!float_array(env, argv[4], &heaps, &heapsLength)) return fail(env, "search: heaps must be a Float32Array");
-  if (napi_get_typedarray_info(env, argv[5], &sizesType, &n, (void **)&sizes, NULL, NULL) != napi_ok || sizesType != napi_uint32_array) return fail(env, "search: sizes must be a Uint32Array");
+  if (!typed_array(env, argv[5], napi_uint32_array, (void **)&sizes, &n)) return fail(env, "search: sizes must be a Uint32Array");
   if (n == 0 || targetsLength != n * dim || heapsLength % n != 0 || heapsLength == 0) return fail(env, "search: targets, heaps and sizes disagree on the batch");
   if ((size_t)rows * dim > vectorsLength || rows > INT32_MAX) return fail(env, "search: vectors hold fewer rows than asked");
   uint32_t k = (uint32_t)(heapsLength / n);
@@ -298,44 +293,44 @@ static napi_value search(napi_env env, napi_callback_info info) {
   if (!instance->scratch && !(instance->scratch = malloc(sizeof(float) * TILE_TARGETS * TILE_ROWS))) return fail(env, "search: out of memory");
   Hits *h = &instance->hits;
   h->count = 0;
-  // The half-product screen, tried again after a tile that let too many rows through (the floor
-  // still rising) a number of row tiles later that doubles with each such tile.
-  uint32_t half = dim >= HALF_MIN_DIM ? dim / 2 : 0, retryFrom = 0, backoff = 1;
-  if (half && instance->tailsCapacity < rows) {
+  // The screen's cuts: stage s has the product over dimensions [0, cuts[s]), its bound the norms over the rest.
+  uint32_t cuts[STAGES] = {dim / 2, dim / 4 * 3}, stages = dim >= SCREEN_MIN_DIM ? STAGES : 0;
+  if (stages && instance->tailsCapacity < (size_t)rows * stages) {
     free(instance->tails);
-    if (!(instance->tails = malloc(sizeof(float) * rows))) return instance->tailsCapacity = 0, fail(env, "search: out of memory");
-    instance->tailsCapacity = rows;
+    if (!(instance->tails = malloc(sizeof(float) * rows * stages))) return instance->tailsCapacity = 0, fail(env, "search: out of memory");
+    instance->tailsCapacity = (size_t)rows * stages;
   }
-  if (half)
-    for (uint32_t r = 0; r < rows; r++) instance->tails[r] = norm_from(vectors + (size_t)r * dim, half, dim);
+  for (uint32_t s = 0; s < stages; s++)
+    for (uint32_t r = 0; r < rows; r++) instance->tails[(size_t)s * rows + r] = norm_from(vectors + (size_t)r * dim, cuts[s], dim);
   // The bound's own rounding: each norm within about dim * 2^-24 of its true value, both at most ~1.
   float slack = 2.0f * FLT_EPSILON * (float)(dim + 4);
-  uint32_t halvedTiles = 0;
+  uint32_t screenedTiles[STAGES] = {0};
+  float targetTails[TILE_TARGETS];
   for (uint32_t first = 0; first < rows; first += TILE_ROWS) {
     uint32_t width = rows - first < TILE_ROWS ? rows - first : TILE_ROWS;
     for (size_t t0 = 0; t0 < n; t0 += TILE_TARGETS) {
       size_t height = n - t0 < TILE_TARGETS ? n - t0 : TILE_TARGETS;
-      int halved = half != 0 && first / TILE_ROWS >= retryFrom;
-      for (size_t t = 0; halved && t < height; t++) halved = sizes[t0 + t] == k;
       const float *tile = targets + t0 * dim, *block = vectors + (size_t)first * dim;
-      if (halved) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)height, (int)width, (int)half, 1.0f, tile, (int)dim, block, (int)dim, 0.0f, instance->scratch, (int)width);
+      int screening = stages != 0;
+      for (size_t t = 0; screening && t < height; t++) screening = sizes[t0 + t] == k;
+      // Dimensions multiplied so far; each stage adds its own to the scores of the last.
+      uint32_t done = 0;
+      int bounded = 0;
+      for (uint32_t s = 0; screening && s < stages && !bounded; s++) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)height, (int)width, (int)(cuts[s] - done), 1.0f, tile + done, (int)dim, block + done, (int)dim, done ? 1.0f : 0.0f, instance->scratch, (int)width);
+        done = cuts[s];
+        const float *tails = instance->tails + (size_t)s * rows + first;
         size_t passing = 0;
         for (size_t t = 0; t < height; t++) {
-          float *screen = instance->scratch + t * width, tail = norm_from(targets + (t0 + t) * dim, half, dim), low = heaps[(t0 + t) * k] - margin(dim);
-          passing += bound_tile_row(screen, instance->tails + first, width, tail, slack, low);
+          targetTails[t] = norm_from(targets + (t0 + t) * dim, done, dim);
+          passing += count_passing(instance->scratch + t * width, tails, width, targetTails[t], slack, heaps[(t0 + t) * k] - margin(dim));
         }
-        // Too many through: this tile takes the full product after all.
-        if ((double)passing > HALF_MAX_PASSING * (double)(height * width)) {
-          halved = 0;
-          retryFrom = first / TILE_ROWS + backoff;
-          backoff *= 2;
-        } else {
-          backoff = 1;
-        }
+        if ((double)passing > SCREEN_MAX_PASSING * (double)(height * width)) continue;
+        bounded = 1;
+        screenedTiles[s]++;
+        for (size_t t = 0; t < height; t++) make_bound(instance->scratch + t * width, tails, width, targetTails[t], slack);
       }
-      halvedTiles += halved;
-      if (!halved) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)height, (int)width, (int)dim, 1.0f, tile, (int)dim, block, (int)dim, 0.0f, instance->scratch, (int)width);
+      if (!bounded) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)height, (int)width, (int)(dim - done), 1.0f, tile + done, (int)dim, block + done, (int)dim, done ? 1.0f : 0.0f, instance->scratch, (int)width);
       for (size_t t = 0; t < height; t++) {
         size_t target = t0 + t;
         Target q = {targets + target * dim, vectors, dim, margin(dim)};
@@ -361,9 +356,13 @@ static napi_value search(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, result, "targets", found[0]);
   napi_set_named_property(env, result, "rows", found[1]);
   napi_set_named_property(env, result, "scores", found[2]);
-  napi_value halvedCount;
-  napi_create_uint32(env, halvedTiles, &halvedCount);
-  napi_set_named_property(env, result, "halvedTiles", halvedCount);
+  napi_value screened, stage;
+  napi_create_array_with_length(env, STAGES, &screened);
+  for (uint32_t s = 0; s < STAGES; s++) {
+    napi_create_uint32(env, screenedTiles[s], &stage);
+    napi_set_element(env, screened, s, stage);
+  }
+  napi_set_named_property(env, result, "screenedTiles", screened);
   // Hits of a rare block (many ties, a small k) must not keep their peak for the thread's life.
   if (h->capacity > ((size_t)1 << 22)) {
     free(h->targets), free(h->rows), free(h->scores);
@@ -423,5 +422,6 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "normalize", fn);
   napi_create_function(env, "config", NAPI_AUTO_LENGTH, config, NULL, &fn);
   napi_set_named_property(env, exports, "config", fn);
+  merge_exports(env, exports);
   return exports;
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BestScores } from '../../../../lib/retrieval/best-scores';
 import { BlasKernel, loadSearchBlas } from '../../../../lib/retrieval/blas-kernel';
-import { normalizeRowsInto } from '../../../../lib/retrieval/normalize';
+import { normalizeRows, normalizeRowsInto } from '../../../../lib/retrieval/normalize';
 import { exactSearch } from '../../../../lib/retrieval/exact-search';
 import type { SearchKernelName } from '../../../../lib/retrieval/kernel-choice';
 import { OnnxKernel } from '../../../../lib/retrieval/onnx-kernel';
@@ -133,23 +133,28 @@ for (const { name, open } of KERNELS) {
 }
 
 describe('the BLAS kernel', { skip: blasMissing }, () => {
-  it('screens with half the product once floors stand above the rest of the pool, offering what the full product would (dim 384)', async () => {
+  /**
+   * Searches 64 targets in 4 blocks of 2,048 rows (each holding one target three times), checking
+   * every offer against the exact product; returns the tiles screened at each stage.
+   * `shape` reshapes every vector before both are normalized.
+   */
+  async function screenedSearch(shape: (v: Float32Array) => Float32Array): Promise<[number, number]> {
     const dim = 384;
     const k = 5;
     const count = 64;
     // Many small clusters: a target's k best soon come from its own, far above every other row.
-    const targets = clusteredVectors({ count, dim, centers: 200, seed: 51 }).vectors;
+    const targets = normalizeRows(shape(clusteredVectors({ count, dim, centers: 200, seed: 51 }).vectors), dim);
     const kernel = await BlasKernel.open();
     const batch = { targets, best: new BestScores(count, k) };
     const seen: number[][] = Array.from({ length: count }, () => []);
-    let halvedTiles = 0;
+    const screened: [number, number] = [0, 0];
     for (const seed of [52, 53, 54, 55]) {
       const rows = 2048;
-      const vectors = clusteredVectors({ count: rows, dim, centers: 200, seed }).vectors;
+      const vectors = normalizeRows(shape(clusteredVectors({ count: rows, dim, centers: 200, seed }).vectors), dim);
       // A target itself, three times in the block: equal scores at the top, offered all or none.
       for (const copy of [0, 1, 2]) vectors.set(targets.subarray(((seed * 7) % count) * dim, ((seed * 7) % count + 1) * dim), copy * dim);
-      const [hits] = (await kernel.search(batch, dim, { vectors, rows })) as (TileHits & { halvedTiles: number })[];
-      halvedTiles += hits.halvedTiles;
+      const [hits] = (await kernel.search(batch, dim, { vectors, rows })) as (TileHits & { screenedTiles: [number, number] })[];
+      hits.screenedTiles.forEach((tiles, stage) => (screened[stage] += tiles));
       const offered = new Map<string, number>();
       hits.scores.forEach((score, i) => offered.set(`${hits.targets[i]}/${hits.rows[i]}`, score));
       for (let t = 0; t < count; t++) {
@@ -168,8 +173,21 @@ describe('the BLAS kernel', { skip: blasMissing }, () => {
         assert.ok([0, 3].includes([0, 1, 2].filter((row) => offered.has(`${t}/${row}`)).length), `target ${t}: copies split`);
       }
     }
-    // 4 blocks of 2 row tiles by 1 target tile; the first tile fills the heaps, so at most 7 halve.
-    assert.ok(halvedTiles > 0 && halvedTiles <= 7, `${halvedTiles} tiles screened with half the product`);
+    return screened;
+  }
+
+  it('screens with half the product once floors stand above the rest of the pool, offering what the full product would (dim 384)', async () => {
+    const [half, threeQuarters] = await screenedSearch((v) => v);
+    // 4 blocks of 2 row tiles by 1 target tile; the first tile fills the heaps, so at most 7 are screened.
+    assert.ok(half > 0 && half + threeQuarters <= 7, `${half} tiles screened with half the product, ${threeQuarters} with three quarters`);
+  });
+
+  it('goes on to three quarters of the product where the second half holds too much for its bound, offering what the full product would', async () => {
+    // Most of every vector in the third quarter of its dimensions, next to nothing in the last.
+    const weights = (j: number) => (j < 192 ? 0.3 : j < 288 ? 1 : 0.02);
+    const [half, threeQuarters] = await screenedSearch((v) => v.map((x, i) => x * weights(i % 384)));
+    assert.equal(half, 0, 'half the product bounds nothing here');
+    assert.ok(threeQuarters > 0 && threeQuarters <= 7, `${threeQuarters} tiles screened with three quarters of the product`);
   });
 });
 

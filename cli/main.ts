@@ -10,6 +10,7 @@ import { registerRun } from './commands/run';
 import { registerExperiment } from './commands/experiment';
 import { registerSchedule } from './commands/schedule';
 import { registerCopyDetector } from './commands/copy-detector';
+import { registerBuildSearchKernel } from './commands/build-search-kernel';
 
 const program = new Command('sept').description('septflow: task-specific visual pre-training (SEPT) as durable Temporal workflows');
 registerDemo(program);
@@ -23,6 +24,7 @@ registerSelect(program);
 registerEmbed(program);
 registerSchedule(program);
 registerCopyDetector(program);
+registerBuildSearchKernel(program);
 
 program.parseAsync(process.argv).then(
   () => process.exit(0),

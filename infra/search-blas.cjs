@@ -33,7 +33,7 @@ function addonDir() {
 function locateSearchBlas() {
   try {
     const file = path.join(addonDir(), ADDON);
-    return fs.existsSync(file) ? { file } : { missing: `not built for this source (${file}); node infra/setup.cjs builds it` };
+    return fs.existsSync(file) ? { file } : { missing: `not built for this source (${file}); \`sept build-search-kernel\` builds it (in a checkout, setup does)` };
   } catch (err) {
     return { missing: `its source is not here (${err.message})` };
   }

@@ -131,6 +131,20 @@ describe('the packed package, installed in a project of its own', () => {
     await exec(process.execPath, [TSC, '-p', app], { cwd: app }).catch((err: { stdout: string }) => assert.fail(`tsc failed:\n${err.stdout}`));
   });
 
+  it("ships the search kernel's sources: `sept build-search-kernel` gives the addon a checkout's setup builds, and its workers load it", async () => {
+    const { locateSearchBlas } = require('../../../infra/search-blas.cjs') as { locateSearchBlas(): { file?: string; missing?: string } };
+    const here = locateSearchBlas();
+    assert.ok(here.file, `the checkout's setup built no search kernel: ${here.missing}`);
+    // The cache is keyed by the sources: the same sources name the same build, found, not rebuilt.
+    const { stdout } = await exec(join(app, 'node_modules', '.bin', 'sept'), ['build-search-kernel'], { cwd: app });
+    assert.equal(stdout.trim(), here.file);
+    // What a sept-cpu worker of the package loads (its exports keep lib/ private: reached by path here).
+    const loaded = await node(app, 'kernel.cjs', `const { join, dirname } = require('node:path'); const { loadSearchBlas } = require(join(dirname(require.resolve('septflow/package.json')), 'dist/lib/retrieval/blas-kernel.js')); const b = loadSearchBlas(); console.log(JSON.stringify({ missing: b.missing, config: b.addon?.config() }));`);
+    const { missing, config } = JSON.parse(loaded) as { missing?: string; config?: string };
+    assert.equal(missing, undefined);
+    assert.match(config!, /OpenBLAS/);
+  });
+
   it("a plain Node script starts a run on a Temporal server; the package's `sept worker` takes it up", async () => {
     const t = await temporal!;
     const env = { TEMPORAL_ADDRESS: t.server.address, SEPT_DATA_DIR: tempDir() };

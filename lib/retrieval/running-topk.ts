@@ -30,6 +30,9 @@ export class RunningTopK {
   private readonly rowOf: Int32Array;
   private readonly decoded: Uint8Array;
   private readonly ids: string[];
+  /** neighbours()'s sort, one list at a time. */
+  private readonly sortDistances: Float64Array;
+  private readonly sortHeld: Int32Array;
   /** The id readers of the blocks not yet retired. */
   private readonly blocks = new Map<number, (row: number) => string>();
 
@@ -49,6 +52,8 @@ export class RunningTopK {
     this.rowOf = new Int32Array(targets * k);
     this.decoded = new Uint8Array(targets * k);
     this.ids = new Array<string>(targets * k);
+    this.sortDistances = new Float64Array(k);
+    this.sortHeld = new Int32Array(k);
   }
 
   /** Block `block`'s rows may be offered from now on; `idOf` is held until the block is retired. */
@@ -119,9 +124,12 @@ export class RunningTopK {
   neighbours(target: number): Neighbour[] {
     const base = target * this.k;
     const size = this.filled[target];
-    const distances = this.distances.slice(base, base + size);
-    const held = this.held.slice(base, base + size);
-    // Heapsort of a copy: the farthest left goes to the end, one at a time.
+    // Heapsort of a copy, in scratch arrays kept for every target: the farthest left goes to the end, one at a time.
+    const { sortDistances: distances, sortHeld: held } = this;
+    for (let m = 0; m < size; m++) {
+      distances[m] = this.distances[base + m];
+      held[m] = this.held[base + m];
+    }
     for (let end = size - 1; end > 0; end--) {
       const distance = distances[end];
       const c = held[end];
@@ -129,7 +137,9 @@ export class RunningTopK {
       held[end] = held[0];
       this.pushDown(distances, held, 0, end, distance, c);
     }
-    return Array.from({ length: size }, (_, m) => ({ poolId: this.idOf(held[m]), distance: distances[m] }));
+    const list = new Array<Neighbour>(size);
+    for (let m = 0; m < size; m++) list[m] = { poolId: this.idOf(held[m]), distance: distances[m] };
+    return list;
   }
 
   /** Puts candidate c in the place at the top of the heap of `size` at `base`, moving it down past any farther one. */

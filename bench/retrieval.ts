@@ -206,7 +206,8 @@ async function faissSearch(python: string, dir: string, pool: Float32Array, targ
 function faissAgreement(lists: HeldLists, faiss: FaissHits, pool: Float32Array, targets: Float32Array, dim: number): { agreement: number; maxScoreDiff: number } {
   let agree = 0;
   let maxScoreDiff = 0;
-  Array.from({ length: lists.length }, (_, t) => lists.list(t)).forEach((list, t) => {
+  for (let t = 0; t < lists.length; t++) {
+    const list = lists.list(t);
     for (let j = 0; j < K; j++) {
       const ours = list[j];
       if (!ours) continue;
@@ -221,7 +222,7 @@ function faissAgreement(lists: HeldLists, faiss: FaissHits, pool: Float32Array, 
       for (let d = 0; d < dim; d++) dot += targets[t * dim + d] * pool[row * dim + d];
       if (Math.abs(dot - faiss.scores[at]) <= SCORE_TIE) agree++;
     }
-  });
+  }
   return { agreement: agree / (lists.length * K), maxScoreDiff };
 }
 

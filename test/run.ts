@@ -11,14 +11,16 @@
 //                reason or refusal, every good sample embedded once.
 //   integration  the test files under test/integration/
 //   file...      the given test files, each under its tier's rules; no typecheck, no trainer tests
-// A file's tier is its folder. Unit files run with test/support/unit-tier.cjs preloaded, which
+// A tier's files start longest first, by the times this machine's earlier runs recorded
+// (test/support/file-seconds.ts). A file's tier is its folder. Unit files run with test/support/unit-tier.cjs preloaded, which
 // fails a test that starts a program or opens a LanceDB store; only the integration tier gets the
 // system packages installed.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { projectRoot } from '../lib/paths';
+import { longestFirst, readFileSeconds, recordFileSeconds } from './support/file-seconds';
 
 const TIERS = ['unit', 'hostile', 'integration'] as const;
 type Tier = (typeof TIERS)[number];
@@ -53,7 +55,17 @@ function runTier(tier: Tier, files: string[]): boolean {
   }
   const guard = tier === 'unit' ? ['--require', join(testRoot, 'support', 'unit-tier.cjs')] : [];
   const concurrency = testConcurrency();
-  return step(`${tier} tests (${files.length} files, ${concurrency} at a time)`, process.execPath, ['--import', 'tsx', ...guard, `--test-concurrency=${concurrency}`, '--test', ...files]);
+  // Longest first (by this machine's earlier runs), and each file's time recorded for the next run.
+  const ordered = longestFirst(files, readFileSeconds(), (file) => relative(projectRoot, file));
+  const scratch = mkdtempSync(join(tmpdir(), 'septflow-test-seconds-'));
+  const secondsFile = join(scratch, 'seconds.tsv');
+  const reporters = ['--test-reporter', process.stdout.isTTY ? 'spec' : 'tap', '--test-reporter-destination', 'stdout', '--test-reporter', join(testRoot, 'support', 'file-seconds-reporter.mjs'), '--test-reporter-destination', secondsFile];
+  try {
+    return step(`${tier} tests (${files.length} files, ${concurrency} at a time)`, process.execPath, ['--import', 'tsx', ...guard, `--test-concurrency=${concurrency}`, ...reporters, '--test', ...ordered]);
+  } finally {
+    if (existsSync(secondsFile)) recordFileSeconds(readFileSync(secondsFile, 'utf8'), (file) => relative(projectRoot, file));
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 /**

@@ -134,13 +134,9 @@ static napi_value offer(napi_env env, napi_callback_info info) {
     if (!tied && !(tied = malloc(hits * sizeof *tied))) return fail(env, "offer: out of memory");
     tied[left++] = (int32_t)i;
   }
-  void *data;
-  napi_value buffer, result;
-  napi_status status = napi_create_arraybuffer(env, left * sizeof(int32_t), &data, &buffer);
-  if (status == napi_ok && left) memcpy(data, tied, left * sizeof(int32_t));
+  napi_value result = typed_copy(env, napi_int32_array, tied, left);
   free(tied);
-  if (status != napi_ok || napi_create_typedarray(env, napi_int32_array, left, buffer, 0, &result) != napi_ok) return fail(env, "offer: out of memory");
-  return result;
+  return result ? result : fail(env, "offer: out of memory");
 }
 
 void merge_exports(napi_env env, napi_value exports) {

@@ -260,15 +260,6 @@ static int scan(Hits *h, int32_t target, const Target *q, uint32_t first, const 
   return 1;
 }
 
-static napi_value typed_copy(napi_env env, napi_typedarray_type type, const void *from, size_t count) {
-  void *data;
-  napi_value buffer, array;
-  if (napi_create_arraybuffer(env, count * 4, &data, &buffer) != napi_ok) return NULL;
-  if (count) memcpy(data, from, count * 4);
-  if (napi_create_typedarray(env, type, count, buffer, 0, &array) != napi_ok) return NULL;
-  return array;
-}
-
 // search(targets: Float32Array [n x dim], dim, vectors: Float32Array [>= rows x dim], rows,
 //        heaps: Float32Array [n x k], sizes: Uint32Array [n]) -> { targets, rows, scores, screenedTiles }
 static napi_value search(napi_env env, napi_callback_info info) {

@@ -1,6 +1,7 @@
 // A recurring SEPT run as users schedule it: a schedule starts septPipeline; between two runs the
-// pool folder gains a shard; the second run embeds only that shard (same encoder, reused) and
-// selects again over the grown pool.
+// pool folder gains a shard; the second run embeds only that shard (same encoder, so the old
+// vectors stay valid) and selects again over the grown pool. The runs take a given encoder: a
+// trained stage 0 reused by a second run is sept-pipeline.test.ts's.
 import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -13,7 +14,7 @@ import { openStore } from '../../../lib/vectors/connect';
 import { tableNames } from '../../../lib/vectors/tables';
 import { createSchedule, describeSchedule, triggerSchedule } from '../../../lib/temporal/schedules';
 import type { SeptRunResult } from '../../../workflows/pipeline-types';
-import { smallPipelineConfig } from '../../support/small-run';
+import { givenEncoder, smallPipelineConfig } from '../../support/small-run';
 import { waitFor } from '../../support/processes';
 import { type TestTemporal, useTestTemporal, withWorkers } from '../../support/temporal';
 import { tempDir } from '../../support/tmp';
@@ -27,7 +28,7 @@ async function scheduledActivities(temporal: TestTemporal, workflowId: string, t
 describe('a scheduled septPipeline over a growing pool', () => {
   const temporal = useTestTemporal();
 
-  it('re-embeds only the new shard, reuses the encoder, and selects again', async () => {
+  it('re-embeds only the new shard with the same encoder, and selects again', async () => {
     const poolDir = join(tempDir(), 'pool');
     mkdirSync(poolDir);
     const [mnist0, mnist1] = await demoShards('mnist', 'train');
@@ -39,6 +40,7 @@ describe('a scheduled septPipeline over a growing pool', () => {
     const config = parseRunConfig(
       await smallPipelineConfig('nightly', {
         pool: { sources: [{ kind: 'webdataset', name: 'pool', shards: poolDir }] },
+        encoder: await givenEncoder(),
         pretrain: { steps: 8, batchSize: 32 },
         finetune: { epochs: 1, batchSize: 25 },
       }),
@@ -67,10 +69,10 @@ describe('a scheduled septPipeline over a growing pool', () => {
     assert.equal(first.result.embed.samplesEmbedded, 2000);
     assert.equal(await scheduledActivities(temporal, `${first.workflowId}/embed`, 'embedShards'), 2);
 
-    // The second run: stage 0 reused (no encoder child at all), one shard embedded, the rest skipped.
+    // The second run: no stage 0 (the encoder is given), one shard embedded, the rest skipped.
     assert.deepEqual(
       PIPELINE_STAGES.map((s) => second.result.progress.stages[s].status),
-      ['reused', 'done', 'done', 'done', 'done', 'done'],
+      ['skipped', 'done', 'done', 'done', 'done', 'done'],
     );
     await assert.rejects(temporal.client.workflow.getHandle(`${second.workflowId}/encoder`).describe(), WorkflowNotFoundError);
     assert.equal(second.result.encoder.encoderId, first.result.encoder.encoderId, 'the same encoder, so old vectors stay valid');

@@ -6,6 +6,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { projectRoot } from '../../../lib/paths';
 import { CPU_QUEUE } from '../../../lib/temporal/queues';
@@ -41,6 +43,14 @@ async function editorJson(editor: Locator): Promise<unknown> {
 }
 
 /** Polls `read` until it returns `expected` (deep equality) or the timeout passes; returns the last value. */
+/** Whether the run ended (in any way) within `timeoutMs`. */
+async function ended(handle: WorkflowHandle, timeoutMs: number): Promise<boolean> {
+  const timer = new AbortController();
+  const out = await Promise.race([handle.result().then(() => true, () => true), sleep(timeoutMs, false, { signal: timer.signal }).catch(() => false)]);
+  timer.abort();
+  return out;
+}
+
 async function until<T>(read: () => Promise<T>, expected: unknown, timeoutMs = UI_TIMEOUT_MS): Promise<T | undefined> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
@@ -113,11 +123,17 @@ describe('starting a run from the Temporal Web UI', () => {
         await started.click();
         await page.waitForURL(`**/namespaces/${namespace}/workflows/${workflowId}/*/history`, { timeout: UI_TIMEOUT_MS });
 
-        // The run page refreshes by itself while the run is open: wait for a final status badge.
+        // While the run works the page is left blank: the run page re-renders its growing history
+        // every few seconds, and Chromium took more CPU doing it than the run's trainers. The run
+        // page is opened again once the server says the run ended.
+        const runPage = page.url();
+        await page.goto('about:blank');
+        if (!(await ended(temporal.client.workflow.getHandle(workflowId), RUN_TIMEOUT_MS))) assert.fail(`run ${workflowId} not finished after ${RUN_TIMEOUT_MS} ms`);
+        await page.goto(runPage, { timeout: UI_TIMEOUT_MS });
         const finalStatus = page.locator('header').getByText(/^\s*(Completed|Failed|Terminated|Canceled|Timed Out|Continued as New)\s*$/);
-        await finalStatus.waitFor({ timeout: RUN_TIMEOUT_MS }).catch(async (err: unknown) => {
+        await finalStatus.waitFor({ timeout: UI_TIMEOUT_MS }).catch(async (err: unknown) => {
           const shown = await page.locator('header').first().innerText().catch(() => '?');
-          throw new Error(`run ${workflowId} not finished after ${RUN_TIMEOUT_MS} ms; the page says: ${shown}`, { cause: err });
+          throw new Error(`run ${workflowId} ended, but its page shows no final status; it says: ${shown}`, { cause: err });
         });
         const shown = (await finalStatus.innerText()).trim();
         if (shown !== 'Completed') {

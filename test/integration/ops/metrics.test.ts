@@ -71,13 +71,16 @@ describe('worker metrics and log context', () => {
 
   it('a worker process serves the SDK metrics on SEPT_METRICS_PORT', async () => {
     const started = Date.now();
-    const text = await waitFor('the worker metrics endpoint', async () => {
+    // The pollers' gauges appear one poller type at a time as the worker starts polling: the
+    // endpoint is read until the workflow-task poller's is there (a first read could hold the
+    // activity poller's alone).
+    const workflowPoller = (t: string) => samples(t, 'temporal_num_pollers').some((l) => l.includes('poller_type="workflow_task"'));
+    const text = await waitFor('the worker metrics endpoint, with a workflow-task poller', async () => {
       const t = await scrape(cpuPort);
-      return t && SDK_METRICS.every((name) => samples(t, name).length > 0) ? t : undefined;
+      return t && SDK_METRICS.every((name) => samples(t, name).length > 0) && workflowPoller(t) ? t : undefined;
     }, 60_000);
     console.log(`metrics endpoint answered ${Date.now() - started} ms after the worker was spawned`);
     assert.match(samples(text, 'temporal_worker_start')[0], /task_queue="sept-cpu"/);
-    assert.ok(samples(text, 'temporal_num_pollers').some((l) => l.includes('poller_type="workflow_task"')));
   });
 
   it('exports workflow and activity metrics, septflow metrics from an activity, and logs with workflow context', async () => {

@@ -12,9 +12,9 @@
 //   integration  the test files under test/integration/
 //   file...      the given test files, each under its tier's rules; no typecheck, no trainer tests
 // A tier's files start longest first, by the times this machine's earlier runs recorded
-// (test/support/file-seconds.ts). A file's tier is its folder. Unit files run with test/support/unit-tier.cjs preloaded, which
-// fails a test that starts a program or opens a LanceDB store; only the integration tier gets the
-// system packages installed.
+// (test/support/file-seconds.ts). A file's tier is its folder. Unit files run with
+// test/support/unit-tier.cjs preloaded, which fails a test that starts a program or opens a
+// LanceDB store; only the integration tier gets the system packages installed.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -63,7 +63,12 @@ function runTier(tier: Tier, files: string[]): boolean {
   try {
     return step(`${tier} tests (${files.length} files, ${concurrency} at a time)`, process.execPath, ['--import', 'tsx', ...guard, `--test-concurrency=${concurrency}`, ...reporters, '--test', ...ordered]);
   } finally {
-    if (existsSync(secondsFile)) recordFileSeconds(readFileSync(secondsFile, 'utf8'), (file) => relative(projectRoot, file));
+    try {
+      if (existsSync(secondsFile)) recordFileSeconds(readFileSync(secondsFile, 'utf8'), (file) => relative(projectRoot, file));
+    } catch (err) {
+      // The record only orders the next run's files: a cache that cannot be written fails no tier.
+      console.error(`=== ${tier} tests: file times not recorded: ${(err as Error).message}`);
+    }
     rmSync(scratch, { recursive: true, force: true });
   }
 }

@@ -1,13 +1,14 @@
 // How long each test file took, for test/run.ts: files start longest first (below), so that the
 // longest file of a tier never starts last and runs alone on a core the others left idle.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+
+const { cacheRoot } = require('../../infra/python-venv.cjs') as { cacheRoot: () => string };
 
 export type FileSeconds = Record<string, number>;
 
 /** Seconds per test file (paths relative to the project), from earlier runs on this machine. */
-export const fileSecondsPath = (): string => join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'septflow', 'test-file-seconds.json');
+export const fileSecondsPath = (): string => join(cacheRoot(), 'test-file-seconds.json');
 
 /** The record, or an empty one where there is none or it is unreadable: it only orders files. */
 export function readFileSeconds(path = fileSecondsPath()): FileSeconds {

@@ -43,14 +43,6 @@ async function editorJson(editor: Locator): Promise<unknown> {
 }
 
 /** Polls `read` until it returns `expected` (deep equality) or the timeout passes; returns the last value. */
-/** Whether the run ended (in any way) within `timeoutMs`. */
-async function ended(handle: WorkflowHandle, timeoutMs: number): Promise<boolean> {
-  const timer = new AbortController();
-  const out = await Promise.race([handle.result().then(() => true, () => true), sleep(timeoutMs, false, { signal: timer.signal }).catch(() => false)]);
-  timer.abort();
-  return out;
-}
-
 async function until<T>(read: () => Promise<T>, expected: unknown, timeoutMs = UI_TIMEOUT_MS): Promise<T | undefined> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
@@ -64,6 +56,14 @@ async function until<T>(read: () => Promise<T>, expected: unknown, timeoutMs = U
     }
   }
   return last;
+}
+
+/** Whether the run ended (in any way) within `timeoutMs`. */
+async function ended(handle: WorkflowHandle, timeoutMs: number): Promise<boolean> {
+  const timer = new AbortController();
+  const out = await Promise.race([handle.result().then(() => true, () => true), sleep(timeoutMs, false, { signal: timer.signal }).catch(() => false)]);
+  timer.abort();
+  return out;
 }
 
 /** The run page's "Input" and "Result" panels (Result holds the failure of a failed run). */

@@ -10,7 +10,9 @@ export interface SearchBlasAddon {
    * `screenedTiles`: tiles screened by a bound after half of the product, and after three quarters
    * (search_blas.c), figures for tests and benchmarks.
    */
-  search(targets: Float32Array, dim: number, vectors: Float32Array, rows: number, heaps: Float32Array, sizes: Uint32Array): TileHits & { screenedTiles: [number, number] };
+  search(targets: Float32Array, dim: number, vectors: Float32Array, rows: number, tails: Float32Array, heaps: Float32Array, sizes: Uint32Array): TileHits & { screenedTiles: [number, number] };
+  /** What search() bounds its partial products with: the block's rows' norms past each of the screen's cuts (empty below its dimension). */
+  tails(vectors: Float32Array, rows: number, dim: number): Float32Array;
   /** normalize.ts's normalizeRowsInto, bit for bit (the same double arithmetic), in C. */
   normalize(to: Float32Array, from: Float32Array, dim: number): Float32Array;
   /**
@@ -52,6 +54,9 @@ export function loadSearchBlas(): SearchBlas {
 }
 
 export class BlasKernel implements SearchKernel {
+  /** Each block's tails, summed once by this thread for all of its batches, and let go with the block. */
+  private readonly tails = new WeakMap<KernelBlock, Float32Array>();
+
   private constructor(private readonly addon: SearchBlasAddon) {}
 
   static async open(): Promise<BlasKernel> {
@@ -61,7 +66,9 @@ export class BlasKernel implements SearchKernel {
   }
 
   async search(batch: KernelBatch, dim: number, block: KernelBlock): Promise<TileHits[]> {
-    return [this.addon.search(batch.targets, dim, block.vectors, block.rows, batch.best.heaps, batch.best.sizes)];
+    let tails = this.tails.get(block);
+    if (!tails) this.tails.set(block, (tails = this.addon.tails(block.vectors, block.rows, dim)));
+    return [this.addon.search(batch.targets, dim, block.vectors, block.rows, tails, batch.best.heaps, batch.best.sizes)];
   }
 
   async release(): Promise<void> {}

@@ -62,9 +62,9 @@ typedef struct {
 // Per thread (each worker thread has its own Node-API environment): reused across calls.
 typedef struct {
   float *scratch;
-  // The block's rows' norms past each stage's cut (the partial-product screen), a stage after another.
-  float *tails;
-  size_t tailsCapacity;
+  // The batch's targets' norms past each stage's cut (the partial-product screen), as fill_tails lays them out.
+  float *targetTails;
+  size_t targetTailsCapacity;
   Hits hits;
 } Instance;
 
@@ -176,10 +176,39 @@ typedef struct {
 // per cycle, the sgemm's share of it many times faster).
 #define SCREEN_MAX_PASSING 0.03
 
+// A vector's norm over dimensions [from, dim). Any order of the sums will do: the bound's slack
+// covers the rounding of each, so they run four lanes wide (one scalar sum in sequence took a
+// fifth of the kernel's own time on 100k x 384, where every call summed every row's tails again).
 static float norm_from(const float *v, uint32_t from, uint32_t dim) {
+  uint32_t j = from;
   float sum = 0;
-  for (uint32_t j = from; j < dim; j++) sum += v[j] * v[j];
+#ifdef __SSE__
+  __m128 a = _mm_setzero_ps(), b = _mm_setzero_ps();
+  for (; j + 8 <= dim; j += 8) {
+    __m128 x = _mm_loadu_ps(v + j), y = _mm_loadu_ps(v + j + 4);
+    a = _mm_add_ps(a, _mm_mul_ps(x, x));
+    b = _mm_add_ps(b, _mm_mul_ps(y, y));
+  }
+  float lanes[4];
+  _mm_storeu_ps(lanes, _mm_add_ps(a, b));
+  sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+#endif
+  for (; j < dim; j++) sum += v[j] * v[j];
   return sqrtf(sum);
+}
+
+// The screen's cuts: stage s has the product over dimensions [0, cuts[s]), its bound the norms
+// over the rest; no stages below SCREEN_MIN_DIM.
+static uint32_t screen_cuts(uint32_t dim, uint32_t cuts[STAGES]) {
+  cuts[0] = dim / 2, cuts[1] = dim / 4 * 3;
+  return dim >= SCREEN_MIN_DIM ? STAGES : 0;
+}
+
+// Each of `rows` vectors' norms past each stage's cut, stage after stage: [stages x rows].
+static void fill_tails(float *tails, const float *vectors, uint32_t rows, uint32_t dim) {
+  uint32_t cuts[STAGES], stages = screen_cuts(dim, cuts);
+  for (uint32_t s = 0; s < stages; s++)
+    for (uint32_t r = 0; r < rows; r++) tails[(size_t)s * rows + r] = norm_from(vectors + (size_t)r * dim, cuts[s], dim);
 }
 
 // How many rows of one target's row of a screened tile reach `low` as a bound: the partial
@@ -261,42 +290,42 @@ static int scan(Hits *h, int32_t target, const Target *q, uint32_t first, const 
 }
 
 // search(targets: Float32Array [n x dim], dim, vectors: Float32Array [>= rows x dim], rows,
-//        heaps: Float32Array [n x k], sizes: Uint32Array [n]) -> { targets, rows, scores, screenedTiles }
+//        tails: Float32Array (tails() of the block), heaps: Float32Array [n x k], sizes: Uint32Array [n])
+//   -> { targets, rows, scores, screenedTiles }
 static napi_value search(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   Instance *instance;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 6) return fail(env, "search: six arguments");
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 7) return fail(env, "search: seven arguments");
   if (napi_get_instance_data(env, (void **)&instance) != napi_ok || !instance) return fail(env, "search: not initialized");
-  float *targets, *vectors, *heaps;
-  size_t targetsLength, vectorsLength, heapsLength, n;
+  float *targets, *vectors, *tails, *heaps;
+  size_t targetsLength, vectorsLength, tailsLength, heapsLength, n;
   uint32_t dim, rows, *sizes;
   if (!float_array(env, argv[0], &targets, &targetsLength)) return fail(env, "search: targets must be a Float32Array");
   if (napi_get_value_uint32(env, argv[1], &dim) != napi_ok || dim == 0) return fail(env, "search: dim must be a positive integer");
   if (!float_array(env, argv[2], &vectors, &vectorsLength)) return fail(env, "search: vectors must be a Float32Array");
   if (napi_get_value_uint32(env, argv[3], &rows) != napi_ok) return fail(env, "search: rows must be an integer");
-  if (!float_array(env, argv[4], &heaps, &heapsLength)) return fail(env, "search: heaps must be a Float32Array");
-  if (!typed_array(env, argv[5], napi_uint32_array, (void **)&sizes, &n)) return fail(env, "search: sizes must be a Uint32Array");
+  if (!float_array(env, argv[4], &tails, &tailsLength)) return fail(env, "search: tails must be a Float32Array");
+  if (!float_array(env, argv[5], &heaps, &heapsLength)) return fail(env, "search: heaps must be a Float32Array");
+  if (!typed_array(env, argv[6], napi_uint32_array, (void **)&sizes, &n)) return fail(env, "search: sizes must be a Uint32Array");
   if (n == 0 || targetsLength != n * dim || heapsLength % n != 0 || heapsLength == 0) return fail(env, "search: targets, heaps and sizes disagree on the batch");
   if ((size_t)rows * dim > vectorsLength || rows > INT32_MAX) return fail(env, "search: vectors hold fewer rows than asked");
   uint32_t k = (uint32_t)(heapsLength / n);
+  uint32_t cuts[STAGES], stages = screen_cuts(dim, cuts);
+  if (tailsLength != (size_t)rows * stages) return fail(env, "search: tails must be tails() of the block");
 
   if (!instance->scratch && !(instance->scratch = malloc(sizeof(float) * TILE_TARGETS * TILE_ROWS))) return fail(env, "search: out of memory");
   Hits *h = &instance->hits;
   h->count = 0;
-  // The screen's cuts: stage s has the product over dimensions [0, cuts[s]), its bound the norms over the rest.
-  uint32_t cuts[STAGES] = {dim / 2, dim / 4 * 3}, stages = dim >= SCREEN_MIN_DIM ? STAGES : 0;
-  if (stages && instance->tailsCapacity < (size_t)rows * stages) {
-    free(instance->tails);
-    if (!(instance->tails = malloc(sizeof(float) * rows * stages))) return instance->tailsCapacity = 0, fail(env, "search: out of memory");
-    instance->tailsCapacity = (size_t)rows * stages;
+  if (stages && instance->targetTailsCapacity < n * stages) {
+    free(instance->targetTails);
+    if (!(instance->targetTails = malloc(sizeof(float) * n * stages))) return instance->targetTailsCapacity = 0, fail(env, "search: out of memory");
+    instance->targetTailsCapacity = n * stages;
   }
-  for (uint32_t s = 0; s < stages; s++)
-    for (uint32_t r = 0; r < rows; r++) instance->tails[(size_t)s * rows + r] = norm_from(vectors + (size_t)r * dim, cuts[s], dim);
+  fill_tails(instance->targetTails, targets, (uint32_t)n, dim);
   // The bound's own rounding: each norm within about dim * 2^-24 of its true value, both at most ~1.
   float slack = 2.0f * FLT_EPSILON * (float)(dim + 4);
   uint32_t screenedTiles[STAGES] = {0};
-  float targetTails[TILE_TARGETS];
   for (uint32_t first = 0; first < rows; first += TILE_ROWS) {
     uint32_t width = rows - first < TILE_ROWS ? rows - first : TILE_ROWS;
     for (size_t t0 = 0; t0 < n; t0 += TILE_TARGETS) {
@@ -310,16 +339,14 @@ static napi_value search(napi_env env, napi_callback_info info) {
       for (uint32_t s = 0; screening && s < stages && !bounded; s++) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)height, (int)width, (int)(cuts[s] - done), 1.0f, tile + done, (int)dim, block + done, (int)dim, done ? 1.0f : 0.0f, instance->scratch, (int)width);
         done = cuts[s];
-        const float *tails = instance->tails + (size_t)s * rows + first;
-        size_t passing = 0;
-        for (size_t t = 0; t < height; t++) {
-          targetTails[t] = norm_from(targets + (t0 + t) * dim, done, dim);
-          passing += count_passing(instance->scratch + t * width, tails, width, targetTails[t], slack, heaps[(t0 + t) * k] - margin(dim));
-        }
-        if ((double)passing > SCREEN_MAX_PASSING * (double)(height * width)) continue;
+        const float *rowTails = tails + (size_t)s * rows + first, *targetTails = instance->targetTails + s * n + t0;
+        // Counting stops once too many pass: the stage is not taken either way.
+        size_t passing = 0, most = (size_t)(SCREEN_MAX_PASSING * (double)(height * width));
+        for (size_t t = 0; t < height && passing <= most; t++) passing += count_passing(instance->scratch + t * width, rowTails, width, targetTails[t], slack, heaps[(t0 + t) * k] - margin(dim));
+        if (passing > most) continue;
         bounded = 1;
         screenedTiles[s]++;
-        for (size_t t = 0; t < height; t++) make_bound(instance->scratch + t * width, tails, width, targetTails[t], slack);
+        for (size_t t = 0; t < height; t++) make_bound(instance->scratch + t * width, rowTails, width, targetTails[t], slack);
       }
       if (!bounded) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)height, (int)width, (int)(dim - done), 1.0f, tile + done, (int)dim, block + done, (int)dim, done ? 1.0f : 0.0f, instance->scratch, (int)width);
       for (size_t t = 0; t < height; t++) {
@@ -362,6 +389,27 @@ static napi_value search(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// tails(vectors: Float32Array [rows x dim], rows, dim) -> Float32Array: the rows' norms past each
+// stage's cut, which search() bounds the rest of a partial product with; empty where the screen
+// does not run (dim under SCREEN_MIN_DIM). Once per block and thread: every batch's call reads them.
+static napi_value tails(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], array, buffer;
+  float *vectors, *out;
+  size_t length;
+  uint32_t rows, dim, cuts[STAGES];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3) return fail(env, "tails: three arguments");
+  if (!float_array(env, argv[0], &vectors, &length)) return fail(env, "tails: vectors must be a Float32Array");
+  if (napi_get_value_uint32(env, argv[1], &rows) != napi_ok) return fail(env, "tails: rows must be an integer");
+  if (napi_get_value_uint32(env, argv[2], &dim) != napi_ok || dim == 0) return fail(env, "tails: dim must be a positive integer");
+  if ((size_t)rows * dim > length) return fail(env, "tails: vectors hold fewer rows than asked");
+  size_t count = (size_t)rows * screen_cuts(dim, cuts);
+  if (napi_create_arraybuffer(env, count * sizeof(float), (void **)&out, &buffer) != napi_ok) return NULL;
+  fill_tails(out, vectors, rows, dim);
+  if (napi_create_typedarray(env, napi_float32_array, count, buffer, 0, &array) != napi_ok) return NULL;
+  return array;
+}
+
 // normalize(to: Float32Array, from: Float32Array, dim): lib/retrieval/normalize.ts's
 // normalizeRowsInto in C: the same double arithmetic in the same order (the build fuses nothing),
 // so bit for bit its output, where the searching thread normalizes every pool block (in JavaScript
@@ -396,7 +444,7 @@ static void finalize(napi_env env, void *data, void *hint) {
   (void)env, (void)hint;
   Instance *instance = data;
   free(instance->scratch);
-  free(instance->tails);
+  free(instance->targetTails);
   free(instance->hits.targets), free(instance->hits.rows), free(instance->hits.scores);
   free(instance);
 }
@@ -409,6 +457,8 @@ NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "search", NAPI_AUTO_LENGTH, search, NULL, &fn);
   napi_set_named_property(env, exports, "search", fn);
+  napi_create_function(env, "tails", NAPI_AUTO_LENGTH, tails, NULL, &fn);
+  napi_set_named_property(env, exports, "tails", fn);
   napi_create_function(env, "normalize", NAPI_AUTO_LENGTH, normalize, NULL, &fn);
   napi_set_named_property(env, exports, "normalize", fn);
   napi_create_function(env, "config", NAPI_AUTO_LENGTH, config, NULL, &fn);

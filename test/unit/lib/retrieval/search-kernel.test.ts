@@ -189,6 +189,25 @@ describe('the BLAS kernel', { skip: blasMissing }, () => {
     assert.equal(half, 0, 'half the product bounds nothing here');
     assert.ok(threeQuarters > 0 && threeQuarters <= 7, `${threeQuarters} tiles screened with three quarters of the product`);
   });
+
+  it("bounds with each block's tails (its rows' norms past each cut), and refuses tails that are not the block's", () => {
+    const { addon } = loadSearchBlas();
+    const dim = 384;
+    const rows = 37;
+    const vectors = normalizeRows(clusteredVectors({ count: rows, dim, centers: 5, seed: 61 }).vectors, dim);
+    const tails = addon!.tails(vectors, rows, dim);
+    assert.equal(tails.length, 2 * rows, 'one norm per row for each of the two stages');
+    for (const [stage, cut] of [192, 288].entries()) {
+      for (let r = 0; r < rows; r++) {
+        let sum = 0;
+        for (let j = cut; j < dim; j++) sum += vectors[r * dim + j] ** 2;
+        assert.ok(Math.abs(tails[stage * rows + r] - Math.sqrt(sum)) < 1e-6, `row ${r}, stage ${stage}: ${tails[stage * rows + r]} vs ${Math.sqrt(sum)}`);
+      }
+    }
+    assert.equal(addon!.tails(vectors.subarray(0, rows * 128), rows, 128).length, 0, 'no screen, no tails, under 256 dimensions');
+    const best = new BestScores(1, 3);
+    assert.throws(() => addon!.search(vectors.slice(0, dim), dim, vectors, rows, tails.subarray(1), best.heaps, best.sizes), /tails must be tails\(\) of the block/);
+  });
 });
 
 describe('the BLAS and onnx kernels', () => {

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { startWorkflowRun } from '../../lib/client';
 import { explainingFailure } from '../../lib/client/failure';
 import { loadRunConfig } from '../../lib/config/load';
+import { EXPERIMENT_ARMS, type ExperimentArm } from '../../lib/report/experiment-arms';
 import { parseRunConfig } from '../../lib/config/validate';
 import { experimentProgressQuery } from '../../workflows/queries';
 import type { ExperimentOptions, septExperiment } from '../../workflows/sept-experiment';
@@ -26,6 +27,16 @@ const EXPERIMENT_DEFAULTS = {
   dedup: { threshold: 0.99 },
 };
 
+/** `--arms none,sept`: the arms to train, in the experiment's own order; unknown names are refused, naming the known ones. */
+export function parseArms(list: string): ExperimentArm[] {
+  const names = list.split(',').map((name) => name.trim()).filter(Boolean);
+  const unknown = names.filter((name) => !(EXPERIMENT_ARMS as readonly string[]).includes(name));
+  if (unknown.length > 0 || names.length === 0) {
+    throw new Error(`--arms: ${unknown.length > 0 ? `no arm ${unknown.map((n) => `"${n}"`).join(', ')}` : 'names no arm'}; the arms are ${EXPERIMENT_ARMS.join(', ')}`);
+  }
+  return EXPERIMENT_ARMS.filter((arm) => names.includes(arm));
+}
+
 export function registerExperiment(program: Command): void {
   program
     .command('experiment')
@@ -34,9 +45,10 @@ export function registerExperiment(program: Command): void {
     )
     .option('-c, --config <file>', 'run configuration (.json, .yaml); default: the demo with 200 pre-training steps per arm')
     .option('--seeds <n>', 'seeds per arm', '5')
-    .action(async (opts: { config?: string; seeds: string }) => {
+    .option('--arms <list>', `the arms to train, comma-separated (default: all of ${EXPERIMENT_ARMS.join(', ')})`)
+    .action(async (opts: { config?: string; seeds: string; arms?: string }) => {
       const config = opts.config ? await loadRunConfig(opts.config) : parseRunConfig(EXPERIMENT_DEFAULTS);
-      const options: ExperimentOptions = { seeds: Array.from({ length: Number(opts.seeds) }, (_, i) => i) };
+      const options: ExperimentOptions = { seeds: Array.from({ length: Number(opts.seeds) }, (_, i) => i), ...(opts.arms ? { arms: parseArms(opts.arms) } : {}) };
       await withLocalStack(async (client, interrupted) => {
         try {
           await startWorkflowRun('septExperiment', config, { client, extraArgs: [options] });

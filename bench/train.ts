@@ -27,7 +27,7 @@ import { referenceTrainerCommand } from '../lib/trainer/command';
 import { dataParallelCommand } from '../lib/trainer/data-parallel';
 import { runTrainerProcess } from '../lib/trainer/process';
 import { trainerStageConfig } from '../lib/trainer/stage-config';
-import { pidsMatching } from '../test/support/processes';
+import { forkedTrainerJobs, pidsMatching } from '../test/support/processes';
 import { startTestTemporal, withWorkers } from '../test/support/temporal';
 import type { trainModel } from '../workflows/train-model';
 import { recordBenchmark } from './record';
@@ -102,14 +102,17 @@ function machineJiffies(): { busy: number; total: number } {
 
 /**
  * Samples, every 200 ms, the CPU time of the trainer whose command line names `configFragment`, and
- * the machine's: whether a slower run computed less (it waited for a core) or computed more.
+ * the machine's: whether a slower run computed less (it waited for a core) or computed more. A job
+ * of a worker's forkserver trains in the forkserver's child: its CPU is counted with its process's
+ * (one job runs at a time here).
  */
 function sampleCpu(configFragment: string): () => CpuSample[] {
   const samples: CpuSample[] = [];
   let pid: number | undefined;
   const timer = setInterval(() => {
     pid ??= pidsMatching(configFragment)[0];
-    const trainer = pid === undefined ? undefined : processCpuSeconds(pid);
+    const own = pid === undefined ? undefined : processCpuSeconds(pid);
+    const trainer = own === undefined ? undefined : own + forkedTrainerJobs().reduce((sum, job) => sum + (processCpuSeconds(job) ?? 0), 0);
     if (trainer !== undefined) samples.push({ at: Date.now(), trainer, ...machineJiffies() });
   }, 200);
   return () => {

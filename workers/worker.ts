@@ -5,6 +5,7 @@ import { workerSearchKernel } from '../lib/retrieval/kernel-choice';
 import { inputLimits } from '../lib/input-limits';
 import { log } from '../lib/log';
 import { workerTrainers } from '../lib/trainer/command';
+import { startTrainerForkserver } from '../lib/trainer/forkserver';
 import { openNodeQueue } from '../lib/trainer/gang-node';
 import { trainerSlots } from '../lib/trainer/trainer-slots';
 import { connectConfig } from '../lib/temporal/connection';
@@ -80,6 +81,8 @@ export async function runWorker(kind: QueueKind): Promise<void> {
   log.info({ inputLimits: inputLimits() }, 'input limits');
   // A bad trainer registry stops a GPU worker here, not a run at its first trainer job.
   if (kind === 'gpu') log.info({ trainers: workerTrainers().names, file: settings.trainersFile }, 'trainers');
+  // Warm by the first job: importing torch takes seconds.
+  if (kind === 'gpu') startTrainerForkserver();
   // SEPT_SEARCH_KERNEL=blas without the built addon stops a CPU worker here, not a run at its first search.
   if (kind === 'cpu') log.info({ searchKernel: workerSearchKernel(), setting: settings.searchKernel }, 'exact search kernel');
   installRuntime(kind);

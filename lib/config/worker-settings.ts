@@ -56,6 +56,8 @@ const workerSettingsSchema = z.object({
   SEPT_CACHE_BYTES: byteSize.default(10 * 2 ** 30),
   // The trainers a GPU worker runs besides the reference trainer: a run only names one (lib/trainer/command.ts).
   SEPT_TRAINERS: z.string().min(1).optional(),
+  // A process that has imported torch once, from which the reference trainer's jobs are forked (lib/trainer/forkserver.ts).
+  SEPT_TRAINER_FORKSERVER: z.enum(['on', 'off']).default('on'),
 });
 
 /** Where runs may read and write: the roots and buckets this worker allows. */
@@ -81,6 +83,8 @@ export interface WorkerSettings {
   cacheBytes: number;
   /** SEPT_TRAINERS: the JSON file of the trainers this worker runs by name; none, the reference trainer only. */
   trainersFile?: string;
+  /** SEPT_TRAINER_FORKSERVER, default on: the reference trainer's jobs are forked from a process that has imported torch. */
+  trainerForkserver: boolean;
   storage: StorageAccess;
   /** SEPT_SEARCH_KERNEL, default auto. */
   searchKernel: SearchKernelSetting;
@@ -112,6 +116,7 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
     cacheDir: resolve(s.SEPT_CACHE_DIR ?? join(dataDir(env), 'cache')),
     cacheBytes: s.SEPT_CACHE_BYTES,
     trainersFile: s.SEPT_TRAINERS && resolve(s.SEPT_TRAINERS),
+    trainerForkserver: s.SEPT_TRAINER_FORKSERVER === 'on',
     storage: storageAccessFromEnv(env),
     searchKernel: searchKernelFromEnv(env),
   };

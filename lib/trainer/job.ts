@@ -14,6 +14,7 @@ import { CheckpointMirror, localCheckpoint, type MirrorLog } from './checkpoint-
 import { type Checkpoint, latestCheckpoint } from './checkpoints';
 import { type TrainerCommand, trainerCommand } from './command';
 import { dataParallelCommand, gangLaunch, trainerProcesses } from './data-parallel';
+import { throughForkserver } from './forkserver';
 import type { GangPlace } from './gang';
 import { type TrainerHeartbeat, withProgress } from './heartbeat';
 import { trainerJobError, trainerStalled, type TrainerStop } from './job-error';
@@ -190,6 +191,8 @@ export async function prepareTrainerJob(task: TrainerTask, log: TrainerJobLog): 
  */
 export async function runTrainerJob(job: TrainerJob, attempt: TrainerAttempt): Promise<TrainerRun> {
   const { task, trainer, mirror, log } = job;
+  // Forked from the worker's forkserver where it is the reference trainer in one process.
+  const { command, env } = await throughForkserver(trainer, attempt.signal);
   // Every event of every attempt, timestamped: loss curves and speed for reports and benchmarks.
   const events = createWriteStream(job.files.events, { flags: 'a' });
   // A full disk or an I/O error (ENOSPC, EIO) fails the attempt, retryably, once the trainer has
@@ -210,8 +213,8 @@ export async function runTrainerJob(job: TrainerJob, attempt: TrainerAttempt): P
   watch();
   try {
     const outcome = await runTrainerProcess({
-      command: trainer.command,
-      env: trainer.env,
+      command,
+      env,
       stage: task.stage,
       configFile: job.configFile,
       resume: job.resume?.path,

@@ -14,6 +14,22 @@ export function pidsMatching(fragment: string): number[] {
     .map(Number);
 }
 
+/** The parent of `pid`, or undefined once it is gone. */
+function parentPid(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Pids of the jobs running in a trainer forkserver's children (trainer/septtrainer/forkserver.py): they keep its command line. */
+export function forkedTrainerJobs(): number[] {
+  const forkservers = new Set(pidsMatching('septtrainer.forkserver'));
+  return [...forkservers].filter((pid) => forkservers.has(parentPid(pid)!));
+}
+
 /** Polls until `check` returns a value other than undefined/false, or fails after `timeoutMs`. */
 export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

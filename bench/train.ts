@@ -11,6 +11,10 @@
 //    and prints its figures without writing docs/benchmarks.md.
 //  - loader_images_per_s_224: images/s of one loader worker (one process, one thread) decoding and
 //    augmenting 224x224 JPEGs (trainer/bench/throughput.py --loader-only, which says what a GPU needs).
+//  - trainer_first_step_s_*, trainer_job_cpu_s_*: a one-step pre-training of the reference trainer
+//    started on its own and forked from the worker's forkserver (lib/trainer/forkserver.ts), 5
+//    of each, interleaved: seconds from start to its first step, and CPU seconds of the whole job
+//    (its process and, forked, the forkserver's child). BENCH_TRAIN_ONLY=start measures only these.
 // The last line printed is one JSON object with the figures.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -25,9 +29,10 @@ import { CPU_QUEUE } from '../lib/temporal/queues';
 import { latestCheckpoint } from '../lib/trainer/checkpoints';
 import { referenceTrainerCommand } from '../lib/trainer/command';
 import { dataParallelCommand } from '../lib/trainer/data-parallel';
+import { FORKSERVER_SOCKET_ENV, throughForkserver } from '../lib/trainer/forkserver';
 import { runTrainerProcess } from '../lib/trainer/process';
 import { trainerStageConfig } from '../lib/trainer/stage-config';
-import { forkedTrainerJobs, pidsMatching } from '../test/support/processes';
+import { forkedTrainerJobs, parentPid, pidsMatching } from '../test/support/processes';
 import { startTestTemporal, withWorkers } from '../test/support/temporal';
 import type { trainModel } from '../workflows/train-model';
 import { recordBenchmark } from './record';
@@ -186,10 +191,52 @@ function loaderImagesPerSecond224(): number {
   return JSON.parse(out.trim().split('\n').at(-1)!).loader_images_per_s_224;
 }
 
+/** CPU seconds (user + system) of the children `pid` has reaped (Linux /proc, USER_HZ = 100). */
+function reapedChildrenCpuSeconds(pid: number | 'self'): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
+/** A one-step pre-training started on its own and forked from this process's forkserver, interleaved. */
+async function trainerStartCost() {
+  const reference = referenceTrainerCommand();
+  const forked = await throughForkserver(reference);
+  if (!forked.env[FORKSERVER_SOCKET_ENV]) throw new Error('the trainer forkserver did not start (its log lines are at debug level: LOG_LEVEL=debug)');
+  const forkserver = pidsMatching('septtrainer.forkserver').find((pid) => parentPid(pid) === process.pid)!;
+  const shards = (await demoShards('mnist', 'train')).slice(0, 1);
+  // A job's CPU: this process reaps its process; the forkserver reaps its child.
+  const cpu = () => reapedChildrenCpuSeconds('self') + reapedChildrenCpuSeconds(forkserver);
+  const run = async (trainer: typeof reference, name: string) => {
+    const configFile = join(work, `${name}.json`);
+    writeFileSync(configFile, JSON.stringify({ threads: 1, train_shards: shards, batch_size: 32, output_dir: join(work, name), max_steps: 1, log_every_steps: 1 }));
+    const [cpuBefore, started] = [cpu(), Date.now()];
+    let firstStep: number | undefined;
+    const outcome = await runTrainerProcess({ ...trainer, stage: 'pretrain', configFile, onEvent: (e) => void (e.event === 'progress' && (firstStep ??= Date.now())) });
+    if (outcome.exitCode !== 0) throw new Error(`${name} exited ${outcome.exitCode}: ${outcome.stderrTail.join('\n')}`);
+    return { firstStep: (firstStep! - started) / 1000, cpu: cpu() - cpuBefore };
+  };
+  const alone: { firstStep: number; cpu: number }[] = [];
+  const fromForkserver: { firstStep: number; cpu: number }[] = [];
+  for (let i = 0; i < 5; i++) {
+    alone.push(await run(reference, `start-alone-${i}`));
+    fromForkserver.push(await run(forked, `start-forked-${i}`));
+    console.error(`[bench:train] start ${i}: alone ${alone[i].firstStep.toFixed(2)} s to the first step, ${alone[i].cpu.toFixed(2)} CPU-s; forked ${fromForkserver[i].firstStep.toFixed(2)} s, ${fromForkserver[i].cpu.toFixed(2)} CPU-s`);
+  }
+  const seconds = (xs: number[]) => Math.round(median(xs) * 1000) / 1000;
+  return {
+    trainer_first_step_s_alone: seconds(alone.map((r) => r.firstStep)),
+    trainer_first_step_s_forked: seconds(fromForkserver.map((r) => r.firstStep)),
+    trainer_job_cpu_s_alone: seconds(alone.map((r) => r.cpu)),
+    trainer_job_cpu_s_forked: seconds(fromForkserver.map((r) => r.cpu)),
+  };
+}
+
 async function main(): Promise<void> {
-  if (ONLY === 'ddp') {
+  if (ONLY === 'ddp' || ONLY === 'start') {
     try {
-      console.log(JSON.stringify({ steps: STEPS, batch_size: BATCH, ...(await dataParallelSpeedup()) }));
+      const figures = ONLY === 'ddp' ? { steps: STEPS, batch_size: BATCH, ...(await dataParallelSpeedup()) } : await trainerStartCost();
+      console.log(JSON.stringify(figures));
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
@@ -274,6 +321,7 @@ async function main(): Promise<void> {
       steps_redone_per_kill: redone.reduce((a, b) => a + b, 0) / redone.length,
       loader_images_per_s_224: loaderImagesPerSecond224(),
       ...(await dataParallelSpeedup()),
+      ...(await trainerStartCost()),
     };
     recordBenchmark('train', figures);
   } finally {

@@ -24,10 +24,20 @@ async function verifyTorch(python) {
   }
 }
 
+/**
+ * Compiles the reference trainer's modules here, as pip compiles an installed package's (only those
+ * changed since): a sept-gpu worker's trainer then writes nothing into the checkout when it first
+ * imports them, and the forkserver's jobs find them compiled.
+ */
+async function compileTrainer(python, projectRoot) {
+  await run(python, ['-m', 'compileall', '-q', path.join(projectRoot, 'trainer', 'septtrainer')], { quiet: true });
+}
+
 async function ensureTrainerPython({ projectRoot, log = () => {} }) {
   const explicit = process.env.SEPT_TRAINER_PYTHON;
   if (explicit) {
     await verifyTorch(explicit);
+    await compileTrainer(explicit, projectRoot);
     log(`trainer python (SEPT_TRAINER_PYTHON): ${explicit}`);
     return explicit;
   }
@@ -39,6 +49,7 @@ async function ensureTrainerPython({ projectRoot, log = () => {} }) {
     log,
   });
   const python = path.join(venvDir, 'bin', 'python');
+  await compileTrainer(python, projectRoot);
   linkProjectVenv(projectRoot, venvDir);
   log(`trainer python: ${python}`);
   return python;

@@ -15,7 +15,7 @@ export function pidsMatching(fragment: string): number[] {
 }
 
 /** The parent of `pid`, or undefined once it is gone. */
-function parentPid(pid: number): number | undefined {
+export function parentPid(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);

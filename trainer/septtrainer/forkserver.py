@@ -209,6 +209,11 @@ class Forkserver:
         self.listener = None
 
     def start(self):
+        try:
+            os.close(os.pidfd_open(os.getpid()))
+        except (AttributeError, OSError) as err:
+            # It watches its children through pidfds; without them, jobs start on their own.
+            raise SystemExit(f"septtrainer.forkserver needs Linux 5.3 or later (pidfd_open): {err}")
         for name in PRELOADED:
             __import__(name)
         if os.path.exists(self.path):

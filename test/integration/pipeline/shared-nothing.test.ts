@@ -272,7 +272,10 @@ describe('septPipeline on machines that share nothing but Temporal and a bucket'
     assert.ok(['cpu-1', 'cpu-2', 'cpu-3'].some((name) => cached.has(name)), `a CPU worker's record shows it filling its cache: ${[...cached].join(', ')}`);
     const gpuCache = join(dir, 'gpu-2', 'cache');
     const gpuAccesses = readFileTrace(join(dir, 'traces', 'gpu-2.strace'), projectRoot);
-    const trainers = new Set(gpuAccesses.filter((a) => a.syscall === 'execve' && /python|sept-trainer/.test(a.path)).map((a) => a.pid));
+    // The trainers are the processes that read a trainer configuration: started on their own, or
+    // forked from the worker's forkserver (which never runs execve).
+    const trainers = new Set(gpuAccesses.filter((a) => !a.write && a.path.endsWith('.config.json') && isUnder(a.path, join(dir, 'gpu-2'))).map((a) => a.pid));
+    assert.ok(trainers.size > 0, 'the record shows the trainers reading their configurations');
     assert.ok(gpuAccesses.some((a) => trainers.has(a.pid) && !a.write && isUnder(a.path, gpuCache)), 'the record follows the trainer into the cache it reads its shards from');
     // A CPU worker's model stays pinned while it lives; the trainer's inputs only while it trains.
     assert.deepEqual(readdirSync(gpuCache).filter((n) => n.includes('.pin-')), [], 'the GPU worker released every pin');

@@ -44,6 +44,15 @@ interface Forkserver {
 
 let running: Forkserver | null | undefined;
 
+/** Whether `line` is the forkserver's one line on stdout: `{"event": "ready", "socket": ...}`. */
+function readyLine(line: string): boolean {
+  try {
+    return (JSON.parse(line) as { event?: unknown }).event === 'ready';
+  } catch {
+    return false;
+  }
+}
+
 function start(): Forkserver {
   const trainer = referenceTrainerCommand();
   const dir = mkdtempSync(join(tmpdir(), 'septtrainer-'));
@@ -62,7 +71,7 @@ function start(): Forkserver {
   child.unref();
   for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref(): void }).unref();
   createInterface({ input: child.stdout! }).once('line', (line) => {
-    server.listening = line.includes('"ready"');
+    server.listening = readyLine(line);
     readied(server.listening);
     if (server.listening) log.info({ forkserver: child.pid, socket, seconds: (Date.now() - started) / 1000 }, 'trainer forkserver ready');
   });

@@ -49,6 +49,12 @@ REQUEST_TIMEOUT_S = 10
 MAX_REQUEST_BYTES = 1 << 20
 
 
+def _cuda_driver_started():
+    """libcuda is loaded once CUDA's runtime has made its first call (cuInit), never by an import alone."""
+    with open("/proc/self/maps") as maps:
+        return any("libcuda.so" in line for line in maps)
+
+
 def _log(message):
     protocol.log(f"forkserver: {message}")
 
@@ -216,6 +222,10 @@ class Forkserver:
             raise SystemExit(f"septtrainer.forkserver needs Linux 5.3 or later (pidfd_open): {err}")
         for name in PRELOADED:
             __import__(name)
+        if _cuda_driver_started():
+            # A child of a process that has started CUDA's driver cannot use CUDA: no preloading then.
+            raise SystemExit("septtrainer.forkserver: importing torch started CUDA's driver (libcuda is loaded), "
+                             "which a forked child could not use; jobs start on their own")
         if os.path.exists(self.path):
             os.unlink(self.path)
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -162,4 +162,10 @@ describe('worker settings', () => {
     assert.equal(workerSettingsFromEnv({}).gpuActivityConcurrency, 1);
     assert.throws(() => workerSettingsFromEnv({ SEPT_GPU_ACTIVITY_CONCURRENCY: 'two' }), /SEPT_GPU_ACTIVITY_CONCURRENCY/);
   });
+
+  it('keeps the trainer forkserver on unless SEPT_TRAINER_FORKSERVER is off, and names a bad value', () => {
+    assert.equal(workerSettingsFromEnv({}).trainerForkserver, true);
+    assert.equal(workerSettingsFromEnv({ SEPT_TRAINER_FORKSERVER: 'off' }).trainerForkserver, false);
+    assert.throws(() => workerSettingsFromEnv({ SEPT_TRAINER_FORKSERVER: 'no' }), /invalid worker settings: SEPT_TRAINER_FORKSERVER/);
+  });
 });

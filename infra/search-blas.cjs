@@ -14,7 +14,8 @@ const path = require('node:path');
 const { cacheRoot, installAtomically, run } = require('./python-venv.cjs');
 
 const SOURCE_DIR = path.join(__dirname, '..', 'native', 'search-blas');
-// Every C file and header there: search_blas.c (the kernel, the module), merge.c, addon.h.
+// Every C file and header there: search_blas.c (the kernel, the module), screen.c and screen.h (its
+// int8 screen), merge.c, addon.h.
 const sources = () => fs.readdirSync(SOURCE_DIR).filter((name) => /\.[ch]$/.test(name)).sort().map((name) => path.join(SOURCE_DIR, name));
 const REQUIREMENTS = path.join(SOURCE_DIR, 'requirements.txt');
 const WHEEL_PACKAGE = 'scipy_openblas32';
@@ -63,7 +64,7 @@ async function build(dir, log) {
 }
 
 /**
- * The addon's path, built on first use (seconds: an 8 MB wheel and two C files); null, with the
+ * The addon's path, built on first use (seconds: an 8 MB wheel and three C files); null, with the
  * reason logged, where it cannot be built here.
  */
 async function ensureSearchBlas({ log = () => {} } = {}) {

@@ -6,13 +6,10 @@ import { projectRoot } from '../paths';
 import type { KernelBatch, KernelBlock, SearchKernel, TileHits } from './search-kernel';
 
 export interface SearchBlasAddon {
-  /**
-   * `screenedTiles`: tiles screened by a bound after half of the product, and after three quarters
-   * (search_blas.c), figures for tests and benchmarks.
-   */
-  search(targets: Float32Array, dim: number, vectors: Float32Array, rows: number, tails: Float32Array, heaps: Float32Array, sizes: Uint32Array): TileHits & { screenedTiles: [number, number] };
-  /** What search() bounds its partial products with: the block's rows' norms past each of the screen's cuts (empty below its dimension). */
-  tails(vectors: Float32Array, rows: number, dim: number): Float32Array;
+  /** `screenedTiles`: tiles scored through the int8 screen's bounds instead of the sgemm (search_blas.c), a figure for tests and benchmarks. */
+  search(targets: Float32Array, dim: number, vectors: Float32Array, rows: number, screen: Uint8Array, heaps: Float32Array, sizes: Uint32Array): TileHits & { screenedTiles: number };
+  /** What search()'s int8 screen multiplies: the block's rows quantized (screen.c); empty where the screen does not run (no AVX2, over 2,096 dimensions). */
+  screen(vectors: Float32Array, rows: number, dim: number): Uint8Array;
   /** normalize.ts's normalizeRowsInto, bit for bit (the same double arithmetic), in C. */
   normalize(to: Float32Array, from: Float32Array, dim: number): Float32Array;
   /**
@@ -54,8 +51,8 @@ export function loadSearchBlas(): SearchBlas {
 }
 
 export class BlasKernel implements SearchKernel {
-  /** Each block's tails, summed once by this thread for all of its batches, and let go with the block. */
-  private readonly tails = new WeakMap<KernelBlock, Float32Array>();
+  /** Each block quantized for the screen, once by this thread for all of its batches, and let go with the block. */
+  private readonly screens = new WeakMap<KernelBlock, Uint8Array>();
 
   private constructor(private readonly addon: SearchBlasAddon) {}
 
@@ -66,9 +63,9 @@ export class BlasKernel implements SearchKernel {
   }
 
   async search(batch: KernelBatch, dim: number, block: KernelBlock): Promise<TileHits[]> {
-    let tails = this.tails.get(block);
-    if (!tails) this.tails.set(block, (tails = this.addon.tails(block.vectors, block.rows, dim)));
-    return [this.addon.search(batch.targets, dim, block.vectors, block.rows, tails, batch.best.heaps, batch.best.sizes)];
+    let screen = this.screens.get(block);
+    if (!screen) this.screens.set(block, (screen = this.addon.screen(block.vectors, block.rows, dim)));
+    return [this.addon.search(batch.targets, dim, block.vectors, block.rows, screen, batch.best.heaps, batch.best.sizes)];
   }
 
   async release(): Promise<void> {}

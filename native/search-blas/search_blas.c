@@ -12,14 +12,11 @@
 // same order wherever the row is). Exact for L2-normalized vectors: each of the two sums is within
 // about dim * 2^-24 of the true product, so no score at or above the floor is screened out.
 //
-// Once every target of a tile holds k scores, the screen may cost part of the product: the sgemm
-// over the first half of the dimensions, plus a bound on the rest (Cauchy-Schwarz: the target's
-// and the row's norms over the second half, multiplied), is at least the row's score. Rows whose
-// bound falls under the floor cannot enter; the others are scored canonically as before, so the
-// lists are the same. Where the bound lets too many through, the sgemm goes on over the third
-// quarter (added to the first half's scores) and the bound is tried again over the last; then over
-// the last quarter, the full product. No stage's work is thrown away. The bound only prunes where
-// near rows stand out from the rest (clustered embeddings, a high floor).
+// Once every target of a tile holds k scores, the sgemm itself is screened: the int8 screen
+// (screen.c) bounds every score of the tile from above at two to three times the sgemm's rate, and
+// only rows whose bound reaches the floor are scored canonically, so the lists are the same. Where
+// the bounds let too many rows through (floors among a dense crowd of near scores), the call
+// multiplies in full from that tile on.
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -29,6 +26,7 @@
 #include <cblas.h>
 
 #include "addon.h"
+#include "screen.h"
 #ifdef __SSE2__
 #include <emmintrin.h>
 #elif defined(__SSE__)
@@ -62,9 +60,9 @@ typedef struct {
 // Per thread (each worker thread has its own Node-API environment): reused across calls.
 typedef struct {
   float *scratch;
-  // The batch's targets' norms past each stage's cut (the partial-product screen), as fill_tails lays them out.
-  float *targetTails;
-  size_t targetTailsCapacity;
+  // The batch's targets as the int8 screen takes them, and the rows of a tile it lets through.
+  ScreenTargets targets;
+  uint16_t *marks;
   Hits hits;
 } Instance;
 
@@ -166,75 +164,10 @@ typedef struct {
   float margin;
 } Target;
 
-// The partial-product screen: below this dimension its tail bound is too loose and its shorter
-// sgemms too slow to pay (1M x 128: 22% slower; 250k x 384: 12% faster, clustered vectors).
-#define SCREEN_MIN_DIM 256
-// Its stages: the product over the first half of the dimensions, then over three quarters.
-#define STAGES 2
-// Rows let through per row screened above which the next stage costs less than the canonical
-// scores of the rows let through (a canonical score is a row's whole dot product at a few flops
-// per cycle, the sgemm's share of it many times faster).
+// Rows let through per bound above which a tile's canonical scores would cost more than the sgemm
+// they spare (a canonical score is a row's whole dot product at a few flops per cycle, the sgemm's
+// share of it many times faster).
 #define SCREEN_MAX_PASSING 0.03
-
-// A vector's norm over dimensions [from, dim). Any order of the sums will do: the bound's slack
-// covers the rounding of each, so they run four lanes wide (one scalar sum in sequence took a
-// fifth of the kernel's own time on 100k x 384, where every call summed every row's tails again).
-static float norm_from(const float *v, uint32_t from, uint32_t dim) {
-  uint32_t j = from;
-  float sum = 0;
-#ifdef __SSE__
-  __m128 a = _mm_setzero_ps(), b = _mm_setzero_ps();
-  for (; j + 8 <= dim; j += 8) {
-    __m128 x = _mm_loadu_ps(v + j), y = _mm_loadu_ps(v + j + 4);
-    a = _mm_add_ps(a, _mm_mul_ps(x, x));
-    b = _mm_add_ps(b, _mm_mul_ps(y, y));
-  }
-  float lanes[4];
-  _mm_storeu_ps(lanes, _mm_add_ps(a, b));
-  sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
-#endif
-  for (; j < dim; j++) sum += v[j] * v[j];
-  return sqrtf(sum);
-}
-
-// The screen's cuts: stage s has the product over dimensions [0, cuts[s]), its bound the norms
-// over the rest; no stages below SCREEN_MIN_DIM.
-static uint32_t screen_cuts(uint32_t dim, uint32_t cuts[STAGES]) {
-  cuts[0] = dim / 2, cuts[1] = dim / 4 * 3;
-  return dim >= SCREEN_MIN_DIM ? STAGES : 0;
-}
-
-// Each of `rows` vectors' norms past each stage's cut, stage after stage: [stages x rows].
-static void fill_tails(float *tails, const float *vectors, uint32_t rows, uint32_t dim) {
-  uint32_t cuts[STAGES], stages = screen_cuts(dim, cuts);
-  for (uint32_t s = 0; s < stages; s++)
-    for (uint32_t r = 0; r < rows; r++) tails[(size_t)s * rows + r] = norm_from(vectors + (size_t)r * dim, cuts[s], dim);
-}
-
-// How many rows of one target's row of a screened tile reach `low` as a bound: the partial
-// product, plus the target's tail norm times the row's, plus the rounding slack.
-static size_t count_passing(const float *screen, const float *tails, uint32_t width, float tail, float slack, float low) {
-  size_t passing = 0;
-  uint32_t r = 0;
-#ifdef __SSE2__
-  __m128 vtail = _mm_set1_ps(tail), vslack = _mm_set1_ps(slack), vlow = _mm_set1_ps(low);
-  __m128i counts = _mm_setzero_si128();
-  for (; r + 4 <= width; r += 4) {
-    __m128 bound = _mm_add_ps(_mm_loadu_ps(screen + r), _mm_add_ps(_mm_mul_ps(vtail, _mm_loadu_ps(tails + r)), vslack));
-    counts = _mm_sub_epi32(counts, _mm_castps_si128(_mm_cmpge_ps(bound, vlow)));
-  }
-  uint32_t lanes[4];
-  _mm_storeu_si128((__m128i *)lanes, counts);
-  passing = (size_t)lanes[0] + lanes[1] + lanes[2] + lanes[3];
-#endif
-  for (; r < width; r++) passing += screen[r] + (tail * tails[r] + slack) >= low;
-  return passing;
-}
-
-// The same row made its bound, in place, once the stage is taken (the same sums as counted).
-static void make_bound(float *screen, const float *tails, uint32_t width, float tail, float slack) {
-  for (uint32_t r = 0; r < width; r++) screen[r] = screen[r] + (tail * tails[r] + slack);
-}
 
 // The floor a target not yet holding k scores can screen a tile with, or -INFINITY when the tile
 // cannot fill its heap. Let `missing` = k - size and S the missing-th largest sgemm score of the
@@ -263,34 +196,45 @@ static float provisional_floor(const float *screen, uint32_t count, const float 
   return size > 0 && heap[0] < floor ? heap[0] : floor;
 }
 
+// A row's canonical score, kept when it reaches `*floor` (and pushed when among the k best), the
+// floor raised with the heap's least once it holds k scores.
+static inline void consider(Hits *h, int32_t target, const Target *q, uint32_t row, float *heap, uint32_t *size, uint32_t k, float *floor) {
+  float score = dot(q->query, q->pool + (size_t)row * q->dim, q->dim);
+  if (score < *floor) return;
+  hit(h, target, (int32_t)row, score);
+  if (*size < k) heap_push(heap, (*size)++, score);
+  else if (score > heap[0]) heap_replace_least(heap, k, score);
+  else return;
+  // A provisional floor holds until the heap's own least passes it.
+  if (*size == k && heap[0] > *floor) *floor = heap[0];
+}
+
 // One target's sgemm scores of a tile, rows `first`.. of the block; returns 0 when out of memory.
 static int scan(Hits *h, int32_t target, const Target *q, uint32_t first, const float *screen, uint32_t count, float *heap, uint32_t *size, uint32_t k) {
   // At most every row of the tile enters, so one reservation covers the tile.
   if (!hits_reserve(h, count)) return 0;
-  float floor = *size == k ? heap[0] : provisional_floor(screen, count, heap, *size, k, q->margin), low = floor - q->margin;
+  float floor = *size == k ? heap[0] : provisional_floor(screen, count, heap, *size, k, q->margin);
   for (uint32_t j = 0; j < count; j += CHUNK) {
     uint32_t end = j + CHUNK < count ? j + CHUNK : count;
-    if (end - j == CHUNK && !any_reaches(screen + j, low)) continue;
-    for (uint32_t r = j; r < end; r++) {
-      if (screen[r] < low) continue;
-      float score = dot(q->query, q->pool + (size_t)(first + r) * q->dim, q->dim);
-      if (score < floor) continue;
-      hit(h, target, (int32_t)(first + r), score);
-      if (*size < k) heap_push(heap, (*size)++, score);
-      else if (score > heap[0]) heap_replace_least(heap, k, score);
-      else continue;
-      // A provisional floor holds until the heap's own least passes it.
-      if (*size == k && heap[0] > floor) {
-        floor = heap[0];
-        low = floor - q->margin;
-      }
-    }
+    if (end - j == CHUNK && !any_reaches(screen + j, floor - q->margin)) continue;
+    for (uint32_t r = j; r < end; r++)
+      if (!(screen[r] < floor - q->margin)) consider(h, target, q, first + r, heap, size, k, &floor);
   }
   return 1;
 }
 
+// The same for the rows of a tile the int8 screen marked (screen_tile), the target's heap full.
+static int scan_marked(Hits *h, int32_t target, const Target *q, uint32_t first, const uint16_t *marks, size_t panels, size_t marked, float *heap, uint32_t k) {
+  if (!hits_reserve(h, marked)) return 0;
+  uint32_t size = k;
+  float floor = heap[0];
+  for (size_t p = 0; p < panels; p++)
+    for (uint32_t mark = marks[p]; mark; mark &= mark - 1) consider(h, target, q, first + (uint32_t)p * SCREEN_PANEL + (uint32_t)__builtin_ctz(mark), heap, &size, k, &floor);
+  return 1;
+}
+
 // search(targets: Float32Array [n x dim], dim, vectors: Float32Array [>= rows x dim], rows,
-//        tails: Float32Array (tails() of the block), heaps: Float32Array [n x k], sizes: Uint32Array [n])
+//        screen: Uint8Array (screen() of the block), heaps: Float32Array [n x k], sizes: Uint32Array [n])
 //   -> { targets, rows, scores, screenedTiles }
 static napi_value search(napi_env env, napi_callback_info info) {
   size_t argc = 7;
@@ -298,61 +242,56 @@ static napi_value search(napi_env env, napi_callback_info info) {
   Instance *instance;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 7) return fail(env, "search: seven arguments");
   if (napi_get_instance_data(env, (void **)&instance) != napi_ok || !instance) return fail(env, "search: not initialized");
-  float *targets, *vectors, *tails, *heaps;
-  size_t targetsLength, vectorsLength, tailsLength, heapsLength, n;
+  float *targets, *vectors, *heaps;
+  uint8_t *screen;
+  size_t targetsLength, vectorsLength, screenLength, heapsLength, n;
   uint32_t dim, rows, *sizes;
   if (!float_array(env, argv[0], &targets, &targetsLength)) return fail(env, "search: targets must be a Float32Array");
   if (napi_get_value_uint32(env, argv[1], &dim) != napi_ok || dim == 0) return fail(env, "search: dim must be a positive integer");
   if (!float_array(env, argv[2], &vectors, &vectorsLength)) return fail(env, "search: vectors must be a Float32Array");
   if (napi_get_value_uint32(env, argv[3], &rows) != napi_ok) return fail(env, "search: rows must be an integer");
-  if (!float_array(env, argv[4], &tails, &tailsLength)) return fail(env, "search: tails must be a Float32Array");
+  if (!typed_array(env, argv[4], napi_uint8_array, (void **)&screen, &screenLength)) return fail(env, "search: screen must be a Uint8Array");
   if (!float_array(env, argv[5], &heaps, &heapsLength)) return fail(env, "search: heaps must be a Float32Array");
   if (!typed_array(env, argv[6], napi_uint32_array, (void **)&sizes, &n)) return fail(env, "search: sizes must be a Uint32Array");
   if (n == 0 || targetsLength != n * dim || heapsLength % n != 0 || heapsLength == 0) return fail(env, "search: targets, heaps and sizes disagree on the batch");
   if ((size_t)rows * dim > vectorsLength || rows > INT32_MAX) return fail(env, "search: vectors hold fewer rows than asked");
   uint32_t k = (uint32_t)(heapsLength / n);
-  uint32_t cuts[STAGES], stages = screen_cuts(dim, cuts);
-  if (tailsLength != (size_t)rows * stages) return fail(env, "search: tails must be tails() of the block");
+  if (screenLength != screen_block_bytes(rows, dim)) return fail(env, "search: screen must be screen() of the block");
 
   if (!instance->scratch && !(instance->scratch = malloc(sizeof(float) * TILE_TARGETS * TILE_ROWS))) return fail(env, "search: out of memory");
+  if (!instance->marks && !(instance->marks = malloc(sizeof(uint16_t) * TILE_TARGETS * (TILE_ROWS / SCREEN_PANEL)))) return fail(env, "search: out of memory");
   Hits *h = &instance->hits;
   h->count = 0;
-  if (stages && instance->targetTailsCapacity < n * stages) {
-    free(instance->targetTails);
-    if (!(instance->targetTails = malloc(sizeof(float) * n * stages))) return instance->targetTailsCapacity = 0, fail(env, "search: out of memory");
-    instance->targetTailsCapacity = n * stages;
-  }
-  fill_tails(instance->targetTails, targets, (uint32_t)n, dim);
-  // The bound's own rounding: each norm within about dim * 2^-24 of its true value, both at most ~1.
-  float slack = 2.0f * FLT_EPSILON * (float)(dim + 4);
-  uint32_t screenedTiles[STAGES] = {0};
+  // Cleared for the rest of the call when a tile's bounds let too many rows through.
+  int screens = screenLength != 0;
+  if (screens && !screen_targets_fill(&instance->targets, targets, n, dim)) return fail(env, "search: out of memory");
+  uint32_t screenedTiles = 0;
   for (uint32_t first = 0; first < rows; first += TILE_ROWS) {
     uint32_t width = rows - first < TILE_ROWS ? rows - first : TILE_ROWS;
+    // A tile's row of sgemm scores, in whole panels of the screen's marks.
+    size_t stride = (width + SCREEN_PANEL - 1) / SCREEN_PANEL * SCREEN_PANEL;
     for (size_t t0 = 0; t0 < n; t0 += TILE_TARGETS) {
       size_t height = n - t0 < TILE_TARGETS ? n - t0 : TILE_TARGETS;
-      const float *tile = targets + t0 * dim, *block = vectors + (size_t)first * dim;
-      int screening = stages != 0;
-      for (size_t t = 0; screening && t < height; t++) screening = sizes[t0 + t] == k;
-      // Dimensions multiplied so far; each stage adds its own to the scores of the last.
-      uint32_t done = 0;
-      int bounded = 0;
-      for (uint32_t s = 0; screening && s < stages && !bounded; s++) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)height, (int)width, (int)(cuts[s] - done), 1.0f, tile + done, (int)dim, block + done, (int)dim, done ? 1.0f : 0.0f, instance->scratch, (int)width);
-        done = cuts[s];
-        const float *rowTails = tails + (size_t)s * rows + first, *targetTails = instance->targetTails + s * n + t0;
-        // Counting stops once too many pass: the stage is not taken either way.
-        size_t passing = 0, most = (size_t)(SCREEN_MAX_PASSING * (double)(height * width));
-        for (size_t t = 0; t < height && passing <= most; t++) passing += count_passing(instance->scratch + t * width, rowTails, width, targetTails[t], slack, heaps[(t0 + t) * k] - margin(dim));
-        if (passing > most) continue;
-        bounded = 1;
-        screenedTiles[s]++;
-        for (size_t t = 0; t < height; t++) make_bound(instance->scratch + t * width, rowTails, width, targetTails[t], slack);
+      int screened = screens;
+      for (size_t t = 0; screened && t < height; t++) screened = sizes[t0 + t] == k;
+      size_t panels = stride / SCREEN_PANEL;
+      if (screened) {
+        size_t marked = screen_tile(instance->marks, panels, heaps, k, margin(dim), &instance->targets, t0, height, screen, rows, first, width, dim);
+        screened = marked <= (size_t)(SCREEN_MAX_PASSING * (double)(height * width));
+        screens = screened;
+        screenedTiles += (uint32_t)screened;
+        for (size_t t = 0; screened && t < height; t++) {
+          size_t target = t0 + t;
+          Target q = {targets + target * dim, vectors, dim, margin(dim)};
+          if (!scan_marked(h, (int32_t)target, &q, first, instance->marks + t * panels, panels, marked, heaps + target * k, k)) return fail(env, "search: out of memory");
+        }
+        if (screened) continue;
       }
-      if (!bounded) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)height, (int)width, (int)(dim - done), 1.0f, tile + done, (int)dim, block + done, (int)dim, done ? 1.0f : 0.0f, instance->scratch, (int)width);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)height, (int)width, (int)dim, 1.0f, targets + t0 * dim, (int)dim, vectors + (size_t)first * dim, (int)dim, 0.0f, instance->scratch, (int)stride);
       for (size_t t = 0; t < height; t++) {
         size_t target = t0 + t;
         Target q = {targets + target * dim, vectors, dim, margin(dim)};
-        if (!scan(h, (int32_t)target, &q, first, instance->scratch + t * width, width, heaps + target * k, sizes + target, k)) return fail(env, "search: out of memory");
+        if (!scan(h, (int32_t)target, &q, first, instance->scratch + t * stride, width, heaps + target * k, sizes + target, k)) return fail(env, "search: out of memory");
       }
     }
   }
@@ -374,12 +313,8 @@ static napi_value search(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, result, "targets", found[0]);
   napi_set_named_property(env, result, "rows", found[1]);
   napi_set_named_property(env, result, "scores", found[2]);
-  napi_value screened, stage;
-  napi_create_array_with_length(env, STAGES, &screened);
-  for (uint32_t s = 0; s < STAGES; s++) {
-    napi_create_uint32(env, screenedTiles[s], &stage);
-    napi_set_element(env, screened, s, stage);
-  }
+  napi_value screened;
+  napi_create_uint32(env, screenedTiles, &screened);
   napi_set_named_property(env, result, "screenedTiles", screened);
   // Hits of a rare block (many ties, a small k) must not keep their peak for the thread's life.
   if (h->capacity > ((size_t)1 << 22)) {
@@ -389,24 +324,25 @@ static napi_value search(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// tails(vectors: Float32Array [rows x dim], rows, dim) -> Float32Array: the rows' norms past each
-// stage's cut, which search() bounds the rest of a partial product with; empty where the screen
-// does not run (dim under SCREEN_MIN_DIM). Once per block and thread: every batch's call reads them.
-static napi_value tails(napi_env env, napi_callback_info info) {
+// screen(vectors: Float32Array [rows x dim], rows, dim) -> Uint8Array: the block's rows quantized
+// for search()'s int8 screen (screen.c); empty where the screen does not run (no AVX2, or over
+// its dimensions). Once per block and thread: every batch's call reads it.
+static napi_value screen(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3], array, buffer;
-  float *vectors, *out;
+  float *vectors;
+  void *out;
   size_t length;
-  uint32_t rows, dim, cuts[STAGES];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3) return fail(env, "tails: three arguments");
-  if (!float_array(env, argv[0], &vectors, &length)) return fail(env, "tails: vectors must be a Float32Array");
-  if (napi_get_value_uint32(env, argv[1], &rows) != napi_ok) return fail(env, "tails: rows must be an integer");
-  if (napi_get_value_uint32(env, argv[2], &dim) != napi_ok || dim == 0) return fail(env, "tails: dim must be a positive integer");
-  if ((size_t)rows * dim > length) return fail(env, "tails: vectors hold fewer rows than asked");
-  size_t count = (size_t)rows * screen_cuts(dim, cuts);
-  if (napi_create_arraybuffer(env, count * sizeof(float), (void **)&out, &buffer) != napi_ok) return NULL;
-  fill_tails(out, vectors, rows, dim);
-  if (napi_create_typedarray(env, napi_float32_array, count, buffer, 0, &array) != napi_ok) return NULL;
+  uint32_t rows, dim;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3) return fail(env, "screen: three arguments");
+  if (!float_array(env, argv[0], &vectors, &length)) return fail(env, "screen: vectors must be a Float32Array");
+  if (napi_get_value_uint32(env, argv[1], &rows) != napi_ok) return fail(env, "screen: rows must be an integer");
+  if (napi_get_value_uint32(env, argv[2], &dim) != napi_ok || dim == 0) return fail(env, "screen: dim must be a positive integer");
+  if ((size_t)rows * dim > length) return fail(env, "screen: vectors hold fewer rows than asked");
+  size_t bytes = screen_block_bytes(rows, dim);
+  if (napi_create_arraybuffer(env, bytes, &out, &buffer) != napi_ok) return NULL;
+  if (bytes) screen_block_fill(out, vectors, rows, dim);
+  if (napi_create_typedarray(env, napi_uint8_array, bytes, buffer, 0, &array) != napi_ok) return NULL;
   return array;
 }
 
@@ -444,7 +380,8 @@ static void finalize(napi_env env, void *data, void *hint) {
   (void)env, (void)hint;
   Instance *instance = data;
   free(instance->scratch);
-  free(instance->targetTails);
+  screen_targets_free(&instance->targets);
+  free(instance->marks);
   free(instance->hits.targets), free(instance->hits.rows), free(instance->hits.scores);
   free(instance);
 }
@@ -457,8 +394,8 @@ NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "search", NAPI_AUTO_LENGTH, search, NULL, &fn);
   napi_set_named_property(env, exports, "search", fn);
-  napi_create_function(env, "tails", NAPI_AUTO_LENGTH, tails, NULL, &fn);
-  napi_set_named_property(env, exports, "tails", fn);
+  napi_create_function(env, "screen", NAPI_AUTO_LENGTH, screen, NULL, &fn);
+  napi_set_named_property(env, exports, "screen", fn);
   napi_create_function(env, "normalize", NAPI_AUTO_LENGTH, normalize, NULL, &fn);
   napi_set_named_property(env, exports, "normalize", fn);
   napi_create_function(env, "config", NAPI_AUTO_LENGTH, config, NULL, &fn);

@@ -133,28 +133,29 @@ for (const { name, open } of KERNELS) {
 }
 
 describe('the BLAS kernel', { skip: blasMissing }, () => {
+  const screens = loadSearchBlas().addon?.screen(new Float32Array(128), 1, 128).length !== 0;
+  // Many small clusters: a target's k best soon come from its own, far above every other row.
+  const clustered = (count: number, dim: number, seed: number) => clusteredVectors({ count, dim, centers: 200, seed }).vectors;
+
   /**
    * Searches 64 targets in 4 blocks of 2,048 rows (each holding one target three times), checking
-   * every offer against the exact product; returns the tiles screened at each stage.
+   * every offer against the exact product; returns the tiles scored through the int8 screen.
    * `shape` reshapes every vector before both are normalized.
    */
-  async function screenedSearch(shape: (v: Float32Array) => Float32Array): Promise<[number, number]> {
-    const dim = 384;
-    const k = 5;
+  async function screenedSearch(dim: number, k: number, shape: (v: Float32Array) => Float32Array, drawn = clustered): Promise<number> {
     const count = 64;
-    // Many small clusters: a target's k best soon come from its own, far above every other row.
-    const targets = normalizeRows(shape(clusteredVectors({ count, dim, centers: 200, seed: 51 }).vectors), dim);
+    const targets = normalizeRows(shape(drawn(count, dim, 51)), dim);
     const kernel = await BlasKernel.open();
     const batch = { targets, best: new BestScores(count, k) };
     const seen: number[][] = Array.from({ length: count }, () => []);
-    const screened: [number, number] = [0, 0];
+    let screened = 0;
     for (const seed of [52, 53, 54, 55]) {
       const rows = 2048;
-      const vectors = normalizeRows(shape(clusteredVectors({ count: rows, dim, centers: 200, seed }).vectors), dim);
+      const vectors = normalizeRows(shape(drawn(rows, dim, seed)), dim);
       // A target itself, three times in the block: equal scores at the top, offered all or none.
       for (const copy of [0, 1, 2]) vectors.set(targets.subarray(((seed * 7) % count) * dim, ((seed * 7) % count + 1) * dim), copy * dim);
-      const [hits] = (await kernel.search(batch, dim, { vectors, rows })) as (TileHits & { screenedTiles: [number, number] })[];
-      hits.screenedTiles.forEach((tiles, stage) => (screened[stage] += tiles));
+      const [hits] = (await kernel.search(batch, dim, { vectors, rows })) as (TileHits & { screenedTiles: number })[];
+      screened += hits.screenedTiles;
       const offered = new Map<string, number>();
       hits.scores.forEach((score, i) => offered.set(`${hits.targets[i]}/${hits.rows[i]}`, score));
       for (let t = 0; t < count; t++) {
@@ -176,37 +177,72 @@ describe('the BLAS kernel', { skip: blasMissing }, () => {
     return screened;
   }
 
-  it('screens with half the product once floors stand above the rest of the pool, offering what the full product would (dim 384)', async () => {
-    const [half, threeQuarters] = await screenedSearch((v) => v);
-    // 4 blocks of 2 row tiles by 1 target tile; the first tile fills the heaps, so at most 7 are screened.
-    assert.ok(half > 0 && half + threeQuarters <= 7, `${half} tiles screened with half the product, ${threeQuarters} with three quarters`);
+  for (const dim of [128, 384, 130]) {
+    it(`screens in int8 once every list is full, offering what the full product would (dim ${dim})`, { skip: !screens && 'no int8 screen on this machine' }, async () => {
+      const screened = await screenedSearch(dim, 5, (v) => v);
+      // 4 blocks of 2 row tiles by 1 target tile; the first tile fills the heaps, so at most 7 are screened.
+      assert.ok(screened > 0 && screened <= 7, `${screened} tiles screened`);
+    });
+  }
+
+  it('offers what the full product would where a spike in one dimension coarsens every other', { skip: !screens && 'no int8 screen on this machine' }, async () => {
+    // One dimension twenty times the rest: a row's 7-bit steps are a twentieth of its largest value.
+    await screenedSearch(128, 5, (v) => v.map((x, i) => (i % 128 === 5 ? x * 20 + 3 : x)));
   });
 
-  it('goes on to three quarters of the product where the second half holds too much for its bound, offering what the full product would', async () => {
-    // Most of every vector in the third quarter of its dimensions, next to nothing in the last.
-    const weights = (j: number) => (j < 192 ? 0.3 : j < 288 ? 1 : 0.02);
-    const [half, threeQuarters] = await screenedSearch((v) => v.map((x, i) => x * weights(i % 384)));
-    assert.equal(half, 0, 'half the product bounds nothing here');
-    assert.ok(threeQuarters > 0 && threeQuarters <= 7, `${threeQuarters} tiles screened with three quarters of the product`);
+  for (const lossy of ['targets', 'rows'] as const) {
+    it(`offers what the full product would where the ${lossy}' quantization errors line up with the ${lossy === 'rows' ? 'targets' : 'rows'}`, { skip: !screens && 'no int8 screen on this machine' }, async () => {
+      // The lossy side's values half a step off its grid (8 bits for targets, 7 for rows), in the
+      // signs of one pattern, so that what its quantization loses points along that pattern; the
+      // other side on its own grid (losing nothing) and leaning along the pattern too. Then that
+      // loss is most of every score's error: a bound that left it out drops rows that belong in the lists.
+      const dim = 128;
+      const random = seededRandom(71);
+      const signs = Float32Array.from({ length: dim }, () => (random() < 0.5 ? -1 : 1));
+      // Largest value first (the grid's step is the largest over its steps), then half a step off or on the grid.
+      const onGrid = (y: Float32Array, steps: number, off: boolean) => {
+        const most = Math.max(...y.map(Math.abs));
+        return y.map((x, j) => (j === 0 ? steps : Math.round((steps * x) / most) + (off ? 0.49 * signs[j] : 0)));
+      };
+      const r = seededRandom(51);
+      const targets = new Float32Array(64 * dim);
+      for (let t = 0; t < 64; t++) {
+        const y = Float32Array.from({ length: dim }, (_, j) => (j === 0 ? 127 : r() * 180 - 90 + 30 * signs[j]));
+        targets.set(normalizeRows(onGrid(y, 127, lossy === 'targets'), dim), t * dim);
+      }
+      const drawn = (count: number, _: number, seed: number) => {
+        if (seed === 51) return targets;
+        const r = seededRandom(seed);
+        const rows = new Float32Array(count * dim);
+        for (let row = 0; row < count; row++) {
+          const along = 0.2 + 0.3 * r();
+          const y = targets.subarray((row % 64) * dim, (row % 64 + 1) * dim).map((x, j) => x + (along * signs[j]) / Math.sqrt(dim));
+          rows.set(onGrid(y, 63, lossy === 'rows'), row * dim);
+        }
+        return rows;
+      };
+      const screened = await screenedSearch(dim, 5, (v) => v, drawn);
+      assert.ok(screened > 0, `${screened} tiles screened`);
+    });
+  }
+
+  it('multiplies in full where the bounds let too many rows through, offering what the full product would', { skip: !screens && 'no int8 screen on this machine' }, async () => {
+    // Every vector nearly the same: all scores within the quantization's error of the floor.
+    const screened = await screenedSearch(128, 5, (v) => v.map((x, i) => (i % 128 === 0 ? 40 : x * 0.05)));
+    assert.equal(screened, 0, 'no tile screened');
   });
 
-  it("bounds with each block's tails (its rows' norms past each cut), and refuses tails that are not the block's", () => {
+  it('quantizes each block once for the screen, and refuses a screen that is not the block\'s', { skip: !screens && 'no int8 screen on this machine' }, () => {
     const { addon } = loadSearchBlas();
     const dim = 384;
     const rows = 37;
     const vectors = normalizeRows(clusteredVectors({ count: rows, dim, centers: 5, seed: 61 }).vectors, dim);
-    const tails = addon!.tails(vectors, rows, dim);
-    assert.equal(tails.length, 2 * rows, 'one norm per row for each of the two stages');
-    for (const [stage, cut] of [192, 288].entries()) {
-      for (let r = 0; r < rows; r++) {
-        let sum = 0;
-        for (let j = cut; j < dim; j++) sum += vectors[r * dim + j] ** 2;
-        assert.ok(Math.abs(tails[stage * rows + r] - Math.sqrt(sum)) < 1e-6, `row ${r}, stage ${stage}: ${tails[stage * rows + r]} vs ${Math.sqrt(sum)}`);
-      }
-    }
-    assert.equal(addon!.tails(vectors.subarray(0, rows * 128), rows, 128).length, 0, 'no screen, no tails, under 256 dimensions');
+    // Rows padded to whole panels of 16, each its bytes and three floats.
+    const screen = addon!.screen(vectors, rows, dim);
+    assert.equal(screen.length, 48 * (dim + 12));
+    assert.equal(addon!.screen(vectors, 1, 2100).length, 0, 'no screen past 2,096 dimensions');
     const best = new BestScores(1, 3);
-    assert.throws(() => addon!.search(vectors.slice(0, dim), dim, vectors, rows, tails.subarray(1), best.heaps, best.sizes), /tails must be tails\(\) of the block/);
+    assert.throws(() => addon!.search(vectors.slice(0, dim), dim, vectors, rows, screen.subarray(1), best.heaps, best.sizes), /screen must be screen\(\) of the block/);
   });
 });
 

@@ -26,8 +26,10 @@
 // BENCH_SCALE=0.01 shrinks every size for development.
 // Pool deduplication (bench/scale-dedup.ts): `dedup_s_per_row_100k` (exact self-join) and
 // `dedup_s_per_row_1m` (the index path) and `dedup_s_per_row_1m_exact`, each with one query chunk
-// of 4,096 rows joined and its time scaled to all; BENCH_ONLY=dedup
-// runs only those and prints them, without writing docs/benchmarks.md.
+// of 4,096 rows joined and its time scaled to all; and on the demo pool's real images, with the
+// thumbnail copy detector (lib/encoder/thumbnail.ts), `dedup_demo_recall` and
+// `dedup_demo_precision` against its planted copies (embedPool, then dedupPool, on a dev server).
+// BENCH_ONLY=dedup runs only those and prints them, without writing docs/benchmarks.md.
 import { mkdirSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -35,10 +37,13 @@ import { Client, Connection } from '@temporalio/client';
 import { startDevServer } from '../infra/dev-server';
 import { spawnWorker, type WorkerKind, type WorkerProcess } from '../infra/local-stack';
 import type { RunConfigInput } from '../lib/config/schema';
+import { readDedupStats } from '../lib/dedup/groups';
 import { parseRunConfig } from '../lib/config/validate';
 import { seconds } from '../lib/format';
 import { DEMO_CNN, ensureTestEncoder } from '../lib/encoder/test-encoders';
+import { writeThumbnailEncoder } from '../lib/encoder/thumbnail';
 import { dataDir } from '../lib/paths';
+import { dedupFiles } from '../lib/run-layout';
 import { CPU_QUEUE, GPU_QUEUE } from '../lib/temporal/queues';
 import { recordBenchmark } from './record';
 import { DIM, K, type SelectionCase, testTargets, writeSelectionCase, writeTinyShardPool } from './scale-data';
@@ -75,12 +80,15 @@ const DEDUP: { key: string; c: DedupCase }[] = [
 ];
 const DEDUP_ONLY = process.env.BENCH_ONLY === 'dedup';
 
-/** Pool deduplication at each size of DEDUP. */
-async function dedupCosts(): Promise<Record<string, unknown>> {
+/** Pool deduplication at each size of DEDUP, then on the demo pool's planted copies. */
+async function dedupCosts(stack: Stack): Promise<Record<string, unknown>> {
   const measured = [];
   for (const { key, c } of DEDUP) measured.push({ key, m: await measureDedup(work, c, log) });
-  return dedupFigures(measured);
+  return { ...dedupFigures(measured), ...(await demoCopies(stack)) };
 }
+/** The copy detector and threshold docs/stages/dedup.md chose on the demo: the largest group 5. */
+const DEMO_DETECTOR = { channels: 1, size: 28, cells: 14 } as const;
+const DEMO_THRESHOLD = 0.997;
 /** embedPool reads its plan a page of `embed.shardsPerExecution` at a time. */
 const PLAN_PAGE = parseRunConfig({ demo: true }).embed.shardsPerExecution;
 /** A workflow that has not finished by then is stopped and reported failed: the bench never hangs on a retry loop. */
@@ -88,6 +96,40 @@ const WORKFLOW_TIMEOUT_MS = 45 * 60_000;
 
 const work = process.env.SEPT_BENCH_DIR ?? join(dataDir(), 'tmp', `septflow-bench-scale-${process.pid}`);
 const log = (message: string) => console.error(`[bench:scale] ${message}`);
+/**
+ * Recall and precision of the demo pool's deduplication against its planted copies: the pool
+ * embedded by the thumbnail copy detector (embedPool), its groups found (dedupPool, exact), as a
+ * user's run does, in a store of the bench's own.
+ */
+async function demoCopies(stack: Stack): Promise<Record<string, unknown>> {
+  const dir = join(work, 'dedup-demo');
+  const name = 'scale-dedup-demo';
+  const model = await writeThumbnailEncoder(join(dir, 'detector'), DEMO_DETECTOR);
+  const input: RunConfigInput = { demo: true, name, encoder: { model }, dedup: { enabled: true, threshold: DEMO_THRESHOLD, method: 'exact', maxRemovedShare: 1 }, store: { uri: join(dir, 'lancedb') }, outputDir: join(dir, 'runs') };
+  try {
+    const took: Record<string, number> = {};
+    for (const workflow of ['embedPool', 'dedupPool']) {
+      log(`dedup on the demo pool: ${workflow} with the ${DEMO_DETECTOR.cells}-cell thumbnail detector`);
+      const run = await throughWorkflow(stack, workflow, `bench-scale/dedup-demo-${workflow}`, input, ['cpu']);
+      if (run.failed) throw new Error(`dedup on the demo pool: ${workflow} failed: ${run.failed}`);
+      const span = executionsSpan(run.executions);
+      took[workflow] = (span.endMs - span.startMs) / 1000;
+    }
+    const stats = await readDedupStats(dedupFiles(join(dir, 'runs', name, 'dedup')).stats);
+    const copies = stats?.plantedCopies;
+    if (!stats || !copies) throw new Error('dedup on the demo pool: its stats hold no planted copies');
+    log(`dedup on the demo pool: ${stats.removed} of ${stats.poolRows} removed, recall ${copies.recall.toFixed(3)}, precision ${copies.precision.toFixed(3)}`);
+    return {
+      dedup_demo_recall: Number(copies.recall.toFixed(4)),
+      dedup_demo_precision: Number(copies.precision.toFixed(4)),
+      dedup_demo_removed: stats.removed,
+      dedup_demo_route: `thumbnail copy detector (${DEMO_DETECTOR.cells} cells), threshold ${DEMO_THRESHOLD}, exact self-join of ${stats.poolRows} images; ${copies.copiesFound} of ${copies.knownCopies} planted copies found, ${copies.removedCorrectly} of ${stats.removed} removed rightly; embedPool ${took.embedPool.toFixed(1)} s, dedupPool ${took.dedupPool.toFixed(1)} s`,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** What one unit of each selection stage's work is. */
 const SELECTION_UNITS = { select_plan: 'target', search: 'target x pool row', merge: 'hit', policy: 'hit', materialize: 'subset sample' };
 const sizeLabel = (c: SelectionCase) => `${shortCount(c.poolRows)} pool x ${shortCount(c.targets)} targets`;
@@ -257,19 +299,24 @@ async function shardWorkflow(stack: Stack, stage: 'embed' | 'census', shards: nu
 
 async function main(): Promise<void> {
   mkdirSync(work, { recursive: true });
-  if (DEDUP_ONLY) {
-    console.log(JSON.stringify(await dedupCosts()));
-    rmSync(work, { recursive: true, force: true });
-    return;
-  }
   const started = performance.now();
   // The machine is shared: the load average says how much else ran beside the bench.
   const loadStart = loadavg()[0];
   log(`work folder ${work}; scale ${SCALE}${FULL ? ', full' : ''}; load average ${loadStart.toFixed(2)}`);
-  const model = await ensureTestEncoder(DEMO_CNN, join(work, 'encoders'));
   const server = await startDevServer({ port: 0, headless: true, logFile: join(work, 'logs', 'temporal.log') });
   const connection = await Connection.connect({ address: server.address });
   const stack: Stack = { address: server.address, client: new Client({ connection, namespace: server.namespace }) };
+  if (DEDUP_ONLY) {
+    try {
+      console.log(JSON.stringify(await dedupCosts(stack)));
+    } finally {
+      await connection.close();
+      await server.stop();
+    }
+    rmSync(work, { recursive: true, force: true });
+    return;
+  }
+  const model = await ensureTestEncoder(DEMO_CNN, join(work, 'encoders'));
   const measurements: StageMeasurement[] = [];
   const dedup: Record<string, unknown> = {};
   try {
@@ -278,7 +325,7 @@ async function main(): Promise<void> {
     for (const shards of EMBED_SHARDS) measurements.push(await shardWorkflow(stack, 'embed', shards, model));
     for (const [i, c] of SELECTION.entries()) measurements.push(...(await selectionThroughWorkflow(stack, c, i, model)));
     for (const [i, c] of SELECTION_DIRECT.entries()) measurements.push(...(await selectionDirect(c, i, model)));
-    Object.assign(dedup, await dedupCosts());
+    Object.assign(dedup, await dedupCosts(stack));
   } finally {
     await connection.close();
     await server.stop();

@@ -1,6 +1,6 @@
 // screen.c: the BLAS kernel's int8 screen. A tile's scores bounded from above by an integer
 // product of the targets and the block's rows quantized to 8 and 7 bits, with the quantization's
-// error added back (computed per vector, so the bound is rigorous), at two to three times the
+// error added back (computed per vector, so the bound is rigorous), at about twice the
 // sgemm's rate on AVX2. search_blas.c scores canonically only the rows whose bound reaches a floor.
 #ifndef SEARCH_BLAS_SCREEN_H
 #define SEARCH_BLAS_SCREEN_H

@@ -13,7 +13,7 @@
 // about dim * 2^-24 of the true product, so no score at or above the floor is screened out.
 //
 // Once every target of a tile holds k scores, the sgemm itself is screened: the int8 screen
-// (screen.c) bounds every score of the tile from above at two to three times the sgemm's rate, and
+// (screen.c) bounds every score of the tile from above at about twice the sgemm's rate, and
 // only rows whose bound reaches the floor are scored canonically, so the lists are the same. Where
 // the bounds let too many rows through (floors among a dense crowd of near scores), the call
 // multiplies in full from that tile on.
